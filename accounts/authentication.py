@@ -1,0 +1,56 @@
+"""DRF authentication: a JWT access token in `Authorization: Bearer`, user loaded from the database.
+
+The user row is read on every request (one indexed query), so a role change or a block takes
+effect at once, whatever the token says.
+"""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication as _JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from .tokens import AccessToken
+
+
+class UserBlocked(exceptions.PermissionDenied):
+    default_detail = "This account is blocked."
+    default_code = "user_blocked"
+
+
+def user_from_token(raw: str | bytes):
+    """Validate an access token and return its active user.
+
+    Raises `InvalidToken` (-> 401) for a bad, expired or foreign-algorithm token, an unknown,
+    deleted or inactive user. Blocks are not checked here (see `check_not_blocked`).
+    """
+    try:
+        token = AccessToken(raw)
+    except TokenError as e:
+        raise InvalidToken({"detail": str(e), "code": "token_not_valid"}) from e
+    try:
+        user = get_user_model().objects.get(pk=token["sub"], is_active=True)
+    except (get_user_model().DoesNotExist, ValueError, TypeError) as e:
+        raise InvalidToken({"detail": "User not found or inactive.", "code": "user_not_found"}) from e
+    return user, token
+
+
+def check_not_blocked(user) -> None:
+    """Raise `UserBlocked` (403 `user_blocked`) while a block is in force for `user`."""
+    if user.is_blocked():
+        raise UserBlocked()
+
+
+class JWTAuthentication(_JWTAuthentication):
+    """Bearer JWT (HS256, JWT_SECRET) -> the user row; 401 for any bad token, 403 when blocked."""
+
+    def authenticate(self, request):
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw = self.get_raw_token(header)
+        if raw is None:
+            return None
+        user, token = user_from_token(raw)
+        check_not_blocked(user)
+        return user, token

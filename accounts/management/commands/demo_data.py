@@ -1,0 +1,65 @@
+"""Create the demo users and listings (idempotent) and print how to sign in.
+
+Users admin, moderator, seller, buyer, all with password demo-pass-123; a few pending listings
+owned by seller. Run twice, it creates nothing new.
+"""
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Role, User
+from accounts.tokens import token_pair_for
+from listings.models import Listing, ListingStatus
+
+PASSWORD = "demo-pass-123"
+USERS = [
+    ("admin", Role.ADMIN, True),
+    ("moderator", Role.MODERATOR, False),
+    ("seller", Role.USER, False),
+    ("buyer", Role.USER, False),
+]
+LISTINGS = [
+    ("iPhone 13, 128 GB, boxed", "electronics", "42000.00"),
+    ("Honda Activa 2019, 18,000 km", "vehicles", "48000.00"),
+    ("Teak wood dining table, 6 seater", "furniture", "15500.00"),
+    ("2BHK for rent near Koramangala", "property", "28000.00"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users and listings (idempotent) and print sign-in details."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet", action="store_true", help="Create, print nothing.")
+
+    @transaction.atomic
+    def handle(self, *args, quiet=False, **options):
+        users = {}
+        for username, role, superuser in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"role": role, "is_staff": role != Role.USER, "is_superuser": superuser,
+                          "email": f"{username}@example.com"},
+            )
+            if created:
+                user.set_password(PASSWORD)
+                user.save(update_fields=["password"])
+            users[username] = user
+        seller = users["seller"]
+        if not Listing.objects.filter(owner=seller).exists():
+            Listing.objects.bulk_create(
+                Listing(owner=seller, title=title, description=f"Demo listing: {title}.", category=category,
+                        price=Decimal(price), status=ListingStatus.PENDING)
+                for title, category, price in LISTINGS
+            )
+        if quiet:
+            return
+        pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
+        self.stdout.write(self.style.SUCCESS("dgt demo data ready."))
+        self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, seller, buyer")
+        self.stdout.write(f"  Django admin login: admin / {PASSWORD}")
+        self.stdout.write(f"  Pending listing ids: {pending}")
+        self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
+        self.stdout.write(f"  moderator access token: {token_pair_for(users['moderator'])['access']}")
+        self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")

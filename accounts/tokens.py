@@ -1,0 +1,72 @@
+"""JWT access tokens: HS256 with JWT_SECRET; claims `sub` (user id), `role`, `exp`, `iat`, `jti`.
+
+Tokens minted by other services (the Node apps sign with jsonwebtoken, tests with PyJWT) carry
+no `token_type` claim and may carry `sub` as a number; both are accepted. A simplejwt refresh
+token (token_type "refresh") is never accepted as an access token.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken as _AccessToken
+from rest_framework_simplejwt.tokens import RefreshToken as _RefreshToken
+
+
+class LenientSubjectBackend(TokenBackend):
+    """simplejwt's backend, except that `sub` may be a number (RFC 7519 says StringOrURI, but the
+    existing apps send user ids as numbers). Only HS256 is accepted: `alg: none` and any other
+    algorithm fail verification."""
+
+    def decode(self, token, verify: bool = True) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                self.get_verifying_key(token),
+                algorithms=["HS256"],
+                leeway=self.get_leeway(),
+                options={"verify_signature": verify, "verify_sub": False, "require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as e:
+            raise TokenBackendExpiredToken("Token is expired") from e
+        except jwt.InvalidTokenError as e:
+            raise TokenBackendError("Token is invalid") from e
+
+
+_backend = LenientSubjectBackend(
+    algorithm="HS256",
+    signing_key=api_settings.SIGNING_KEY,
+    leeway=api_settings.LEEWAY,
+)
+
+
+class AccessToken(_AccessToken):
+    """An access token; `token_type` is optional (external issuers omit it) but must be
+    "access" when present."""
+
+    def get_token_backend(self):
+        return _backend
+
+    def verify_token_type(self) -> None:
+        if api_settings.TOKEN_TYPE_CLAIM in self.payload:
+            super().verify_token_type()
+
+
+class RefreshToken(_RefreshToken):
+    access_token_class = AccessToken
+
+    def get_token_backend(self):
+        return _backend
+
+
+def token_pair_for(user) -> dict[str, str]:
+    """Mint `{"access", "refresh"}` for `user`, with `role` in both and `sub` as a string."""
+    refresh = RefreshToken.for_user(user)
+    refresh[api_settings.USER_ID_CLAIM] = str(user.pk)
+    refresh["role"] = user.role
+    access = refresh.access_token
+    access["role"] = user.role
+    return {"access": str(access), "refresh": str(refresh)}

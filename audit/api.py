@@ -1,0 +1,44 @@
+"""`GET /api/admin/audit-logs?entityType=&entityId=&action=&userId=` (admins only, paginated)."""
+import django_filters
+from rest_framework import generics, serializers
+
+from accounts.permissions import IsAdmin
+
+from .models import AuditLog
+from .selectors import audit_log_list
+
+
+class AuditLogFilter(django_filters.FilterSet):
+    entityType = django_filters.CharFilter(field_name="entity_type")
+    entityId = django_filters.CharFilter(field_name="entity_id")
+    action = django_filters.CharFilter(field_name="action")
+    userId = django_filters.NumberFilter(field_name="user_id")
+
+    class Meta:
+        model = AuditLog
+        fields = []
+
+
+class AuditLogSerializer(serializers.ModelSerializer):
+    entityType = serializers.CharField(source="entity_type")
+    entityId = serializers.CharField(source="entity_id")
+    userId = serializers.IntegerField(source="user_id")
+    username = serializers.CharField(source="user.username")
+    ipAddress = serializers.CharField(source="ip_address")
+    requestId = serializers.CharField(source="request_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = AuditLog
+        fields = ["id", "action", "entityType", "entityId", "userId", "username", "reason", "metadata",
+                  "ipAddress", "requestId", "createdAt"]
+        read_only_fields = fields
+
+
+class AuditLogListView(generics.ListAPIView):
+    permission_classes = [IsAdmin]
+    serializer_class = AuditLogSerializer
+    filterset_class = AuditLogFilter
+
+    def get_queryset(self):
+        return audit_log_list()

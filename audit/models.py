@@ -1,0 +1,32 @@
+"""The audit log: one row for every state-changing admin or moderator action (seed schema)."""
+from django.conf import settings
+from django.db import models
+
+
+class AuditLog(models.Model):
+    """Who did what to which entity, when, from where, within which request.
+
+    Written by services in the same transaction as the change (`audit.services.audit_record`);
+    never edited or deleted by the app.
+    """
+
+    action = models.CharField(max_length=64)
+    entity_type = models.CharField(max_length=64)
+    entity_id = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_logs")
+    reason = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id"]),
+            models.Index(fields=["user"]),
+            models.Index(fields=["action"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.entity_type}:{self.entity_id} by {self.user_id}"

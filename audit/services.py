@@ -1,0 +1,34 @@
+"""Writing audit rows. Call inside the transaction of the change being audited."""
+from __future__ import annotations
+
+from typing import Any
+
+from .context import current
+from .models import AuditLog
+
+
+def audit_record(
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: Any,
+    user,
+    reason: str = "",
+    metadata: dict | None = None,
+) -> AuditLog:
+    """Write one AuditLog row with the current request's id and client IP.
+
+    `action` is a dotted verb such as "listing.approve"; `entity_id` is stored as text.
+    Must run inside the caller's `transaction.atomic()` so the row exists only if the change does.
+    """
+    ctx = current()
+    return AuditLog.objects.create(
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        user=user,
+        reason=reason or "",
+        metadata=metadata or {},
+        ip_address=ctx.ip_address,
+        request_id=ctx.request_id,
+    )

@@ -1,0 +1,4 @@
+"""dgt: the back office of a classifieds marketplace."""
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

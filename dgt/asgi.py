@@ -1,0 +1,24 @@
+"""ASGI entry point: HTTP and the `/ws/events/` websocket in one application (daphne).
+
+Websockets pass the Origin check first (browsers only; see outbox.origin), then the Django
+session middleware (so an admin's session authenticates), then the URL router.
+"""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgt.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from outbox.origin import OriginCheck  # noqa: E402
+from outbox.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -1,0 +1,16 @@
+"""The Celery app of dgt and its beat schedule (the one place periodic jobs are declared).
+
+django-celery-beat's DatabaseScheduler copies `beat_schedule` into its tables at start-up, so
+the schedule below is created idempotently wherever beat runs. Times are Asia/Kolkata.
+"""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgt.settings")
+
+app = Celery("dgt")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {}

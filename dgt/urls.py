@@ -1,0 +1,25 @@
+"""URL map: Django admin, the JSON API under /api/, health probes."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dgt.api.health import healthz, readyz
+
+api = [
+    path("", include("accounts.urls")),
+    path("", include("listings.urls")),
+    path("", include("audit.urls")),
+    path("", include("notifications.urls")),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+]
+
+handler404 = "dgt.api.errors.not_found_view"
+handler500 = "dgt.api.errors.server_error_view"

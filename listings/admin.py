@@ -1,0 +1,94 @@
+"""Moderation in Django admin: bulk approve / reject through the same services as the API."""
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from dgt.errors import ServiceError
+
+from . import services
+from .models import Listing
+
+
+class ApproveForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    expiry_days = forms.IntegerField(min_value=1, max_value=365, initial=settings.LISTING_DEFAULT_EXPIRY_DAYS,
+                                     label="Expiry (days)")
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RoleAdminMixin:
+    """Moderators and admins (by role) may view and change; only admins delete."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and getattr(request.user, "is_moderator", False)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and getattr(request.user, "is_admin", False)
+
+
+def _moderate(modeladmin, request, queryset, *, form_class, title, call):
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        done, failed = 0, []
+        for listing_id in queryset.values_list("pk", flat=True):
+            try:
+                call(listing_id, request.user, form.cleaned_data)
+                done += 1
+            except ServiceError as exc:
+                failed.append(f"#{listing_id}: {exc.message}")
+        if done:
+            modeladmin.message_user(request, f"{title}: {done} listing(s).", messages.SUCCESS)
+        for line in failed:
+            modeladmin.message_user(request, line, messages.ERROR)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST.get("action"),
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/listings/moderate.html", context)
+
+
+@admin.register(Listing)
+class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "title", "owner", "category", "price", "status", "expires_at", "created_at")
+    list_filter = ("status", "category")
+    search_fields = ("title", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("owner", "status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
+                       "reminder_sent_1d", "expired_at", "created_at", "updated_at")
+    fields = ("title", "description", "category", "price") + readonly_fields
+    actions = ["approve_selected", "reject_selected"]
+
+    @admin.action(description="Approve selected listings")
+    def approve_selected(self, request, queryset):
+        return _moderate(self, request, queryset, form_class=ApproveForm, title="Approve listings",
+                         call=lambda pk, user, data: services.listing_approve(
+                             listing_id=pk, actor=user, reason=data["reason"], expiry_days=data["expiry_days"]))
+
+    @admin.action(description="Reject selected listings")
+    def reject_selected(self, request, queryset):
+        return _moderate(self, request, queryset, form_class=RejectForm, title="Reject listings",
+                         call=lambda pk, user, data: services.listing_reject(listing_id=pk, actor=user,
+                                                                              reason=data["reason"]))
+
+    def has_change_permission(self, request, obj=None):
+        # Moderators act through the actions; editing a seller's text is not moderation.
+        return super().has_change_permission(request, obj) and obj is None

@@ -1,0 +1,76 @@
+"""Listings API: owner CRUD and moderation. Views validate, call one service, serialize."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsModerator
+from dgt.api.pagination import Pagination
+
+from . import services
+from .selectors import listing_list_for_owner
+from .serializers import ApproveInputSerializer, ListingSerializer, RejectInputSerializer
+
+
+class ListingListCreateView(APIView):
+    """`GET /api/listings` (own, paginated), `POST /api/listings` (creates a pending listing)."""
+
+    @extend_schema(responses=ListingSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(listing_list_for_owner(owner=request.user), request, view=self)
+        return paginator.get_paginated_response(ListingSerializer(page, many=True).data)
+
+    @extend_schema(request=ListingSerializer, responses={201: ListingSerializer})
+    def post(self, request):
+        data = ListingSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing = services.listing_create(owner=request.user, **data.validated_data)
+        return Response(ListingSerializer(listing).data, status=status.HTTP_201_CREATED)
+
+
+class ListingDetailView(APIView):
+    """`GET/PATCH/DELETE /api/listings/{id}`: the owner's own listing (404 for anyone else's)."""
+
+    @extend_schema(responses=ListingSerializer)
+    def get(self, request, listing_id: int):
+        return Response(ListingSerializer(get_object_or_404(listing_list_for_owner(owner=request.user), pk=listing_id)).data)
+
+    @extend_schema(request=ListingSerializer, responses=ListingSerializer)
+    def patch(self, request, listing_id: int):
+        data = ListingSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        listing = services.listing_update(listing_id=listing_id, owner=request.user, changes=data.validated_data)
+        return Response(ListingSerializer(listing).data)
+
+    def delete(self, request, listing_id: int):
+        services.listing_delete(listing_id=listing_id, owner=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ListingApproveView(APIView):
+    """`POST /api/listings/{id}/approve` {reason?, expiryDays 1..365 = 30}: moderators and admins."""
+
+    permission_classes = [IsModerator]
+
+    @extend_schema(request=ApproveInputSerializer, responses=ListingSerializer)
+    def post(self, request, listing_id: int):
+        data = ApproveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing = services.listing_approve(listing_id=listing_id, actor=request.user, reason=data.validated_data["reason"],
+                                           expiry_days=data.validated_data["expiryDays"])
+        return Response(ListingSerializer(listing).data)
+
+
+class ListingRejectView(APIView):
+    """`POST /api/listings/{id}/reject` {reason}: moderators and admins."""
+
+    permission_classes = [IsModerator]
+
+    @extend_schema(request=RejectInputSerializer, responses=ListingSerializer)
+    def post(self, request, listing_id: int):
+        data = RejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing = services.listing_reject(listing_id=listing_id, actor=request.user, reason=data.validated_data["reason"])
+        return Response(ListingSerializer(listing).data)

@@ -1,0 +1,25 @@
+"""Events the listings app emits (DESIGN.md Events)."""
+from outbox.services import GROUP_ADMIN, publish, user_group
+
+from .models import Listing
+
+LISTINGS_UPDATE = "listings.update"
+
+
+def listing_payload(listing: Listing) -> dict:
+    """`{id, title, status, reason, approvedAt, expiresAt, expiredAt, ownerId}` of `listing`."""
+    return {
+        "id": listing.pk,
+        "title": listing.title,
+        "status": listing.status,
+        "reason": listing.reason,
+        "ownerId": listing.owner_id,
+        "approvedAt": listing.approved_at,
+        "expiresAt": listing.expires_at,
+        "expiredAt": listing.expired_at,
+    }
+
+
+def publish_listing_update(listing: Listing) -> None:
+    """`listings.update` to the owner's sockets and to the `admin` room. Inside the transaction."""
+    publish(channel=LISTINGS_UPDATE, groups=[user_group(listing.owner_id), GROUP_ADMIN], data=listing_payload(listing))

@@ -1,0 +1,41 @@
+"""Listings posted by sellers and their moderation and expiry state (seed schema)."""
+from django.conf import settings
+from django.db import models
+
+
+class ListingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+class Listing(models.Model):
+    """A classified ad. Created pending; a moderator approves it (it then expires at
+    `expires_at`, with reminders 3 days and 1 day before) or rejects it with a reason.
+    Price in INR, 2 places. Status and dates change only through listings.services."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listings")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=32)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=16, choices=ListingStatus.choices, default=ListingStatus.PENDING)
+    reason = models.TextField(blank=True, default="")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_3d = models.BooleanField(default=False)
+    reminder_sent_1d = models.BooleanField(default=False)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="listing_status_expiry_idx"),
+            models.Index(fields=["owner", "status"], name="listing_owner_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"

@@ -1,0 +1,131 @@
+"""Listing writes: owner CRUD and moderation (approve / reject).
+
+Every write owns its transaction. Moderation locks the listing row, checks the transition,
+writes the audit row and the outbox events in the same transaction, and enqueues the owner's
+notification after commit. Errors: `NotFound` (404), `Forbidden` (403), `Conflict` (409).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from dgt.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from notifications.services import notification_enqueue
+
+from .events import listing_payload, publish_listing_update
+from .lock_objects import listing_qs_select_for_update
+from .models import Listing, ListingStatus
+
+EDITABLE_FIELDS = ("title", "description", "category", "price")
+
+
+def _check_category(category: str) -> None:
+    if category not in settings.LISTING_CATEGORIES:
+        raise ValidationFailed(
+            f"Unknown category {category!r}.", fields={"category": f"One of: {', '.join(settings.LISTING_CATEGORIES)}."}
+        )
+
+
+def listing_create(*, owner, title: str, description: str, category: str, price: Decimal) -> Listing:
+    """Create a pending listing for `owner`. `price` is INR with 2 places.
+    Raises ValidationFailed for a category outside LISTING_CATEGORIES."""
+    _check_category(category)
+    return Listing.objects.create(owner=owner, title=title, description=description, category=category, price=price)
+
+
+def _owned_locked(listing_id: int, owner) -> Listing:
+    try:
+        return listing_qs_select_for_update().get(pk=listing_id, owner=owner)
+    except Listing.DoesNotExist:
+        raise NotFound("Listing not found.") from None
+
+
+@transaction.atomic
+def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
+    """Apply `changes` (subset of title, description, category, price) to the owner's listing.
+    Status and dates cannot be changed here. Raises NotFound for another user's listing."""
+    listing = _owned_locked(listing_id, owner)
+    if "category" in changes:
+        _check_category(changes["category"])
+    for field in EDITABLE_FIELDS:
+        if field in changes:
+            setattr(listing, field, changes[field])
+    listing.save(update_fields=[*[f for f in EDITABLE_FIELDS if f in changes], "updated_at"])
+    return listing
+
+
+@transaction.atomic
+def listing_delete(*, listing_id: int, owner) -> None:
+    """Delete the owner's listing. Raises NotFound for another user's listing."""
+    _owned_locked(listing_id, owner).delete()
+
+
+def _moderation_target(listing_id: int, actor) -> Listing:
+    try:
+        listing = listing_qs_select_for_update().get(pk=listing_id)
+    except Listing.DoesNotExist:
+        raise NotFound("Listing not found.") from None
+    if listing.owner_id == actor.pk:
+        raise Forbidden("Moderators cannot moderate their own listings.", code="own_listing")
+    return listing
+
+
+@transaction.atomic
+def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: int | None = None) -> Listing:
+    """Approve a pending listing: it goes live now and expires `expiry_days` (1..365, default
+    LISTING_DEFAULT_EXPIRY_DAYS) from now.
+
+    Writes the audit row, publishes `listings.update` to the owner and `admin`, and enqueues
+    `listing_approved` for the owner after commit. Raises NotFound, Forbidden (own listing),
+    Conflict when the listing is not pending (approved, rejected or expired).
+    """
+    expiry_days = settings.LISTING_DEFAULT_EXPIRY_DAYS if expiry_days is None else expiry_days
+    if not 1 <= expiry_days <= 365:
+        raise ValidationFailed("expiryDays must be between 1 and 365.", fields={"expiryDays": "Between 1 and 365."})
+    listing = _moderation_target(listing_id, actor)
+    if listing.status != ListingStatus.PENDING:
+        raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be approved.",
+                       code="invalid_transition")
+    now = timezone.now()
+    listing.status = ListingStatus.APPROVED
+    listing.reason = reason
+    listing.approved_at = now
+    listing.expires_at = now + timedelta(days=expiry_days)
+    listing.reminder_sent_3d = listing.reminder_sent_1d = False
+    listing.expired_at = None
+    listing.save(update_fields=["status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
+                                "reminder_sent_1d", "expired_at", "updated_at"])
+    audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
+                 metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
+    publish_listing_update(listing)
+    notification_enqueue(user_id=listing.owner_id, template_key="listing_approved",
+                         payload=listing_payload(listing), dedupe_key=f"listing_approved:{listing.pk}")
+    return listing
+
+
+@transaction.atomic
+def listing_reject(*, listing_id: int, actor, reason: str) -> Listing:
+    """Reject a pending listing with a reason shown to its owner.
+
+    Same effects as approval (audit, `listings.update`, `listing_rejected` notification).
+    Raises ValidationFailed for an empty reason, NotFound, Forbidden, Conflict when not pending.
+    """
+    if not reason or not reason.strip():
+        raise ValidationFailed("A reason is required to reject a listing.", fields={"reason": "This field is required."})
+    listing = _moderation_target(listing_id, actor)
+    if listing.status != ListingStatus.PENDING:
+        raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be rejected.",
+                       code="invalid_transition")
+    listing.status = ListingStatus.REJECTED
+    listing.reason = reason.strip()
+    listing.save(update_fields=["status", "reason", "updated_at"])
+    audit_record(action="listing.reject", entity_type="listing", entity_id=listing.pk, user=actor, reason=listing.reason)
+    publish_listing_update(listing)
+    notification_enqueue(user_id=listing.owner_id, template_key="listing_rejected",
+                         payload=listing_payload(listing), dedupe_key=f"listing_rejected:{listing.pk}")
+    return listing

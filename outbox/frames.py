@@ -1,0 +1,30 @@
+"""The websocket frame of an outbox row (DESIGN.md Events), serialized once per row."""
+from __future__ import annotations
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from .models import EventOutbox
+
+
+def event_frame(row: EventOutbox) -> dict:
+    """`{"type": "event", "id", "channel", "ts", "requestId", "data"}`; `ts` is ISO 8601 UTC."""
+    return {
+        "type": "event",
+        "id": row.id,
+        "channel": row.channel,
+        "ts": row.created_at.isoformat().replace("+00:00", "Z"),
+        "requestId": row.request_id,
+        "data": row.payload,
+    }
+
+
+def event_text(row: EventOutbox) -> str:
+    """The frame as JSON text, ready to write to every socket in the group."""
+    return json.dumps(event_frame(row), cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def layer_message(row: EventOutbox) -> dict:
+    """The channel-layer message that `EventsConsumer.outbox_event` writes to its socket."""
+    return {"type": "outbox.event", "id": row.id, "text": event_text(row)}

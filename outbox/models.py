@@ -1,0 +1,40 @@
+"""The transactional outbox: every live event, one row per (event, target group)."""
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class EventOutbox(models.Model):
+    """An event for one realtime group (`user.<id>`, `admin` or `public`).
+
+    Written with the state change it describes (`outbox.services.publish`), sent to the channel
+    layer after commit, retried by the relay while pending. The id is the frame id clients use
+    to drop duplicates and to resume (`{"type": "resume", "after": id}`), so it only grows.
+    """
+
+    channel = models.CharField(max_length=64)
+    group = models.CharField(max_length=100)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "outbox event"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
+            models.Index(fields=["group", "id"], name="outbox_group_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel} -> {self.group} ({self.status})"
