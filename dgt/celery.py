@@ -13,4 +13,6 @@ app = Celery("dgt")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {}
+from dgt.jobs import beat_schedule  # noqa: E402
+
+app.conf.beat_schedule = beat_schedule()
