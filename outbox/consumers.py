@@ -32,6 +32,13 @@ def _authenticate_token(raw: str):
     return user, token.get("exp")
 
 
+@database_sync_to_async
+def _reload_user(user_id: int):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
     user = None
     joined: list[str]
@@ -107,6 +114,17 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def outbox_event(self, message):
         """A committed outbox row for one of this socket's groups: write its frame as is."""
         await self.send(text_data=message["text"])
+
+    async def access_recheck(self, message):
+        """The user's block or role changed: re-read the user and close when it may not stay."""
+        if self.user is None:
+            return
+        user = await _reload_user(self.user.pk)
+        if user is None or not user.is_active:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        if user.is_blocked() or ("admin" in self.joined and not user.is_moderator):
+            return await self.close(code=CLOSE_FORBIDDEN)
+        self.user = user
 
     async def disconnect(self, code):
         for timer in self._timers:
