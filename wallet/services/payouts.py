@@ -120,7 +120,7 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
     if gateway_payout_id and not payout.gateway_payout_id:
         payout.gateway_payout_id = gateway_payout_id
     if payout.status in FINAL_PAYOUT_STATUSES:
-        if status != payout.status and status != PayoutStatus.PROCESSING:
+        if status in FINAL_PAYOUT_STATUSES and status != payout.status:
             _record_mismatch(payout, status=status, gateway_status=gateway_status, source=source)
         return payout, False
     if status == payout.status or status == PayoutStatus.PENDING:

@@ -34,7 +34,8 @@ class Command(BaseCommand):
         else:  # SQLite sums decimals as floats: compare after Django has quantized them to 2 places
             unbalanced = [row for row in per_tx.iterator() if row["total"] != 0][:100]
         for row in unbalanced:
-            problems.append(f"transaction {row['transaction_id']}: postings sum to {row['total']}, not 0.00")
+            total = Decimal(str(row["total"])).quantize(Decimal("0.01"))
+            problems.append(f"transaction {row['transaction_id']}: postings sum to {total}, not 0.00")
         empty = Transaction.objects.filter(postings__isnull=True).values_list("pk", flat=True)[:100]
         problems += [f"transaction {pk}: has no postings" for pk in empty]
 
