@@ -111,7 +111,7 @@ def idempotency_claim(*, owner_id: int, key: str, fp: str) -> Claim | Replay:
         if row is None:
             continue
         if row.created_at < now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS):
-            IdempotencyKey.objects.filter(pk=row.pk, created_at=row.created_at).delete()  # expired, not yet purged
+            IdempotencyKey.objects.filter(pk=row.pk, lock_token=row.lock_token).delete()  # expired, not yet purged
             continue
         if row.fingerprint != fp:
             raise Unprocessable(f"This {HEADER} was already used for a different request.",

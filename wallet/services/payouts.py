@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from dgt.errors import NotFound, ValidationFailed
+from dgt.errors import NotFound, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
 from ..events import publish_admin_alert, publish_balance, publish_payout_update
@@ -61,6 +61,9 @@ def payout_request(*, user, amount: Decimal, idempotency_key: str = "") -> tuple
         earlier = Payout.objects.filter(wallet_id=user.pk, idempotency_key=idempotency_key).first()
         if not idempotency_key or earlier is None:
             raise
+        if earlier.amount != amount:  # the key stays on the payout after the API's key row is purged
+            raise Unprocessable("This idempotency key was already used for a different payout.",
+                                code="idempotency_key_reused", fields={"Idempotency-Key": "Used for another payout."})
         return earlier, True
 
 

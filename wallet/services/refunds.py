@@ -82,7 +82,9 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
     UPDATE, the refId cap check, one AuditLog row, `wallet.balance` to the user and `admin.alert`
     to admins; `refund_issued` is enqueued after commit. A non-empty `idempotency_key` is unique
     per actor: a second call with it returns the first refund (`replayed=True`) and credits
-    nothing. Raises ValidationFailed (400), NotFound (404, no such user), Unprocessable (422:
+    nothing; the key stays on the journal entry forever, so it can never credit twice, even after
+    the API's key row is purged (a different refund under it is 422 `idempotency_key_reused`).
+    Raises ValidationFailed (400), NotFound (404, no such user), Unprocessable (422:
     `refund_exceeds_charge`, `goodwill_limit_exceeded`).
     """
     if amount <= 0 or amount.as_tuple().exponent < -2:
@@ -101,4 +103,7 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
                                              idempotency_key=idempotency_key).first()
         if earlier is None:
             raise
+        if (earlier.wallet_id, earlier.amount, earlier.ref_id) != (user_id, amount, ref_id):
+            raise Unprocessable("This idempotency key was already used for a different refund.",
+                                code="idempotency_key_reused", fields={"Idempotency-Key": "Used for another refund."})
         return RefundResult(transaction=earlier, balance=None, replayed=True)
