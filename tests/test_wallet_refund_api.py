@@ -48,7 +48,7 @@ def test_refund_credits_once_with_journal_audit_events_and_notification(admin_ap
         (Account.REFUNDS, None, Decimal("-120.50")), (Account.WALLET, seller.pk, Decimal("120.50"))]
     audit = AuditLog.objects.get(action="wallet.refund")
     assert (audit.entity_id, audit.user_id, audit.reason) == (str(seller.pk), admin_user.pk, "Listing removed")
-    assert audit.metadata == {"amount": "120.50", "refId": "listing-fee-1", "transactionId": tx.pk, "balance": "420.50"}
+    assert audit.metadata == {"amount": "120.50", "refId": "listing-fee-1", "transactionId": tx.pk}
     events = {(e.channel, e.group): e.payload for e in EventOutbox.objects.filter(id__gt=0).order_by("id")
               if e.channel in ("wallet.balance", "admin.alert") and e.payload.get("transactionId") == tx.pk}
     assert events[("wallet.balance", f"user.{seller.pk}")] == {"balance": "420.50", "transactionId": tx.pk}

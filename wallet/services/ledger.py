@@ -8,6 +8,7 @@ re-evaluates it on the newest row version after waiting for the lock).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -69,7 +70,8 @@ def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
 
 def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter_account: str,
                ref_id: str = "", reason: str = "", created_by=None, idempotency_key: str = "",
-               unique_key: str | None = None, extra_postings: tuple = ()) -> tuple[Transaction, Decimal | None]:
+               unique_key: str | None = None, extra_postings: tuple = (),
+               before_lock: Callable[[Transaction], None] | None = None) -> tuple[Transaction, Decimal | None]:
     """Write one journal entry moving `wallet_delta` (signed INR) between the user's wallet and
     `counter_account`, and apply it to the wallet balance. Returns (transaction, new balance).
 
@@ -91,6 +93,8 @@ def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter
         postings = [Posting(transaction=tx, account=extra_postings[0], amount=wallet_delta),
                     Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]
     Posting.objects.bulk_create(postings)
+    if before_lock is not None:
+        before_lock(tx)
     balance = wallet_apply(user_id=user_id, delta=wallet_delta) if user_id is not None else None
     return tx, balance
 
