@@ -238,3 +238,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- wallet (issue 3) -----------------------------------------------------------------------
+from decimal import Decimal  # noqa: E402
+
+# Razorpay switches on when the key id and secret are set; otherwise the deterministic fake gateway.
+RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_ACCOUNT_NUMBER = env.str("RAZORPAY_ACCOUNT_NUMBER", default="")  # RazorpayX account paying out
+# Webhooks are accepted only with a valid signature; with no secret (production) none is accepted.
+RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET",
+                                  default="dev-insecure-razorpay-webhook-secret" if DEBUG or TESTING else "")
+PAYMENT_GATEWAY_FAKE_OUTCOME = env.str("PAYMENT_GATEWAY_FAKE_OUTCOME", default="succeed")
+REFUND_GOODWILL_MAX = Decimal(env.str("REFUND_GOODWILL_MAX", default="10000.00")).quantize(Decimal("0.01"))
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)

@@ -27,6 +27,21 @@ LISTINGS = [
 ]
 
 
+def _demo_wallets(users: dict) -> None:
+    """A wallet per demo user; seller topped up 1000.00 and charged 500.00 against "listing-fee-1"
+    (a paid listing's fee), so the README's refund example refunds a real charge. Once only."""
+    from wallet.models import Transaction, TransactionKind
+    from wallet.services import charge_create, topup_credit, wallet_ensure
+
+    for user in users.values():
+        wallet_ensure(user_id=user.pk)
+    seller = users["seller"]
+    if not Transaction.objects.filter(wallet_id=seller.pk, kind=TransactionKind.CHARGE, ref_id="listing-fee-1").exists():
+        topup_credit(user_id=seller.pk, amount=Decimal("1000.00"), payment_id="demo-payment-1", reason="demo top-up")
+        charge_create(user_id=seller.pk, amount=Decimal("500.00"), ref_id="listing-fee-1",
+                      reason="Featured listing fee (demo)")
+
+
 class Command(BaseCommand):
     help = "Create demo users and listings (idempotent) and print sign-in details."
 
@@ -53,6 +68,7 @@ class Command(BaseCommand):
                         price=Decimal(price), status=ListingStatus.PENDING)
                 for title, category, price in LISTINGS
             )
+        _demo_wallets(users)
         if quiet:
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
@@ -60,6 +76,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, seller, buyer")
         self.stdout.write(f"  Django admin login: admin / {PASSWORD}")
         self.stdout.write(f"  Pending listing ids: {pending}")
+        self.stdout.write(f"  seller user id: {seller.pk}; wallet charge to refund: refId listing-fee-1 (500.00)")
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
         self.stdout.write(f"  moderator access token: {token_pair_for(users['moderator'])['access']}")
         self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")
