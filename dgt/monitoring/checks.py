@@ -26,7 +26,7 @@ class Broker(HealthCheck):
             with broker_connection(seconds) as conn:
                 conn.ensure_connection(max_retries=1, timeout=seconds)
         except Exception as exc:  # kombu wraps every transport's errors differently
-            raise ServiceUnavailable(f"Broker unreachable ({type(exc).__name__})") from exc
+            raise ServiceUnavailable(f"Broker unreachable ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
 def readiness_checks() -> list[tuple[str, HealthCheck]]:
