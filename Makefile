@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 
 migrate: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
 
 demo: migrate
 	$(PY) manage.py demo_data

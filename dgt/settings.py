@@ -253,3 +253,61 @@ PAYMENT_GATEWAY_FAKE_OUTCOME = env.str("PAYMENT_GATEWAY_FAKE_OUTCOME", default="
 REFUND_GOODWILL_MAX = Decimal(env.str("REFUND_GOODWILL_MAX", default="10000.00")).quantize(Decimal("0.01"))
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)
+# --- search, analytics, backups, monitoring (issue 6, part b) --------------------------------
+INSTALLED_APPS += ["dbbackup", "django_prometheus"]
+# django-prometheus times every request: its "before" middleware must run first, "after" last.
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# Full-text search (listings.search): PostgreSQL text search configuration; SQLite uses containment.
+SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
+SEARCH_MAX_QUERY_LENGTH = 200
+
+# Client analytics batches (analytics app).
+ANALYTICS_MAX_BATCH = 500
+ANALYTICS_MAX_PROPERTIES_BYTES = 4096
+ANALYTICS_MAX_AGE_DAYS = 30  # older client timestamps are rejected (a broken clock, not late data)
+
+# Backups: django-dbbackup into BACKUP_DIR, or S3 (django-storages) when the bucket and keys are set.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+AWS_S3_BUCKET = env.str("AWS_S3_BUCKET", default="")
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
+if AWS_S3_BUCKET and AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY:
+    _backup_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_S3_BUCKET,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "region_name": env.str("AWS_S3_REGION", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "location": env.str("AWS_S3_BACKUP_PREFIX", default="dgt-backups"),
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+else:
+    _backup_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                       "OPTIONS": {"location": str(BACKUP_DIR)}}
+STORAGES = {
+    **globals().get("STORAGES", {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }),
+    "dbbackup": _backup_storage,
+}
+DBBACKUP_CLEANUP_KEEP = env.int("BACKUP_KEEP", default=14)
+DBBACKUP_SEND_EMAIL = False
+# SQLite restore through the backup API (safe with WAL and open connections); see dgt/backups.py.
+DBBACKUP_CONNECTOR_MAPPING = {"django.db.backends.sqlite3": "dgt.backups.SqliteOnlineConnector"}
+
+# Monitoring: /api/admin/queues, /readyz, /metrics.
+MONITORED_QUEUES = ["default", "notifications", "search", "analytics"]
+QUEUES_INSPECT_TIMEOUT_SECONDS = env.float("QUEUES_INSPECT_TIMEOUT_SECONDS", default=1.0)
+BROKER_CHECK_TIMEOUT_SECONDS = env.float("BROKER_CHECK_TIMEOUT_SECONDS", default=2.0)
+# Addresses (or CIDR ranges) that may scrape /metrics without signing in; admins always may.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
