@@ -311,3 +311,30 @@ QUEUES_INSPECT_TIMEOUT_SECONDS = env.float("QUEUES_INSPECT_TIMEOUT_SECONDS", def
 BROKER_CHECK_TIMEOUT_SECONDS = env.float("BROKER_CHECK_TIMEOUT_SECONDS", default=2.0)
 # Addresses (or CIDR ranges) that may scrape /metrics without signing in; admins always may.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# --- outbox, realtime, admin dashboard (issue 5) --------------------------------------------
+# Relay: first retry after the after-commit send had its chance; then exponential backoff
+# (base * 2**(attempts-1), capped); failed after OUTBOX_MAX_ATTEMPTS. See docs/realtime.md.
+OUTBOX_FIRST_RETRY_SECONDS = env.int("OUTBOX_FIRST_RETRY_SECONDS", default=10)
+OUTBOX_BACKOFF_BASE_SECONDS = env.int("OUTBOX_BACKOFF_BASE_SECONDS", default=10)
+OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=1000)
+OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
+# Embedded mode (in-memory layer): only the process serving websockets can reach them; it runs
+# a relay loop this often (0: off; off in the test process). Other processes leave their rows pending for it.
+OUTBOX_EMBEDDED_RELAY_SECONDS = env.float("OUTBOX_EMBEDDED_RELAY_SECONDS", default=0.0 if TESTING else 1.0)
+# Tests run publisher and sockets in one process: let any process send to the in-memory layer.
+OUTBOX_SEND_FROM_ANY_PROCESS = env.bool("OUTBOX_SEND_FROM_ANY_PROCESS", default=TESTING)
+RESUME_MAX = env.int("RESUME_MAX", default=1000)
+WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
+ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
+# Per-socket buffer of the channel layer. A slow socket beyond it loses live frames (counted in
+# outbox.layers.DROPS and logged) and recovers them with resume. Expiry: in-memory layer only.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
+CHANNEL_EXPIRY_SECONDS = env.int("CHANNEL_EXPIRY_SECONDS", default=60)
+if REDIS_URL:
+    CHANNEL_LAYERS["default"]["BACKEND"] = "outbox.layers.CountingRedisPubSubChannelLayer"
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = CHANNEL_CAPACITY
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "outbox.layers.CountingInMemoryChannelLayer",
+                                  "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_SECONDS}}}

@@ -14,6 +14,7 @@ api = [
     path("", include("wallet.urls")),
     path("", include("analytics.urls")),
     path("", include("dgt.monitoring.urls")),
+    path("", include("outbox.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from dgt.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from notifications.services import notification_enqueue
+from outbox.alerts import admin_alert
 
 from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
@@ -32,11 +33,17 @@ def _check_category(category: str) -> None:
         )
 
 
+@transaction.atomic
 def listing_create(*, owner, title: str, description: str, category: str, price: Decimal) -> Listing:
     """Create a pending listing for `owner`. `price` is INR with 2 places.
+    Raises `admin.alert` (kind `listing.pending`) for the moderators' live dashboard.
     Raises ValidationFailed for a category outside LISTING_CATEGORIES."""
     _check_category(category)
-    return Listing.objects.create(owner=owner, title=title, description=description, category=category, price=price)
+    listing = Listing.objects.create(owner=owner, title=title, description=description, category=category,
+                                     price=price)
+    admin_alert(kind="listing.pending", message=f"New listing #{listing.pk} “{listing.title}” awaits moderation.",
+                data={"listingId": listing.pk, "ownerId": owner.pk, "category": category})
+    return listing
 
 
 def _owned_locked(listing_id: int, owner) -> Listing:
