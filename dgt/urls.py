@@ -10,6 +10,7 @@ api = [
     path("", include("listings.urls")),
     path("", include("audit.urls")),
     path("", include("notifications.urls")),
+    path("", include("banners.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
