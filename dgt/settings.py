@@ -255,7 +255,9 @@ RATELIMIT_RATES = {
         "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
     }.items()
 }
-RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# Off by default in the test suite (one shared LocMem counter across unrelated tests); the
+# rate-limit tests switch it on.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=not TESTING)
 RATELIMIT_CACHE_PREFIX = "dgt:rl:"
 
 # Public banner feed cache (dropped on every banner change; never longer than the next schedule edge).
