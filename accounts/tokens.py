@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt import settings as jwt_settings
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken as _AccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as _RefreshToken
@@ -25,7 +26,7 @@ class LenientSubjectBackend(TokenBackend):
     def get_leeway(self) -> timedelta:
         # Read per call (not frozen at import) so API, refresh and websocket always agree with
         # settings.SIMPLE_JWT["LEEWAY"], including under override_settings.
-        leeway = api_settings.LEEWAY
+        leeway = jwt_settings.api_settings.LEEWAY  # the module attribute: simplejwt rebinds it on reload
         return leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
 
     def decode(self, token, verify: bool = True) -> dict[str, Any]:
