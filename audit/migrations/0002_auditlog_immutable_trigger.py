@@ -27,7 +27,7 @@ DROP FUNCTION IF EXISTS audit_auditlog_immutable();
 def _run(sql):
     def run(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)  # no placeholders: the % is plpgsql's
 
     return run
 
