@@ -80,7 +80,7 @@ def _act(modeladmin, request, queryset, *, form_class, title, call):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "email", "role", "is_active", "blocked_at", "block_until")
+    list_display = ("username", "email", "role", "is_active", "blocked_at", "block_until", "block_reason")
     list_filter = ("role", "is_active", "is_staff")
     fieldsets = BaseUserAdmin.fieldsets + (("Marketplace", {"fields": ("role", "blocked_at", "block_until", "block_reason")}),)
     readonly_fields = ("role", "is_staff", "blocked_at", "block_until", "block_reason", "last_login", "date_joined")

@@ -50,6 +50,7 @@ class BannerDetailView(APIView):
         banner = services.banner_update(banner_id=banner_id, actor=request.user, changes=data.validated_data)
         return Response(BannerSerializer(banner).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, banner_id: int):
         services.banner_delete(banner_id=banner_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
