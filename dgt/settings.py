@@ -338,3 +338,54 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "outbox.layers.CountingInMemoryChannelLayer",
                                   "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_SECONDS}}}
+# --- blocking, banners, rate limits, hardening (issue 4) ----------------------------------------
+# Refresh tokens are recorded (OutstandingToken) so a block can blacklist them (accounts.services).
+INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
+SIMPLE_JWT["TOKEN_REFRESH_SERIALIZER"] = "accounts.serializers.TokenRefreshSerializerDB"
+
+# Rate limits (django-ratelimit through dgt.api.ratelimit): name -> "count/period", env-overridable
+# as RATELIMIT_<NAME upper>. Counted in the default cache: Redis in services mode, so every
+# gunicorn worker and every process shares one counter.
+RATELIMIT_RATES = {
+    name: env.str(f"RATELIMIT_{name.upper()}", default=default)
+    for name, default in {
+        "token_ip": "30/m",  # POST /api/auth/token per client IP
+        "token_username": "10/m",  # POST /api/auth/token per username tried
+        "token_refresh": "30/m",  # POST /api/auth/token/refresh per client IP
+        "user_block": "30/m",  # block / unblock / role per admin
+        "wallet_refund": "30/m",  # POST /api/wallet/refund per admin
+        "wallet_payout": "10/m",  # POST /api/wallet/payouts per user
+        "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
+    }.items()
+}
+# Off by default in the test suite (one shared LocMem counter across unrelated tests); the
+# rate-limit tests switch it on.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=not TESTING)
+RATELIMIT_CACHE_PREFIX = "dgt:rl:"
+
+# Public banner feed cache (dropped on every banner change; never longer than the next schedule edge).
+BANNER_CACHE_SECONDS = env.int("BANNER_CACHE_SECONDS", default=60)
+
+# Transport security: on by default in production mode (DEBUG off), each switchable from the env.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the cluster
+if env.bool("SECURE_PROXY_SSL", default=False):  # the proxy terminates TLS and sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CORS_ALLOW_CREDENTIALS = False  # the apps send a bearer token; cookies stay first-party (admin)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+from corsheaders.defaults import default_headers  # noqa: E402
+
+CORS_ALLOW_HEADERS = [*default_headers, "idempotency-key", "x-request-id"]
+
+# Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (dgt.logging).
+LOGGING["filters"] = {"mask_pii": {"()": "dgt.logging.MaskPIIFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["mask_pii"]

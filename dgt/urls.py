@@ -15,6 +15,7 @@ api = [
     path("", include("analytics.urls")),
     path("", include("dgt.monitoring.urls")),
     path("", include("outbox.urls")),
+    path("", include("banners.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
