@@ -18,7 +18,7 @@ import websockets
 from django.conf import settings
 from django.db import connection
 
-from accounts.tokens import token_pair_for
+from accounts.tokens import access_token_for
 from notifications.models import Notification
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,12 +98,12 @@ def _post(url: str, body: dict, token: str, request_id: str):
 def test_approval_reaches_a_real_websocket_through_real_processes(stack, seller, moderator, listing):
     async def scenario():
         async with websockets.connect(stack["ws"], open_timeout=10) as ws:
-            await ws.send(json.dumps({"type": "auth", "token": token_pair_for(seller)["access"]}))
+            await ws.send(json.dumps({"type": "auth", "token": access_token_for(seller)}))
             ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert ready["type"] == "ready"
             status, body = await asyncio.to_thread(
                 _post, f"{stack['http']}/api/listings/{listing.pk}/approve", {"reason": "ok", "expiryDays": 30},
-                token_pair_for(moderator)["access"], "e2e-req-1")
+                access_token_for(moderator), "e2e-req-1")
             frames = []
             while not any(f.get("channel") == "notifications.new" for f in frames):
                 frames.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))

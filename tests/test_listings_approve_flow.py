@@ -28,7 +28,7 @@ def _moderate(api_for, moderator, listing, action, body, request_id):
 def test_moderation_reaches_the_sellers_socket(api_for, seller, moderator, listing, action, body, status):
     async def scenario():
         comm, ready = await ws_connect(seller)
-        assert ready == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}"]}
+        assert ready == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}", "public"]}
         response = await database_sync_to_async(_moderate)(api_for, moderator, listing, action, body, "req-abc-123")
         frames = await ws_frames(comm)
         await comm.disconnect()

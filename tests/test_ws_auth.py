@@ -25,7 +25,7 @@ def test_first_frame_auth_joins_user_group(seller):
         await comm.disconnect()
         return ready
 
-    assert _run(scenario) == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}"]}
+    assert _run(scenario) == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}", "public"]}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,7 +35,7 @@ def test_moderator_joins_admin_group(moderator):
         await comm.disconnect()
         return ready
 
-    assert _run(scenario)["groups"] == [f"user.{moderator.pk}", "admin"]
+    assert _run(scenario)["groups"] == [f"user.{moderator.pk}", "public", "admin"]
 
 
 @pytest.mark.django_db(transaction=True)

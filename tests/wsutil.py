@@ -5,14 +5,14 @@ import json
 
 from channels.testing import WebsocketCommunicator
 
-from accounts.tokens import token_pair_for
+from accounts.tokens import access_token_for
 from dgt.asgi import application
 
 
 async def ws_connect(user=None, *, token: str | None = None, headers=None, first_frame: bool = False):
     """Open /ws/events/ as `user` (Bearer header by default, or the first-frame auth) and wait
     for the `ready` frame. Returns (communicator, ready_frame)."""
-    token = token or (token_pair_for(user)["access"] if user else None)
+    token = token or (access_token_for(user) if user else None)
     hdrs = list(headers or [])
     if token and not first_frame:
         hdrs.append((b"authorization", f"Bearer {token}".encode()))
