@@ -83,3 +83,27 @@ def send_rows(rows: list[EventOutbox]) -> int:
     return EventOutbox.objects.filter(id__in=ids, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
     )
+
+
+def publish_many(*, events: Iterable[tuple[str, Iterable[str], dict]], batch_size: int = 1000) -> list[EventOutbox]:
+    """Write the outbox rows of many events at once; send them after commit, in one go.
+
+    `events` is an iterable of `(channel, groups, data)` with the same meaning as `publish()`'s
+    arguments; the rows are inserted with bulk INSERTs of `batch_size` rows and handed to
+    `send_rows` by a single on-commit callback, so a job that publishes thousands of events
+    makes a few round trips instead of one per event. Returns the rows (with ids), in order.
+    """
+    now = timezone.now()
+    first_retry = now + timedelta(seconds=getattr(settings, "OUTBOX_FIRST_RETRY_SECONDS", 10))
+    request_id = current().request_id
+    pending = [
+        EventOutbox(channel=channel, group=group, payload=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+                    request_id=request_id, next_attempt_at=first_retry, created_at=now)
+        for channel, groups, data in events
+        for group in dict.fromkeys(groups)
+    ]
+    if not pending:
+        return []
+    rows = EventOutbox.objects.bulk_create(pending, batch_size=batch_size)
+    transaction.on_commit(lambda: send_rows(rows))
+    return rows
