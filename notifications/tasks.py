@@ -37,4 +37,8 @@ def notification_send_run(self, *, notification_id: int) -> str:
             notification_fail(notification_id=notification_id, error=f"gave up after {self.request.retries + 1} "
                                                                      f"attempts: {exc}")
             return "failed"
+        if self.request.is_eager:
+            # Inline mode (embedded, tests) has no broker to hold a delayed retry: retry at once.
+            return self.apply(kwargs={"notification_id": notification_id}, retries=self.request.retries + 1,
+                              throw=True).result
         raise self.retry(exc=exc, countdown=retry_delay(self.request.retries))

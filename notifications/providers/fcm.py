@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 
 import firebase_admin
 from django.conf import settings
@@ -45,8 +46,12 @@ class FcmPushProvider:
         """Send one notification to `tokens` (at most 500, FCM's multicast limit). `data` values
         must be strings. Raises TransientProviderError when the whole request failed in a way
         worth retrying, PermanentProviderError when the request itself is refused."""
-        message = messaging.MulticastMessage(tokens=list(tokens), data=data,
-                                             notification=messaging.Notification(title=title, body=body))
+        with warnings.catch_warnings():
+            # firebase-admin 7.7 deprecates registration tokens in favour of installation ids
+            # (fids); the apps still register tokens, which FCM v1 keeps accepting.
+            warnings.filterwarnings("ignore", "MulticastMessage.tokens is deprecated", DeprecationWarning)
+            message = messaging.MulticastMessage(tokens=list(tokens), data=data,
+                                                 notification=messaging.Notification(title=title, body=body))
         try:
             batch = messaging.send_each_for_multicast(message, app=self.app)
         except (exceptions.UnavailableError, exceptions.InternalError, exceptions.DeadlineExceededError,
