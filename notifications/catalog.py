@@ -89,6 +89,12 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+# For a template key added by a service before its text is written here: still delivered, in
+# generic words (and logged at enqueue), rather than failing the caller's transaction.
+FALLBACK = Template("dgt", "You have a new notification.", "dgt: you have a new notification.",
+                    "A new notification from dgt", "You have a new notification. Open the dgt app to see it." + _SIGN)
+
+
 def _display(key: str, value):
     if isinstance(value, str) and (key.endswith("At") or key.endswith("Until")):
         moment = parse_datetime(value)
@@ -100,11 +106,11 @@ def _display(key: str, value):
 
 
 def render(*, template_key: str, channel: str, payload: dict) -> Message:
-    """The text of `template_key` for `channel` ("push", "sms", "email") with `payload`.
-    Raises KeyError for an unknown template key or channel."""
-    template = TEMPLATES[template_key]
+    """The text of `template_key` for `channel` ("push", "sms", "email") with `payload`; the
+    generic FALLBACK text for a key without a template. Raises KeyError for an unknown channel."""
+    template = TEMPLATES.get(template_key, FALLBACK)
     parts = {"push": (template.push_title, template.push_body), "sms": ("", template.sms),
              "email": (template.email_subject, template.email_body)}[channel]
-    context = Context({key: _display(key, value) for key, value in payload.items()})
+    context = Context({key: _display(key, value) for key, value in payload.items()}, autoescape=False)
     title, body = (_engine.from_string(part).render(context).strip() if part else "" for part in parts)
     return Message(title=title, body=body)

@@ -11,6 +11,7 @@ deactivate the device token or phone number that caused them.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from .models import Device, Notification, NotificationChannel, NotificationPrefe
 from .providers import PermanentProviderError, TransientProviderError, get_provider
 from .ratelimit import get_limiter
 from .selectors import channels_for_users, device_tokens_active
+
+log = logging.getLogger("dgt.notifications")
 
 NOTIFICATIONS_NEW = "notifications.new"
 _CHUNK = 1000
@@ -48,13 +51,14 @@ class NotificationRequest:
 
 def _check_template(template_key: str) -> None:
     if template_key not in TEMPLATES:
-        raise ValueError(f"unknown notification template {template_key!r}; known: {', '.join(TEMPLATES)}")
+        log.warning("notification template %r has no text in notifications.catalog; the generic text is sent",
+                    template_key)
 
 
 def notification_enqueue(*, user_id: int, template_key: str, payload: dict, dedupe_key: str) -> None:
     """Queue `template_key` for `user_id` once the caller's transaction commits (nothing is
-    queued if it rolls back). `dedupe_key` makes the delivery idempotent. Raises ValueError for
-    an unknown template key (a programming error, caught before anything is queued)."""
+    queued if it rolls back). `dedupe_key` makes the delivery idempotent. A template key
+    without text in notifications.catalog is logged and sent with the generic text."""
     from .tasks import notification_deliver
 
     _check_template(template_key)

@@ -79,12 +79,13 @@ def test_user_without_device_or_phone_gets_email_only_and_inactive_devices_count
     assert scripted["push"].calls == [] and scripted["sms"].calls == []
 
 
-def test_unknown_template_is_refused_before_anything_is_queued(db, scripted, django_capture_on_commit_callbacks):
-    user = _reachable_user()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(ValueError, match="unknown notification template"):
-            notification_enqueue(user_id=user.pk, template_key="nope", payload={}, dedupe_key="x")
-    assert callbacks == [] and Notification.objects.count() == 0
+def test_template_key_without_text_is_sent_with_the_generic_text_and_logged(db, scripted, deliver, caplog):
+    user = _reachable_user(push_enabled=False, email_enabled=False)
+    with caplog.at_level("WARNING", logger="dgt.notifications"):
+        notification_enqueue(user_id=user.pk, template_key="listing_boosted", payload={}, dedupe_key="b:1")
+    assert "listing_boosted" in caplog.text
+    deliver(user, key="b:1", template="listing_boosted", payload={})
+    assert scripted["sms"].calls == [{"to": "+919812345678", "body": "dgt: you have a new notification."}]
 
 
 def test_redelivered_deliver_task_records_and_sends_once(db, scripted, deliver):
