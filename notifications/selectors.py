@@ -44,3 +44,13 @@ def channels_for_users(*, user_ids: Iterable[int]) -> dict[int, list[str]]:
             wanted.append(NotificationChannel.EMAIL.value)
         channels[user_id] = wanted
     return channels
+
+
+def device_list_for_user(*, user) -> QuerySet[Device]:
+    """The user's active devices, newest first."""
+    return Device.objects.filter(user=user, active=True).order_by("-id")
+
+
+def preference_for_user(*, user) -> NotificationPreference:
+    """The user's preferences, or the unsaved defaults (every channel on, no phone)."""
+    return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import audit_record
+from dgt.errors import NotFound
 from outbox.services import publish_many, user_group
 
 from .catalog import TEMPLATES, render
@@ -232,17 +234,20 @@ def devices_deactivate(*, tokens: Sequence[str], reason: str) -> int:
 def device_register(*, user, token: str, platform: str) -> Device:
     """Register (or re-register) an FCM token for `user`: a token seen before moves to this user
     and becomes active again (the app re-registers after sign-in on a shared device)."""
-    device, _ = Device.objects.select_for_update().update_or_create(
+    device, _ = Device.objects.update_or_create(
         token=token, defaults={"user": user, "platform": platform, "active": True, "deactivated_at": None,
                                "deactivation_reason": ""})
     return device
 
 
 @transaction.atomic
-def device_unregister(*, user, token: str) -> int:
-    """Deactivate the user's device with `token` (sign-out). Returns 1, or 0 if not theirs."""
-    return Device.objects.filter(user=user, token=token, active=True).update(
+def device_unregister(*, user, device_id: int) -> None:
+    """Deactivate one of the user's devices (sign-out). Raises NotFound for another user's
+    device or one already inactive."""
+    updated = Device.objects.filter(pk=device_id, user=user, active=True).update(
         active=False, deactivated_at=timezone.now(), deactivation_reason="unregistered by the user")
+    if not updated:
+        raise NotFound("Device not found.")
 
 
 PREFERENCE_FIELDS = ("phone", "push_enabled", "sms_enabled", "email_enabled")
@@ -250,8 +255,8 @@ PREFERENCE_FIELDS = ("phone", "push_enabled", "sms_enabled", "email_enabled")
 
 @transaction.atomic
 def preference_update(*, user, changes: dict) -> NotificationPreference:
-    """Set the user's phone (E.164, validated by the serializer) and channel opt-outs. A new
-    phone number is active again."""
+    """Set the user's phone (E.164, validated by the serializer; "" removes it) and channel
+    opt-ins (`push_enabled`, `sms_enabled`, `email_enabled`). A new phone number is active again."""
     pref, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user)
     fields = [f for f in PREFERENCE_FIELDS if f in changes]
     if "phone" in changes and changes["phone"] != pref.phone:
@@ -262,3 +267,20 @@ def preference_update(*, user, changes: dict) -> NotificationPreference:
             setattr(pref, field, changes[field])
     pref.save(update_fields=[*fields, "updated_at"])
     return pref
+
+
+@transaction.atomic
+def notifications_retry(*, notification_ids: Sequence[int], actor) -> list[int]:
+    """Put failed notifications back to queued and send them again after commit (an admin's
+    retry, e.g. after fixing provider credentials). Writes one audit row per notification.
+    Returns the ids requeued (notifications not failed are left alone)."""
+    from .tasks import notification_send_run
+
+    ids = list(Notification.objects.select_for_update().filter(pk__in=list(notification_ids),
+                                                               status=NotificationStatus.FAILED)
+               .order_by("id").values_list("id", flat=True))
+    Notification.objects.filter(pk__in=ids).update(status=NotificationStatus.QUEUED, error="")
+    for pk in ids:
+        audit_record(action="notification.retry", entity_type="notification", entity_id=pk, user=actor)
+    transaction.on_commit(lambda: [notification_send_run.delay(notification_id=pk) for pk in ids])
+    return ids
