@@ -96,12 +96,11 @@ def publish_many(*, events: Iterable[tuple[str, Iterable[str], dict]], batch_siz
     now = timezone.now()
     first_retry = now + timedelta(seconds=getattr(settings, "OUTBOX_FIRST_RETRY_SECONDS", 10))
     request_id = current().request_id
-    pending = [
-        EventOutbox(channel=channel, group=group, payload=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
-                    request_id=request_id, next_attempt_at=first_retry, created_at=now)
-        for channel, groups, data in events
-        for group in dict.fromkeys(groups)
-    ]
+    pending = []
+    for channel, groups, data in events:
+        payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+        pending.extend(EventOutbox(channel=channel, group=group, payload=payload, request_id=request_id,
+                                   next_attempt_at=first_retry, created_at=now) for group in dict.fromkeys(groups))
     if not pending:
         return []
     rows = EventOutbox.objects.bulk_create(pending, batch_size=batch_size)
