@@ -19,9 +19,9 @@ from .notifications_fixtures import scripted  # noqa: F401
 PAYLOAD = {"id": 7, "title": "Sofa", "expiresAt": "2026-12-04T20:30:00+00:00"}
 
 
-def _reachable_user(**pref):
+def _reachable_user(token="tok-a", **pref):
     user = UserFactory(email="asha@example.com")
-    Device.objects.create(user=user, token="tok-a", platform="android")
+    Device.objects.create(user=user, token=token, platform="android")
     NotificationPreference.objects.create(user=user, phone="+919812345678", **pref)
     return user
 
@@ -205,3 +205,49 @@ def test_permanent_error_of_our_request_keeps_the_number(db, scripted, deliver):
     deliver(user)
     assert Notification.objects.get(user=user).status == "failed"
     assert NotificationPreference.objects.get(user=user).phone_active is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_delivered_by_two_workers_at_once_is_recorded_and_sent_once(scripted):
+    # Given one event whose deliver task two workers run at the same moment (broker redelivery).
+    user = _reachable_user()
+    barrier, errors = threading.Barrier(2), []
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            result = notification_deliver.apply(kwargs={"user_id": user.pk, "template_key": "listing_expired",
+                                                        "payload": PAYLOAD, "dedupe_key": "listing_expired:7"})
+            assert result.successful(), result.result
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(Notification.objects.values_list("channel", "status")) == [
+        ("email", "sent"), ("push", "sent"), ("sms", "sent")]
+    assert [len(cls.calls) for cls in scripted.values()] == [1, 1, 1]
+
+
+def test_recording_a_batch_costs_the_same_queries_for_3_or_30_events(db, scripted, django_assert_num_queries):
+    from notifications.services import NotificationRequest, notifications_record
+
+    users = [_reachable_user(token=f"tok-{i}") for i in range(2)]
+    users += [UserFactory(email=f"u{i}@example.com") for i in range(2)]
+
+    def batch(n, tag):
+        return [NotificationRequest(users[i % 4].pk, "listing_expired", PAYLOAD, f"{tag}:{i}") for i in range(n)]
+
+    # prefs, devices, users, existing keys, savepoint, insert, select rows, outbox insert, release
+    with django_assert_num_queries(9):
+        assert len(notifications_record(requests=batch(3, "small"))) == 3 + 3 + 1
+    with django_assert_num_queries(9):
+        assert len(notifications_record(requests=batch(30, "large"))) == 8 * 3 + 8 * 3 + 7 + 7
