@@ -94,3 +94,25 @@ def test_admin_retry_requeues_failed_and_sends_once_with_an_audit_row(db, admin_
     assert (failed.status, failed.error) == ("sent", "")
     assert len(scripted["email"].calls) == 1
     assert list(AuditLog.objects.values_list("action", "entity_id")) == [("notification.retry", str(failed.pk))]
+
+
+def test_admin_action_retries_through_the_service(db, admin_user, seller, client, scripted,
+                                                  django_capture_on_commit_callbacks):
+    failed = _notification(seller, "g:email", status="failed", error="provider down")
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/notifications/notification/",
+                               {"action": "retry_failed", "_selected_action": [failed.pk]})
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == "sent"
+    assert AuditLog.objects.filter(action="notification.retry", entity_id=str(failed.pk)).count() == 1
+
+
+@pytest.mark.parametrize("model", ["notification", "device", "notificationpreference"])
+def test_admin_changelists_render(db, admin_user, seller, client, model):
+    _notification(seller, "h:email")
+    Device.objects.create(user=seller, token="t-admin")
+    NotificationPreference.objects.create(user=seller, phone="+919800000002")
+    client.force_login(admin_user)
+    assert client.get(f"/admin/notifications/{model}/").status_code == 200
