@@ -16,6 +16,8 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from .providers.base import TransientProviderError
+
 # KEYS[1] key prefix; ARGV[1] permits wanted, ARGV[2] limit per second.
 # Returns 0 when granted, else the microseconds left in the current second.
 _ACQUIRE_LUA = """
@@ -62,10 +64,16 @@ class RedisRateLimiter(RateLimiter):
 
         super().__init__(limit=limit)
         self.key = key
-        self._script = redis.Redis.from_url(url).register_script(_ACQUIRE_LUA)
+        self._script = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).register_script(_ACQUIRE_LUA)
 
     def _try(self, permits: int) -> float:
-        return int(self._script(keys=[self.key], args=[permits, self.limit])) / 1_000_000
+        import redis
+
+        try:
+            return int(self._script(keys=[self.key], args=[permits, self.limit])) / 1_000_000
+        except redis.RedisError as exc:
+            # No limiter, no send: the notification goes back to queued and is retried later.
+            raise TransientProviderError(f"rate limiter unavailable: {exc}") from exc
 
 
 class LocalRateLimiter(RateLimiter):

@@ -86,3 +86,11 @@ def test_permits_outside_1_to_limit_are_refused():
         limiter.acquire(6)
     with pytest.raises(ValueError):
         limiter.acquire(0)
+
+
+def test_an_unreachable_redis_is_a_transient_error():
+    from notifications.providers import TransientProviderError
+
+    limiter = RedisRateLimiter(url="redis://127.0.0.1:19601/0", key="k", limit=LIMIT)  # nothing listens there
+    with pytest.raises(TransientProviderError, match="rate limiter unavailable"):
+        limiter.acquire()
