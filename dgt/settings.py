@@ -389,3 +389,34 @@ CORS_ALLOW_HEADERS = [*default_headers, "idempotency-key", "x-request-id"]
 # Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (dgt.logging).
 LOGGING["filters"] = {"mask_pii": {"()": "dgt.logging.MaskPIIFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["mask_pii"]
+# --- expiry reminders and notifications (issue 6) ---------------------------------------------
+# Listings claimed per transaction by the hourly expiry job (listings.expiry).
+EXPIRY_BATCH_SIZE = env.int("EXPIRY_BATCH_SIZE", default=500)
+# Global send rate across every worker (Redis fixed window per second; process-local embedded).
+NOTIFICATION_RATE_LIMIT_PER_SECOND = env.int("NOTIFICATION_RATE_LIMIT_PER_SECOND", default=100)
+NOTIFICATION_RATE_LIMIT_KEY = env.str("NOTIFICATION_RATE_LIMIT_KEY",
+                                      default=f"{env.str('CHANNEL_PREFIX', default='dgt')}:notifications:rate")
+NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=15.0)
+NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=900.0)
+# Providers switch on with their credentials; console/log (and Django's console email) otherwise.
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
+FCM_CREDENTIALS_JSON = env.str("FCM_CREDENTIALS_JSON", default="")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+SENDGRID_API_KEY = env.str("SENDGRID_API_KEY", default="")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="dgt <no-reply@dgt.local>")
+if SENDGRID_API_KEY:
+    EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
+    ANYMAIL = {"SENDGRID_API_KEY": SENDGRID_API_KEY}
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+NOTIFICATION_PROVIDERS = {
+    "push": ("notifications.providers.fcm.FcmPushProvider" if FCM_CREDENTIALS_FILE or FCM_CREDENTIALS_JSON
+             else "notifications.providers.console.ConsolePushProvider"),
+    "sms": ("notifications.providers.twilio_sms.TwilioSmsProvider"
+            if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
+            else "notifications.providers.console.ConsoleSmsProvider"),
+    "email": "notifications.providers.email.DjangoEmailProvider",
+}

@@ -36,6 +36,11 @@ class Listing(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="listing_status_expiry_idx"),
             models.Index(fields=["owner", "status"], name="listing_owner_status_idx"),
+            # The expiry job's reminder scans (listings.expiry): only approved, not yet reminded rows.
+            models.Index(fields=["expires_at"], name="listing_remind1d_due_idx",
+                         condition=models.Q(status="approved", reminder_sent_1d=False)),
+            models.Index(fields=["expires_at"], name="listing_remind3d_due_idx",
+                         condition=models.Q(status="approved", reminder_sent_3d=False)),
         ]
 
     def __str__(self) -> str:

@@ -57,6 +57,13 @@ def search_document_remove(*, listing_id: int) -> str:
     return "removed" if deleted else "absent"
 
 
+def search_documents_remove_many(*, listing_ids: list[int]) -> int:
+    """Delete the documents of many listings in one statement (the expiry job, inside its
+    batch transaction). Returns how many were deleted."""
+    deleted, _ = SearchDocument.objects.filter(listing_id__in=listing_ids).delete()
+    return deleted
+
+
 def search_sync_on_commit(*, listing_id: int) -> None:
     """Queue `listings.tasks.search_upsert` for the listing once the caller's transaction
     commits (nothing is queued on rollback). A broker error after commit is logged, not raised:
