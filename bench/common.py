@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import resource
 import shlex
@@ -281,7 +282,7 @@ def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
     return s[k]
 
 
@@ -348,3 +349,92 @@ def log_dir(tag: str) -> Path:
     d = ROOT / "var" / "bench" / tag
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+# --- profiles ---------------------------------------------------------------------------------
+def pyspy_start(pid: int, out: Path, seconds: float) -> Proc:
+    """Sample `pid` and its children with py-spy for `seconds`, as collapsed stacks in `out`."""
+    return Proc([str(VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--duration",
+                 str(int(seconds)), "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+                log=out.with_suffix(".log"))
+
+
+def pyspy_top(collapsed: Path, n: int = 25) -> list[tuple[str, float, float]]:
+    """[(frame, inclusive %, self %)] of the hottest frames in a py-spy raw (collapsed) profile."""
+    if not collapsed.exists():
+        return []
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        c = int(count)
+        total += c
+        frames = stack.split(";")
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + c
+        own[frames[-1]] = own.get(frames[-1], 0) + c
+    if not total:
+        return []
+    top = sorted(inclusive.items(), key=lambda kv: -kv[1])
+    return [(f, 100 * c / total, 100 * own.get(f, 0) / total) for f, c in top[:n]]
+
+
+def pyspy_self_top(collapsed: Path, n: int = 15) -> list[tuple[str, float]]:
+    """[(frame, self %)]: where the samples end (the leaf frames)."""
+    if not collapsed.exists():
+        return []
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            own[stack.split(";")[-1]] = own.get(stack.split(";")[-1], 0) + int(count)
+            total += int(count)
+    return [(f, 100 * c / total) for f, c in sorted(own.items(), key=lambda kv: -kv[1])[:n]] if total else []
+
+
+# --- data and feature checks ------------------------------------------------------------------
+def task_or_unavailable(task_name: str, what: str):
+    """The registered Celery task `task_name`, or NotAvailable naming what is missing."""
+    from celery import current_app
+
+    current_app.loader.import_default_modules()
+    task = current_app.tasks.get(task_name)
+    if task is None:
+        raise NotAvailable(f"{what}: Celery task {task_name} is not registered")
+    return task
+
+
+def sql_fill(model, n: int, exprs: dict[str, str], *, start: int = 0) -> None:
+    """INSERT `n` rows of `model` with one statement (generate_series, `g` is the row number).
+
+    `exprs` gives SQL expressions by field name; any other column gets NULL when nullable, else
+    the field's default (the same value for every row), so columns added later do not break it.
+    """
+    from django.db import connection
+
+    cols, values, params = [], [], []
+    for f in model._meta.concrete_fields:
+        if f.primary_key and f.name not in exprs:
+            continue
+        cols.append(connection.ops.quote_name(f.column))
+        if f.name in exprs:
+            values.append(exprs[f.name])
+        elif f.null:
+            values.append("NULL")
+        elif f.has_default() or getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            default = f.get_default() if f.has_default() else None
+            if default is None:
+                values.append("now()")
+            else:
+                values.append("%s")
+                params.append(f.get_db_prep_save(default, connection))
+        else:
+            raise RuntimeError(f"sql_fill: no value for required column {model.__name__}.{f.name}")
+    sql = (f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(cols)}) "
+           f"SELECT {', '.join(values)} FROM generate_series({start}, {start + n - 1}) AS g")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
