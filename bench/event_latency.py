@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import time
 import urllib.request
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, PORT_BASE, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, close_django_connections,
     create_bench_db, drop_bench_db, flush_bench_redis, fmt, log_dir, make_token, node_env, npm_install, parser,
-    procfile_command, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
+    procfile_command, pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
 )
 from wsdriver import WsClients  # noqa: E402
 
@@ -93,10 +94,11 @@ def analyse(sent: list, received: dict, users: list[dict]) -> dict:
 
 
 def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_file: Path, schedule_file: Path,
-                db_url: str, workdir: Path, seconds: int, pad: str, publisher: str = "layer") -> dict:
+                db_url: str, workdir: Path, seconds: int, pad: str, publisher: str = "layer",
+                settings: str = "dgt.settings", profile: bool = False) -> dict:
     """Start one server, connect every client, play the schedule, collect the figures."""
     print(f"--- {name}", flush=True)
-    wd = workdir / name.split(":")[0].replace(" ", "_")
+    wd = workdir / re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60]
     wd.mkdir(parents=True, exist_ok=True)
     if kind == "sio":
         env = node_env() | {"PORT": str(SIO_PORT), "JWT_SECRET": JWT_SECRET, "REDIS_URL": REDIS_URL,
@@ -104,7 +106,8 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         server = Proc(["node", str(NODE_DIR / "server.js")], env=env, log=wd / "server.log")
         port, url = SIO_PORT, f"http://127.0.0.1:{SIO_PORT}"
     else:
-        server = Proc(server_cmd, env=server_env(db_url), log=wd / "server.log", shell=True)
+        server = Proc(server_cmd, env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings), log=wd / "server.log",
+                      shell=True)
         port, url = WS_PORT, f"ws://127.0.0.1:{WS_PORT}/ws/events/"
     clients = None
     try:
@@ -115,6 +118,7 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         print(f"    {open_} sockets ready, {failed} failed, in {connect_s:.1f} s", flush=True)
         time.sleep(1)
         cpu0 = stats.cpu_seconds()
+        spy = pyspy_start(server.pid, wd / "server.collapsed", seconds + 2) if profile and kind == "dgt" else None
         out = wd / "sent.json"
         if kind == "sio":
             cfg = wd / "emitter.json"
@@ -124,7 +128,7 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         else:
             pub = Proc([str(VENV_BIN / "python"), str(ROOT / "bench" / "dgt_publisher.py"), "--mode", publisher,
                         "--schedule", str(schedule_file), "--out", str(out), "--pad", pad],
-                       env=server_env(db_url), log=wd / "publisher.log")
+                       env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings), log=wd / "publisher.log")
         pub.p.wait(timeout=seconds + 120)
         if pub.p.returncode != 0:
             raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
@@ -138,6 +142,10 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
                       publisher=publisher if kind != "sio" else "redis-emitter", socketsReady=open_,
                       socketsFailed=failed, connectSeconds=connect_s, serverCpuSeconds=round(cpu, 2),
                       serverRssMb=round(rss, 1), publisherLateMs=round(sent.get("lateMs", 0), 1))
+        if spy:
+            spy.p.wait(timeout=60)
+            result["profileTop"] = pyspy_top(wd / "server.collapsed", 30)
+            result["profileSelf"] = pyspy_self_top(wd / "server.collapsed", 20)
         lat = result["latency"]
         print(f"    delivered {result['delivered']}/{result['expectedDeliveries']} lost {result['lost']} "
               f"dup {result['duplicates']}; p50 {fmt(lat['p50'])} ms p99 {fmt(lat['p99'])} ms max {fmt(lat['max'])} ms; "
@@ -237,38 +245,53 @@ def body(args) -> dict:
         common = dict(users=users, users_file=users_file, schedule_file=schedule_file, db_url=db_url,
                       workdir=workdir, seconds=seconds, pad=pad)
         pf = procfile_ws()
-        runs = [
-            run_variant("peer: Socket.IO + redis-adapter", server_cmd=None, kind="sio", **common),
-            run_variant(f"dgt: daphne + channel layer{' (Procfile ws)' if pf.startswith('daphne') else ''}",
-                        server_cmd=DAPHNE, kind="dgt", **common),
-            run_variant(f"dgt: uvicorn+uvloop + channel layer{' (Procfile ws)' if pf.startswith('uvicorn') else ''}",
-                        server_cmd=UVICORN, kind="dgt", **common),
-        ]
-        if not (pf.startswith("daphne") or pf.startswith("uvicorn")):
+        want = args.variants.split(",")
+        runs, path = [], None
+        if "peer" in want:
+            runs.append(run_variant("peer: Socket.IO + redis-adapter", server_cmd=None, kind="sio", **common))
+        if "daphne" in want:
+            runs.append(run_variant(f"dgt: daphne + channel layer{' (Procfile ws)' if pf.startswith('daphne') else ''}",
+                                    server_cmd=DAPHNE, kind="dgt", profile=args.profile, **common))
+        if "uvicorn" in want:
+            runs.append(run_variant(
+                f"dgt: uvicorn+uvloop + channel layer{' (Procfile ws)' if pf.startswith('uvicorn') else ''}",
+                server_cmd=UVICORN, kind="dgt", profile=args.profile, **common))
+        if "uvicorn-core" in want:  # the other channels-redis layer (core, lists + BZPOPMIN), pool raised
+            runs.append(run_variant("dgt: uvicorn+uvloop + core RedisChannelLayer", server_cmd=UVICORN, kind="dgt",
+                                    settings="bench.settings_core_layer", profile=args.profile, **common))
+        if not (pf.startswith("daphne") or pf.startswith("uvicorn")) and "procfile" in want:
             runs.append(run_variant("dgt: Procfile ws + channel layer", server_cmd=pf, kind="dgt", **common))
-        runs.append(run_variant("dgt: Procfile ws, whole outbox path (publish+commit+send)", server_cmd=pf,
-                                kind="dgt", publisher="outbox", **common))
-        path = full_path(users=users, users_file=users_file, db_url=db_url, workdir=workdir,
-                         n=10 if args.smoke else 200, rate=10.0 if args.smoke else 20.0)
+        if "outbox" in want:
+            runs.append(run_variant("dgt: Procfile ws, whole outbox path (publish+commit+send)", server_cmd=pf,
+                                    kind="dgt", publisher="outbox", profile=args.profile, **common))
+        if "fullpath" in want:
+            path = full_path(users=users, users_file=users_file, db_url=db_url, workdir=workdir,
+                             n=10 if args.smoke else 200, rate=10.0 if args.smoke else 20.0)
     finally:
         close_django_connections()
         flush_bench_redis()
         if not args.keep_db:
             drop_bench_db(db_url)
-    peer = runs[0]
-    dgt_runs = [r for r in runs[1:]]
+    peer = next((r for r in runs if r["name"].startswith("peer")), None)
+    dgt_runs = [r for r in runs if r is not peer and "outbox path" not in r["name"]]
     procfile_run = next((r for r in dgt_runs if "(Procfile ws)" in r["name"] or r["name"].startswith("dgt: Procfile ws +")),
-                        dgt_runs[0])
-    peer_p99 = peer["latency"]["p99"] or 0
+                        None)
+    peer_p99 = peer["latency"]["p99"] if peer else None
     for r in runs:
         r["p99VsPeer"] = (r["latency"]["p99"] / peer_p99) if peer_p99 and r["latency"]["p99"] is not None else None
-    met = (procfile_run["lost"] == 0 and procfile_run["latency"]["p99"] is not None
-           and procfile_run["latency"]["p99"] <= peer_p99)
+    met = None
+    if procfile_run and peer_p99:
+        met = (procfile_run["lost"] == 0 and procfile_run["latency"]["p99"] is not None
+               and procfile_run["latency"]["p99"] <= peer_p99)
     return {"users": n_users, "admins": n_admins, "rate": rate, "durationSeconds": seconds, "runs": runs, "fullPath": path,
             "procfileWs": pf, "goalMet": met,
             "goal": "Procfile ws process: p99 <= Socket.IO peer p99 and zero lost events"}
 
 
 if __name__ == "__main__":
-    a = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--variants", default="peer,daphne,uvicorn,outbox,fullpath",
+                   help="comma list of: peer, daphne, uvicorn, uvicorn-core, procfile, outbox, fullpath")
+    p.add_argument("--profile", action="store_true", help="py-spy the dgt ws process during each dgt run")
+    a = p.parse_args()
     sys.exit(run_main("event_latency", a, body))

@@ -90,23 +90,30 @@ def rows_for(name: str, r: dict) -> list[str]:
                        f"{'met' if e['goalMet'] else '**NOT met**'} |")
         return out
     if name == "event_latency":
-        peer = r["runs"][0]
+        peer = next((x for x in r["runs"] if x["name"].startswith("peer")), None)
+        peer_p99 = peer["latency"]["p99"] if peer else None
         out = []
         for run in r["runs"]:
             lat = run["latency"]
             is_goal = "(Procfile ws)" in run["name"] or run["name"].startswith("dgt: Procfile ws +")
-            v = "baseline" if run is peer else (
-                ("met" if r["goalMet"] else "**NOT met**") + " (goal row)" if is_goal else
-                ("would meet" if run["lost"] == 0 and lat["p99"] <= peer["latency"]["p99"] else "would not meet"))
+            if run is peer:
+                v = "baseline"
+            elif peer_p99 is None:
+                v = "no peer in this run"
+            elif is_goal:
+                v = ("met" if r["goalMet"] else "**NOT met**") + " (the goal row: Procfile ws)"
+            else:
+                v = "would meet" if run["lost"] == 0 and lat["p99"] <= peer_p99 else "would not meet"
             out.append(f"| {t}: {run['name']} | {run['delivered']:,}/{run['expectedDeliveries']:,} delivered, lost "
                        f"{run['lost']}; p50 {fmt(lat['p50'])} / p99 {fmt(lat['p99'])} / max {fmt(lat['max'])} ms; admin p99 "
                        f"{fmt(run['adminLatency']['p99'])} ms; CPU {run['serverCpuSeconds']} s, RSS {run['serverRssMb']:.0f} MB "
-                       f"| peer p99 {fmt(peer['latency']['p99'])} ms | {fmt(run.get('p99VsPeer'), ' x', 2)} | p99 <= peer, 0 lost | {v} |")
-        fp = r["fullPath"]
-        out.append(f"| {t}: full path HTTP approve -> owner frame ({fp['approvals']} approvals at {fp['rate']:.0f}/s) | "
-                   f"p50 {fmt(fp['ownerFrame']['p50'])} / p99 {fmt(fp['ownerFrame']['p99'])} ms (HTTP alone p50 "
-                   f"{fmt(fp['http']['p50'])} / p99 {fmt(fp['http']['p99'])} ms); lost {fp['lost']} of {fp['expectedFrames']} | "
-                   f"- | - | reported | - |")
+                       f"| peer p99 {fmt(peer_p99)} ms | {fmt(run.get('p99VsPeer'), ' x', 2)} | p99 <= peer, 0 lost | {v} |")
+        fp = r.get("fullPath")
+        if fp:
+            out.append(f"| {t}: full path HTTP approve -> owner frame ({fp['approvals']} approvals at {fp['rate']:.0f}/s) | "
+                       f"p50 {fmt(fp['ownerFrame']['p50'])} / p99 {fmt(fp['ownerFrame']['p99'])} ms; admin frames p99 "
+                       f"{fmt(fp['adminFrame']['p99'])} ms (HTTP alone p50 {fmt(fp['http']['p50'])} / p99 "
+                       f"{fmt(fp['http']['p99'])} ms); lost {fp['lost']} of {fp['expectedFrames']} | - | - | reported | - |")
         return out
     if name == "idle_sockets":
         return [f"| {t}: {x['name']} (`{x['server'].split()[0]}`) | {x['sockets']:,} sockets ({x['failed']} failed), "
@@ -131,6 +138,10 @@ def details(name: str, r: dict) -> str:
     if r.get("status") != "ok":
         return ""
     lines = []
+    for run in r.get("runs", []) if name == "event_latency" else []:
+        if run.get("profileTop"):
+            lines.append(f"py-spy profile of the ws process during `{run['name']}` (inclusive %, top frames):\n")
+            lines += ["```", *[f"{inc:5.1f}%  {f}" for f, inc, _own in run["profileTop"][:30]], "```", ""]
     if name == "api_writes":
         for ep, e in r["endpoints"].items():
             if e.get("profileTop"):
