@@ -1,7 +1,8 @@
 """Benchmark 2 — event latency: dgt's websocket fan-out next to the seed's Socket.IO stack.
 
 1,000 websocket clients, each its own user, 100 of them admins; a publisher in a separate process
-sends 200 events/s to random `user.<id>` groups and 1 event/s to `admin` for 30 s. Reports the
+sends 200 events/s to random `user.<id>` groups and 1 event/s to `admin` for 30 s (after a 2 s
+warm-up of the same traffic, counted for loss, not for latency). Reports the
 delivered count (must equal sent), p50/p99/max latency from the publish call to client receipt,
 and the server's CPU seconds and RSS. The same Node client machinery (bench/clients/ws_clients.js)
 and the same event schedule drive every server:
@@ -43,7 +44,7 @@ WEB_PORT = PORT_BASE + 12
 
 DAPHNE = f"daphne -b 127.0.0.1 -p {WS_PORT} dgt.asgi:application"
 UVICORN = (f"uvicorn dgt.asgi:application --host 127.0.0.1 --port {WS_PORT} --loop uvloop --http httptools "
-           "--no-access-log --log-level warning")
+           "--lifespan off")
 
 
 def procfile_ws() -> str:
@@ -62,11 +63,17 @@ def make_users(n_users: int, n_admins: int) -> list[dict]:
     return [{"id": u["id"], "role": u["role"], "token": make_token(u["id"], u["role"])} for u in users]
 
 
-def make_schedule(users: list[dict], rate: int, seconds: int, seed: int = 7) -> list[list]:
-    """[[atMs, eid, group]]: `rate`/s to random users, 1/s to admin, sorted by time."""
+def make_schedule(users: list[dict], rate: int, seconds: int, warmup: int = 2, seed: int = 7) -> list[list]:
+    """[[atMs, eid, group]]: `rate`/s to random users and 1/s to admin for warmup + seconds,
+    sorted by time. Events of the first `warmup` seconds have ids starting with "w": they count
+    for delivery and loss but not for latency (first-use costs: connections, caches, JIT)."""
     rnd = random.Random(seed)
-    items = [[k * 1000.0 / rate, f"u{k}", f"user.{rnd.choice(users)['id']}"] for k in range(rate * seconds)]
-    items += [[j * 1000.0 + 500, f"a{j}", "admin"] for j in range(seconds)]
+    total = warmup + seconds
+    items = [[k * 1000.0 / rate, f"u{k}", f"user.{rnd.choice(users)['id']}"] for k in range(rate * total)]
+    items += [[j * 1000.0 + 500, f"a{j}", "admin"] for j in range(total)]
+    for it in items:
+        if it[0] < warmup * 1000:
+            it[1] = "w" + it[1]
     items.sort(key=lambda x: x[0])
     return items
 
@@ -82,11 +89,13 @@ def analyse(sent: list, received: dict, users: list[dict]) -> dict:
             expected.add((eid, int(group.split(".", 1)[1])))
     got = [(e[0], e[1]) for e in received["events"]]
     unique = set(got)
-    lat_all = [e[2] for e in received["events"]]
-    lat_admin = [e[2] for e in received["events"] if e[3]]
+    measured = [e for e in received["events"] if not str(e[0]).startswith("w")]
+    lat_all = [e[2] for e in measured]
+    lat_admin = [e[2] for e in measured if e[3]]
     lost = len(expected - unique)
     return {
-        "sentEvents": len(sent), "expectedDeliveries": len(expected), "delivered": len(unique & expected),
+        "sentEvents": len(sent), "warmupEvents": sum(1 for e in sent if str(e[0]).startswith("w")),
+        "expectedDeliveries": len(expected), "delivered": len(unique & expected),
         "lost": lost, "duplicates": len(got) - len(unique), "unexpected": len(unique - expected),
         "latency": summary(lat_all), "adminLatency": summary(lat_admin),
         "closedAfterReady": received.get("closedAfterReady", 0),
@@ -129,7 +138,7 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
             pub = Proc([str(VENV_BIN / "python"), str(ROOT / "bench" / "dgt_publisher.py"), "--mode", publisher,
                         "--schedule", str(schedule_file), "--out", str(out), "--pad", pad],
                        env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings), log=wd / "publisher.log")
-        pub.p.wait(timeout=seconds + 120)
+        pub.p.wait(timeout=seconds + 130)
         if pub.p.returncode != 0:
             raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
         time.sleep(2)  # drain: frames still in flight
@@ -251,11 +260,20 @@ def body(args) -> dict:
             runs.append(run_variant("peer: Socket.IO + redis-adapter", server_cmd=None, kind="sio", **common))
         if "daphne" in want:
             runs.append(run_variant(f"dgt: daphne + channel layer{' (Procfile ws)' if pf.startswith('daphne') else ''}",
-                                    server_cmd=DAPHNE, kind="dgt", profile=args.profile, **common))
+                                    server_cmd=pf if pf.startswith("daphne") else DAPHNE, kind="dgt",
+                                    profile=args.profile, **common))
         if "uvicorn" in want:
             runs.append(run_variant(
                 f"dgt: uvicorn+uvloop + channel layer{' (Procfile ws)' if pf.startswith('uvicorn') else ''}",
-                server_cmd=UVICORN, kind="dgt", profile=args.profile, **common))
+                server_cmd=pf if pf.startswith("uvicorn") else UVICORN, kind="dgt", profile=args.profile, **common))
+        if "daphne-fast" in want:
+            runs.append(run_variant("dgt: daphne + channel layer + consumer fast path (bench/asgi_fastpath.py)",
+                                    server_cmd=DAPHNE.replace("dgt.asgi", "bench.asgi_fastpath"), kind="dgt",
+                                    profile=args.profile, **common))
+        if "uvicorn-fast" in want:
+            runs.append(run_variant("dgt: uvicorn+uvloop + channel layer + consumer fast path (bench/asgi_fastpath.py)",
+                                    server_cmd=UVICORN.replace("dgt.asgi", "bench.asgi_fastpath"), kind="dgt",
+                                    profile=args.profile, **common))
         if "uvicorn-core" in want:  # the other channels-redis layer (core, lists + BZPOPMIN), pool raised
             runs.append(run_variant("dgt: uvicorn+uvloop + core RedisChannelLayer", server_cmd=UVICORN, kind="dgt",
                                     settings="bench.settings_core_layer", profile=args.profile, **common))
@@ -291,7 +309,8 @@ def body(args) -> dict:
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--variants", default="peer,daphne,uvicorn,outbox,fullpath",
-                   help="comma list of: peer, daphne, uvicorn, uvicorn-core, procfile, outbox, fullpath")
+                   help="comma list of: peer, daphne, uvicorn, daphne-fast, uvicorn-fast, uvicorn-core, procfile, "
+                        "outbox, fullpath")
     p.add_argument("--profile", action="store_true", help="py-spy the dgt ws process during each dgt run")
     a = p.parse_args()
     sys.exit(run_main("event_latency", a, body))

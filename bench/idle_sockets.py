@@ -29,7 +29,7 @@ WS_PORT = PORT_BASE + 30
 CENTRIFUGO_KB = 30
 DAPHNE = f"daphne -b 127.0.0.1 -p {WS_PORT} dgt.asgi:application"
 UVICORN = (f"uvicorn dgt.asgi:application --host 127.0.0.1 --port {WS_PORT} --loop uvloop --http httptools "
-           "--no-access-log --log-level warning")
+           "--lifespan off")
 
 
 def make_users(n: int) -> list[dict]:
