@@ -155,11 +155,11 @@ def details(name: str, r: dict) -> str:
 def write_doc(path: Path, results: dict, meta: dict, commands: list[str]) -> None:
     order = [n for n in BENCHMARKS if n in results]
     out = [
-        "# Benchmarks",
+        BEGIN,
+        "<!-- written by `make bench` (bench/run_all.py) between these markers; the rest of the file is by hand -->",
         "",
-        "Written by `make bench` (bench/run_all.py); do not edit by hand — the notes that are written by hand are in",
-        "docs/benchmarks-notes.md. Each figure is compared with a baseline measured in the same run on the same",
-        "machine against the same PostgreSQL and Redis; the machine is shared, so read ratios rather than absolutes.",
+        "Each figure is compared with a baseline measured in the same run, on the same machine, against the same",
+        "PostgreSQL and Redis; the machine is shared, so read the ratios rather than the absolutes.",
         "",
         f"Run: {meta['started']} UTC, {meta['seconds']:.0f} s{' — SMOKE SIZE, not figures' if meta['smoke'] else ''}.",
         "",
@@ -195,6 +195,7 @@ def main() -> int:
     p.add_argument("--only", default="")
     p.add_argument("--profile", action="store_true", help="py-spy profiles where a benchmark supports it")
     p.add_argument("--out", type=Path)
+    p.add_argument("--render-only", action="store_true", help="rewrite the table from the last results, run nothing")
     a = p.parse_args()
     names = [n for n in BENCHMARKS if not a.only or n in a.only.split(",")]
     results_dir = ROOT / "var" / "bench" / "results"
@@ -203,7 +204,13 @@ def main() -> int:
             "machine": machine(), "versions": versions()}
     t0 = time.time()
     results, commands = {}, []
-    for n in names:
+    for n in names if a.render_only else []:
+        jp = results_dir / f"{n}{'-smoke' if a.smoke else ''}.json"
+        if jp.exists():
+            results[n] = json.loads(jp.read_text())
+            commands.append(f".venv/bin/python bench/{n}.py{' --smoke' if a.smoke else ''}")
+            meta["started"] = dt.datetime.fromtimestamp(jp.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    for n in [] if a.render_only else names:
         jp = results_dir / f"{n}{'-smoke' if a.smoke else ''}.json"
         jp.unlink(missing_ok=True)
         cmd = [str(VENV_BIN / "python"), f"bench/{n}.py", "--json", str(jp)]
@@ -218,7 +225,7 @@ def main() -> int:
             results[n] = json.loads(jp.read_text())
         else:
             results[n] = {"status": "failed", "reason": f"exit code {rc}, see its output above"}
-    meta["seconds"] = time.time() - t0
+    meta["seconds"] = time.time() - t0 if not a.render_only else sum(r.get("seconds", 0) for r in results.values())
     out = a.out or (ROOT / "var" / "bench" / "benchmarks-smoke.md" if a.smoke else ROOT / "docs" / "benchmarks.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_doc(out, results, meta, commands)

@@ -89,6 +89,9 @@ def test_table_keeps_the_hand_written_part_of_the_doc(tmp_path):
     text = doc.read_text()
     assert "intro by hand" in text and "## Notes by hand" in text
     assert "old table" not in text
+    assert text.count(run_all.BEGIN) == 1 and text.count(run_all.END) == 1
+    run_all.write_doc(doc, results, meta, ["cmd"])  # a second run replaces the table again, keeps the rest
+    assert doc.read_text() == text
     assert "not available in this build: Celery task x is not registered" in text
     assert "200 events/s" in text and "**NOT met**" in text
 
