@@ -106,7 +106,7 @@ def run_endpoint(kind: str, *, db_url: str, cfg: dict, workdir: Path, profile: b
         r["server"] = web_cmd
         if spy:
             spy.p.wait(timeout=60)
-            r["profileTop"] = pyspy_top(workdir / f"{kind}.collapsed")
+            r["profileTop"] = pyspy_top(workdir / f"{kind}.collapsed", 300)
             r["profileSelf"] = pyspy_self_top(workdir / f"{kind}.collapsed")
     finally:
         web.stop()

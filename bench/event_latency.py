@@ -153,7 +153,7 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
                       serverRssMb=round(rss, 1), publisherLateMs=round(sent.get("lateMs", 0), 1))
         if spy:
             spy.p.wait(timeout=60)
-            result["profileTop"] = pyspy_top(wd / "server.collapsed", 30)
+            result["profileTop"] = pyspy_top(wd / "server.collapsed", 300)
             result["profileSelf"] = pyspy_self_top(wd / "server.collapsed", 20)
         lat = result["latency"]
         print(f"    delivered {result['delivered']}/{result['expectedDeliveries']} lost {result['lost']} "
@@ -308,7 +308,7 @@ def body(args) -> dict:
 
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--variants", default="peer,daphne,uvicorn,outbox,fullpath",
+    p.add_argument("--variants", default="peer,daphne,uvicorn,uvicorn-fast,outbox,fullpath",
                    help="comma list of: peer, daphne, uvicorn, daphne-fast, uvicorn-fast, uvicorn-core, procfile, "
                         "outbox, fullpath")
     p.add_argument("--profile", action="store_true", help="py-spy the dgt ws process during each dgt run")
