@@ -106,7 +106,8 @@ def rows_for(name: str, r: dict) -> list[str]:
                 v = "would meet" if run["lost"] == 0 and lat["p99"] <= peer_p99 else "would not meet"
             out.append(f"| {t}: {run['name']} | {run['delivered']:,}/{run['expectedDeliveries']:,} delivered, lost "
                        f"{run['lost']}; p50 {fmt(lat['p50'])} / p99 {fmt(lat['p99'])} / max {fmt(lat['max'])} ms; admin p99 "
-                       f"{fmt(run['adminLatency']['p99'])} ms; CPU {run['serverCpuSeconds']} s, RSS {run['serverRssMb']:.0f} MB "
+                       f"{fmt(run['adminLatency']['p99'])} ms; CPU {run['serverCpuSeconds']} s, RSS {run['serverRssMb']:.0f} MB; "
+                       f"published {fmt(run.get('publishRate'))} ev/s "
                        f"| peer p99 {fmt(peer_p99)} ms | {fmt(run.get('p99VsPeer'), ' x', 2)} | p99 <= peer, 0 lost | {v} |")
         fp = r.get("fullPath")
         if fp:
