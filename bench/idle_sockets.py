@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     PORT_BASE, Proc, ProcStats, close_django_connections, create_bench_db, django_setup, drop_bench_db,
-    flush_bench_redis, log_dir, make_token, npm_install, parser, procfile_command, raise_nofile, run_main,
+    flush_bench_redis, log_dir, make_token, npm_install, parser, procfile_command, pyspy_start, pyspy_top, raise_nofile, run_main,
     server_env, wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
@@ -41,7 +41,7 @@ def make_users(n: int) -> list[dict]:
 
 
 def measure(name: str, cmd: str, *, db_url: str, users_file: Path, total: int, step: int, idle: float,
-            workdir: Path) -> dict:
+            workdir: Path, profile: bool = False) -> dict:
     print(f"--- {name}: {cmd}", flush=True)
     wd = workdir / name.split()[0]
     wd.mkdir(parents=True, exist_ok=True)
@@ -55,6 +55,7 @@ def measure(name: str, cmd: str, *, db_url: str, users_file: Path, total: int, s
         clients = WsClients(mode="dgt", url=f"ws://127.0.0.1:{WS_PORT}/ws/events/", users_file=users_file,
                             workdir=wd, concurrency=50)
         steps, connect_s, cpu0 = [], 0.0, stats.cpu_seconds()
+        spy = pyspy_start(server.pid, wd / "connect.collapsed", 20) if profile else None
         for _ in range(total // step):
             open_, failed, secs = clients.connect(step)
             connect_s += secs
@@ -64,6 +65,10 @@ def measure(name: str, cmd: str, *, db_url: str, users_file: Path, total: int, s
             if failed:
                 break
         cpu = stats.cpu_seconds() - cpu0
+        top = []
+        if spy:
+            spy.p.wait(timeout=60)
+            top = pyspy_top(wd / "connect.collapsed", 300)
         time.sleep(idle)
         after_idle = clients.dump("idle.json")
         rss_end = stats.rss_mb()
@@ -80,7 +85,8 @@ def measure(name: str, cmd: str, *, db_url: str, users_file: Path, total: int, s
             "vsCentrifugo": round(per_1000 * 1024 / 1000 / CENTRIFUGO_KB, 2) if per_1000 else None,
             "connectPerSecond": round(opened / connect_s, 1) if connect_s else None,
             "connectCpuSeconds": round(cpu, 1), "openAfterIdle": after_idle["open"],
-            "closedAfterReady": after_idle["closedAfterReady"], "steps": steps, "idleSeconds": idle}
+            "closedAfterReady": after_idle["closedAfterReady"], "steps": steps, "idleSeconds": idle,
+            "profileTop": top}
 
 
 def body(args) -> dict:
@@ -98,7 +104,7 @@ def body(args) -> dict:
         users_file.write_text(json.dumps(users))
         pf = procfile_command("ws").replace("0.0.0.0", "127.0.0.1").replace("${WS_PORT:-8001}", str(WS_PORT))
         runs = [measure("Procfile ws", pf, db_url=db_url, users_file=users_file, total=total, step=step, idle=idle,
-                        workdir=workdir)]
+                        workdir=workdir, profile=args.profile)]
         other = UVICORN if pf.split()[0] == "daphne" else DAPHNE
         if not args.smoke:
             runs.append(measure(f"{other.split()[0]} (alternative)", other, db_url=db_url, users_file=users_file,
@@ -116,5 +122,7 @@ def body(args) -> dict:
 
 
 if __name__ == "__main__":
-    a = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--profile", action="store_true", help="py-spy the server during its first 20 s of connects")
+    a = p.parse_args()
     sys.exit(run_main("idle_sockets", a, body))

@@ -154,6 +154,10 @@ def details(name: str, r: dict) -> str:
         if run.get("profileTop"):
             lines.append(f"py-spy profile of the ws process during `{run['name']}` (inclusive %, top frames):\n")
             lines += ["```", *hot_frames(run["profileTop"]), "```", ""]
+    for run in r.get("runs", []) if name == "idle_sockets" else []:
+        if run.get("profileTop"):
+            lines.append(f"py-spy profile of `{run['server'].split()[0]}` during the first 20 s of connects:\n")
+            lines += ["```", *hot_frames(run["profileTop"]), "```", ""]
     if name == "api_writes":
         for ep, e in r["endpoints"].items():
             if e.get("profileTop"):
@@ -228,7 +232,7 @@ def main() -> int:
         cmd = [str(VENV_BIN / "python"), f"bench/{n}.py", "--json", str(jp)]
         if a.smoke:
             cmd.append("--smoke")
-        if a.profile and n == "api_writes":
+        if a.profile and n in ("api_writes", "event_latency", "idle_sockets"):
             cmd.append("--profile")
         commands.append(" ".join([".venv/bin/python", *cmd[1:2], *cmd[4:]]))
         print(f"=== {n}: {' '.join(cmd[1:])}", flush=True)
