@@ -106,8 +106,8 @@ def rows_for(name: str, r: dict) -> list[str]:
                 v = "would meet" if run["lost"] == 0 and lat["p99"] <= peer_p99 else "would not meet"
             out.append(f"| {t}: {run['name']} | {run['delivered']:,}/{run['expectedDeliveries']:,} delivered, lost "
                        f"{run['lost']}; p50 {fmt(lat['p50'])} / p99 {fmt(lat['p99'])} / max {fmt(lat['max'])} ms; admin p99 "
-                       f"{fmt(run['adminLatency']['p99'])} ms; CPU {run['serverCpuSeconds']} s, RSS {run['serverRssMb']:.0f} MB; "
-                       f"published {fmt(run.get('publishRate'))} ev/s "
+                       f"{fmt(run['adminLatency']['p99'])} ms; CPU {run['serverCpuSeconds']} s, RSS {run['serverRssMb']:.0f} MB"
+                       f"{'; published ' + fmt(run['publishRate']) + ' ev/s' if run.get('publishRate') else ''} "
                        f"| peer p99 {fmt(peer_p99)} ms | {fmt(run.get('p99VsPeer'), ' x', 2)} | p99 <= peer, 0 lost | {v} |")
         fp = r.get("fullPath")
         if fp:
@@ -247,6 +247,13 @@ def main() -> int:
             results[n] = json.loads(jp.read_text())
             results[n]["_from"] = dt.datetime.fromtimestamp(jp.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     meta["seconds"] = time.time() - t0 if not a.render_only else sum(r.get("seconds", 0) for r in results.values())
+    meta_file = results_dir / f"meta{'-smoke' if a.smoke else ''}.json"
+    if a.render_only and meta_file.exists():  # the machine, load and commands of the run that made the results
+        saved = json.loads(meta_file.read_text())
+        meta.update(machine=saved["machine"], versions=saved["versions"], started=saved["started"])
+        commands = saved.get("commands", commands)
+    elif not a.render_only:
+        meta_file.write_text(json.dumps(meta | {"commands": commands}))
     out = a.out or (ROOT / "var" / "bench" / "benchmarks-smoke.md" if a.smoke else ROOT / "docs" / "benchmarks.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_doc(out, results, meta, commands)
