@@ -3,10 +3,12 @@
 Users admin, moderator, seller, buyer, all with password demo-pass-123; a few pending listings
 owned by seller. Run twice, it creates nothing new.
 """
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.tokens import token_pair_for
@@ -69,6 +71,7 @@ class Command(BaseCommand):
                 for title, category, price in LISTINGS
             )
         _demo_wallets(users)
+        _expiry_demo(seller)
         if quiet:
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
@@ -80,3 +83,26 @@ class Command(BaseCommand):
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
         self.stdout.write(f"  moderator access token: {token_pair_for(users['moderator'])['access']}")
         self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")
+
+
+# Approved listings due for the expiry job (issue 6): `runjob expiry_reminders` sends a 1-day and
+# a 3-day reminder and expires one; a second run sends none. The seller has a console device and phone.
+EXPIRY_DEMO = [("Canon EOS 1500D camera", "electronics", "26000.00", timedelta(hours=20)),
+               ("Study table with drawer", "furniture", "3500.00", timedelta(days=2, hours=12)),
+               ("Royal Enfield helmet", "vehicles", "1800.00", timedelta(hours=-1))]
+
+
+def _expiry_demo(seller) -> None:
+    from notifications.models import Device, NotificationPreference
+
+    if Listing.objects.filter(owner=seller, title=EXPIRY_DEMO[0][0]).exists():
+        return
+    now = timezone.now()
+    Listing.objects.bulk_create(
+        Listing(owner=seller, title=title, description=f"Demo listing: {title}.", category=category,
+                price=Decimal(price), status=ListingStatus.APPROVED, approved_at=now - timedelta(days=29),
+                expires_at=now + due_in)
+        for title, category, price, due_in in EXPIRY_DEMO
+    )
+    Device.objects.get_or_create(token="demo-fcm-token-seller", defaults={"user": seller, "platform": "android"})
+    NotificationPreference.objects.get_or_create(user=seller, defaults={"phone": "+919800000001"})
