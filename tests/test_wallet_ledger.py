@@ -47,6 +47,12 @@ def test_topup_is_credited_once_per_payment(seller):
     assert balance_of(seller) == Decimal("25.00")
 
 
+def test_wallet_apply_refuses_to_run_without_a_transaction(seller, monkeypatch):
+    monkeypatch.setattr(connection, "get_autocommit", lambda: True)  # as outside any atomic block
+    with pytest.raises(RuntimeError, match="inside transaction.atomic"):
+        wallet_apply(user_id=seller.pk, delta=Decimal("1.00"))
+
+
 def test_wallet_apply_returns_the_new_balance(seller):
     fund(seller, "1.00")
     with transaction.atomic():

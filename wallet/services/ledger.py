@@ -53,7 +53,8 @@ def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
     balance. Must run inside a transaction: the row stays locked until it ends. Creates the
     wallet on first use. Raises InsufficientFunds (409) when the balance would go below zero,
     NotFound when the user does not exist."""
-    assert not connection.get_autocommit(), "wallet_apply must run inside transaction.atomic()"
+    if connection.get_autocommit():
+        raise RuntimeError("wallet_apply must run inside transaction.atomic(): the row lock ends with it")
     with connection.cursor() as cursor:
         cursor.execute(_APPLY_SQL, [delta, timezone.now(), user_id, delta])
         row = cursor.fetchone()
