@@ -113,6 +113,8 @@ def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int
             rows.extend(Notification.objects.filter(dedupe_key__in=keys[start:start + _CHUNK]).order_by("id")
                         .values("id", "dedupe_key", "user_id", "template_key", "channel", "payload", "status",
                                 "created_at"))
+        # Two deliveries racing on the same key may both publish notifications.new for the row:
+        # events are at least once, and clients drop the duplicate by notification id.
         publish_many(events=(
             (NOTIFICATIONS_NEW, [user_group(row["user_id"])],
              {"id": row["id"], "templateKey": row["template_key"], "channel": row["channel"],
