@@ -218,7 +218,6 @@ LISTING_CATEGORIES = env.list(
     "LISTING_CATEGORIES", default=["electronics", "vehicles", "property", "jobs", "furniture", "misc"]
 )
 LISTING_DEFAULT_EXPIRY_DAYS = 30
-NOTIFICATION_BACKEND = env.str("NOTIFICATION_BACKEND", default="notifications.backends.LogBackend")
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 
 # --- i18n, static ---------------------------------------------------------------------------
