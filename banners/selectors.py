@@ -44,16 +44,19 @@ def banner_feed(*, placement: str, serialize) -> list[dict]:
     the cache (banners.services.feed_cache_drop).
     """
     key = CACHE_KEY.format(placement=placement)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
     now = timezone.now()
+    cached = cache.get(key)
+    # The entry carries its own deadline: the cache's TTL runs on the cache server's clock, the
+    # schedule on ours, and a feed must never be served past a start or end it did not include.
+    if cached is not None and now.timestamp() < cached["validUntil"]:
+        return cached["data"]
     data = serialize(banners_active(placement=placement, at=now))
     timeout = settings.BANNER_CACHE_SECONDS
     edge = _next_edge(placement, now)
     if edge is not None:
         timeout = max(1, min(timeout, int((edge - now).total_seconds())))
-    cache.set(key, data, timeout)
+    valid_until = now.timestamp() + timeout if edge is None else min(now.timestamp() + timeout, edge.timestamp())
+    cache.set(key, {"validUntil": valid_until, "data": data}, timeout)
     return data
 
 

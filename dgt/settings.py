@@ -218,7 +218,6 @@ LISTING_CATEGORIES = env.list(
     "LISTING_CATEGORIES", default=["electronics", "vehicles", "property", "jobs", "furniture", "misc"]
 )
 LISTING_DEFAULT_EXPIRY_DAYS = 30
-NOTIFICATION_BACKEND = env.str("NOTIFICATION_BACKEND", default="notifications.backends.LogBackend")
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 
 # --- i18n, static ---------------------------------------------------------------------------
@@ -399,6 +398,8 @@ NOTIFICATION_RATE_LIMIT_KEY = env.str("NOTIFICATION_RATE_LIMIT_KEY",
 NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=15.0)
 NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=900.0)
+# A row claimed (sending) longer than this lost its worker; admins may retry it (notifications_retry).
+NOTIFICATION_STALE_SENDING_SECONDS = env.int("NOTIFICATION_STALE_SENDING_SECONDS", default=600)
 # Providers switch on with their credentials; console/log (and Django's console email) otherwise.
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
 FCM_CREDENTIALS_JSON = env.str("FCM_CREDENTIALS_JSON", default="")
