@@ -25,9 +25,12 @@ VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
+# Embedded mode (no DATABASE_URL, no REDIS_URL) is for development: DEBUG defaults on there, so
+# `manage.py` commands work on a fresh clone. With the services configured it defaults off.
+DEBUG = env.bool("DEBUG", default=not env.str("DATABASE_URL", default="") and not env.str("REDIS_URL", default=""))
 TESTING = env.bool("DGT_TESTING", default=False)
 WHITENOISE_USE_FINDERS = DEBUG
 
@@ -73,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "channels",
     "django_celery_beat",
@@ -90,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "audit.middleware.RequestContextMiddleware",
+    "dgt.api.timezone.ApiUtcMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -211,6 +216,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Listings moderation, wallet, banners, audit and live events of the dgt marketplace.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files (no CDN; works offline, version pinned).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- domain settings ------------------------------------------------------------------------

@@ -113,13 +113,19 @@ def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int
             rows.extend(Notification.objects.filter(dedupe_key__in=keys[start:start + _CHUNK]).order_by("id")
                         .values("id", "dedupe_key", "user_id", "template_key", "channel", "payload", "status",
                                 "created_at"))
-        # Two deliveries racing on the same key may both publish notifications.new for the row:
-        # events are at least once, and clients drop the duplicate by notification id.
+        # One `notifications.new` per notification (not per delivery channel): the app shows one
+        # item; `channels` says where it is also delivered. Two deliveries racing on the same key
+        # may both publish it: events are at least once, clients drop duplicates by id.
+        created: dict[str, list[dict]] = {}
+        for row in rows:
+            if row["dedupe_key"] not in existing:
+                created.setdefault(row["dedupe_key"].rsplit(":", 1)[0], []).append(row)
         publish_many(events=(
-            (NOTIFICATIONS_NEW, [user_group(row["user_id"])],
-             {"id": row["id"], "templateKey": row["template_key"], "channel": row["channel"],
-              "data": row["payload"], "createdAt": row["created_at"]})
-            for row in rows if row["dedupe_key"] not in existing
+            (NOTIFICATIONS_NEW, [user_group(group[0]["user_id"])],
+             {"id": group[0]["id"], "ids": [r["id"] for r in group], "templateKey": group[0]["template_key"],
+              "channels": [r["channel"] for r in group], "data": group[0]["payload"],
+              "createdAt": group[0]["created_at"]})
+            for group in created.values()
         ))
     return [row["id"] for row in rows if row["status"] == NotificationStatus.QUEUED]
 
