@@ -20,12 +20,13 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import runtime
 from .models import EventOutbox, OutboxStatus
+from .ordering import find_blockers, hold, split_ready
 from .transport import send_batch
 
 log = logging.getLogger(__name__)
@@ -70,21 +71,6 @@ def _ids(ids) -> QuerySet:
     return EventOutbox.objects.filter(id__in=ids)
 
 
-def _blockers(rows: list[ClaimedRow], now) -> dict[str, int]:
-    """{group: smallest id} of pending rows below the batch's last id that are not in it and
-    must go first: failed before (last_error) and not due, or due but claimed by another relay
-    (this pass claimed the first due unlocked rows by id, so a due row below it that it did not
-    get is locked). Reads pending rows only (partial index outbox_pending_id_idx)."""
-    mine = {r.id for r in rows}
-    qs = (EventOutbox.objects.filter(status=OutboxStatus.PENDING, id__lte=rows[-1].id)
-          .filter(~Q(last_error="") | Q(next_attempt_at__lte=now)).order_by("id").values_list("group", "id"))
-    blockers: dict[str, int] = {}
-    for group, row_id in qs:
-        if row_id not in mine:
-            blockers.setdefault(group, row_id)
-    return blockers
-
-
 def relay_pass(*, batch_size: int | None = None) -> dict:
     """One claim-send-mark pass. Returns {"claimed", "sent", "retrying", "failed", "held"}."""
     batch_size = batch_size or settings.OUTBOX_RELAY_BATCH
@@ -94,14 +80,8 @@ def relay_pass(*, batch_size: int | None = None) -> dict:
         stats = {"claimed": len(rows), "sent": 0, "retrying": 0, "failed": 0, "held": 0}
         if not rows:
             return stats
-        blockers = _blockers(rows, now)
-        # A row that cannot go blocks the later rows of its group in this batch as well.
-        ready, held = [], []
-        for row in rows:
-            if row.group in blockers and blockers[row.group] < row.id:
-                held.append(row.id)
-            else:
-                ready.append(row)
+        blockers = find_blockers(upto_id=rows[-1].id, mine={r.id for r in rows}, now=now)
+        ready, held = split_ready(rows, blockers)
         result = send_batch(ready)
         sent = set(result.sent)
         if sent:
@@ -111,8 +91,7 @@ def relay_pass(*, batch_size: int | None = None) -> dict:
         if unsent:
             _record_failures(unsent, result.error, now, stats)
         if held:
-            # Wait behind the earlier row rather than being claimed again at once.
-            _ids(held).update(next_attempt_at=now + timedelta(seconds=settings.OUTBOX_BACKOFF_BASE_SECONDS))
+            hold(held, now, _ids)
             stats["held"] = len(held)
         return stats
 
