@@ -37,6 +37,9 @@ class EventOutbox(models.Model):
             # Pending rows by id: the relay's claim and its "earlier pending row?" check read only
             # pending rows, however many sent rows pile up.
             models.Index(fields=["id"], name="outbox_pending_id_idx", condition=models.Q(status="pending")),
+            # Pending rows that failed or wait behind one: the relay's blockers (outbox.ordering).
+            models.Index(fields=["id"], name="outbox_pending_marked_idx",
+                         condition=models.Q(status="pending") & ~models.Q(last_error="")),
         ]
 
     def __str__(self) -> str:

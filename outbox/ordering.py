@@ -25,15 +25,31 @@ class Blocker(NamedTuple):
     next_attempt_at: datetime
 
 
-def find_blockers(*, upto_id: int, mine: set[int], now, groups: Iterable[str] | None = None) -> dict[str, Blocker]:
+def find_blockers(*, upto_id: int, mine: set[int], now, groups: Iterable[str] | None = None,
+                  due_from_id: int = 0, suspects: Iterable[int] = ()) -> dict[str, Blocker]:
     """{group: earliest blocker} among pending rows with id <= `upto_id` not in `mine`.
-    Reads only pending rows (partial index outbox_pending_id_idx)."""
-    qs = (EventOutbox.objects.filter(status=OutboxStatus.PENDING, id__lte=upto_id)
-          .filter(~Q(last_error="") | Q(next_attempt_at__lte=now)))
-    if groups is not None:
-        qs = qs.filter(group__in=set(groups))
+
+    Marked rows are found wherever they are (partial index outbox_pending_marked_idx: few).
+    Due unmarked rows are looked for from `due_from_id` up, plus the ids in `suspects`: a relay
+    run moves a cursor up through the table and passes the due rows it saw locked earlier as
+    suspects, so it never rescans the index entries its own earlier passes left dead (which made
+    each pass slower than the last).
+    """
+    marked = EventOutbox.objects.filter(status=OutboxStatus.PENDING, id__lte=upto_id).exclude(last_error="")
+    due = EventOutbox.objects.filter(status=OutboxStatus.PENDING, id__lte=upto_id, id__gte=due_from_id,
+                                     next_attempt_at__lte=now)
+    queries = [marked, due]
+    suspects = [i for i in suspects if i not in mine]
+    if suspects:
+        queries.append(EventOutbox.objects.filter(status=OutboxStatus.PENDING, id__in=suspects,
+                                                  next_attempt_at__lte=now))
+    found: list[tuple[str, int, datetime]] = []
+    for qs in queries:
+        if groups is not None:
+            qs = qs.filter(group__in=set(groups))
+        found += qs.values_list("group", "id", "next_attempt_at")
     blockers: dict[str, Blocker] = {}
-    for group, row_id, next_at in qs.order_by("id").values_list("group", "id", "next_attempt_at"):
+    for group, row_id, next_at in sorted(found, key=lambda f: f[1]):
         if row_id not in mine and group not in blockers:
             blockers[group] = Blocker(row_id, next_at)
     return blockers

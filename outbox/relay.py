@@ -9,7 +9,8 @@ One pass (`relay_pass`), in one transaction:
 4. mark the sent ones with one UPDATE; give the unsent an attempt, their error and the next
    attempt time `now + min(BASE * 2**(attempts-1), MAX)`; at OUTBOX_MAX_ATTEMPTS they become
    failed and one `admin.alert` (kind `outbox.failed`) names them.
-`relay_run` repeats passes until nothing due is left. Sources: Sentry's outbox drain, DESIGN.md.
+`relay_run` repeats passes, a cursor moving up the ids, until nothing due is left or the layer
+fails. Sources: Sentry's outbox drain, DESIGN.md.
 """
 from __future__ import annotations
 
@@ -54,9 +55,9 @@ class ClaimedRow(NamedTuple):
     attempts: int
 
 
-def _claim(batch_size: int, now) -> list[ClaimedRow]:
+def _claim(batch_size: int, now, after_id: int) -> list[ClaimedRow]:
     qs = (EventOutbox.objects.select_for_update(skip_locked=True)
-          .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+          .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now, id__gt=after_id)
           .order_by("id").values_list(*ClaimedRow._fields)[:batch_size])
     return [ClaimedRow(*values) for values in qs]
 
@@ -71,16 +72,24 @@ def _ids(ids) -> QuerySet:
     return EventOutbox.objects.filter(id__in=ids)
 
 
-def relay_pass(*, batch_size: int | None = None) -> dict:
-    """One claim-send-mark pass. Returns {"claimed", "sent", "retrying", "failed", "held"}."""
+def relay_pass(*, batch_size: int | None = None, after_id: int = 0, suspects: set[int] | None = None) -> dict:
+    """One claim-send-mark pass over due rows with id > `after_id`.
+
+    Returns {"claimed", "sent", "retrying", "failed", "held", "lastId"}. `suspects` (updated in
+    place) carries the due rows found locked by another relay to the next pass of a run.
+    """
     batch_size = batch_size or settings.OUTBOX_RELAY_BATCH
+    suspects = set() if suspects is None else suspects
     with transaction.atomic():
         now = timezone.now()
-        rows = _claim(batch_size, now)
-        stats = {"claimed": len(rows), "sent": 0, "retrying": 0, "failed": 0, "held": 0}
+        rows = _claim(batch_size, now, after_id)
+        stats = {"claimed": len(rows), "sent": 0, "retrying": 0, "failed": 0, "held": 0, "lastId": after_id}
         if not rows:
             return stats
-        blockers = find_blockers(upto_id=rows[-1].id, mine={r.id for r in rows}, now=now)
+        stats["lastId"] = rows[-1].id
+        blockers = find_blockers(upto_id=rows[-1].id, mine={r.id for r in rows}, now=now,
+                                 due_from_id=after_id + 1, suspects=suspects)
+        suspects.update(b.id for b in blockers.values() if b.next_attempt_at <= now)
         ready, held = split_ready(rows, blockers)
         result = send_batch(ready)
         sent = set(result.sent)
@@ -131,13 +140,15 @@ def relay_run(*, max_batches: int | None = None) -> dict:
     if not runtime.may_send():
         return {"skipped": "embedded mode: the process serving websockets relays (see docs/realtime.md)"}
     totals = {"passes": 0, "claimed": 0, "sent": 0, "retrying": 0, "failed": 0, "held": 0}
+    after_id, suspects = 0, set()
     while max_batches is None or totals["passes"] < max_batches:
-        stats = relay_pass()
+        stats = relay_pass(after_id=after_id, suspects=suspects)
+        after_id = stats.pop("lastId")
         totals["passes"] += 1
         for key, value in stats.items():
             totals[key] += value
-        if stats["claimed"] == 0 or stats["sent"] == 0:
-            break
+        if stats["claimed"] == 0 or (stats["sent"] == 0 and (stats["retrying"] or stats["failed"])):
+            break  # nothing left, or the layer is down: do not hammer it with the whole backlog
     return totals
 
 
