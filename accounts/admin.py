@@ -1,12 +1,127 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+"""Users in Django admin: block, unblock and role changes as actions with a form, through the same
+services as the API (accounts.services), so audit rows, events and socket closes never differ.
 
-from .models import User
+Role and block fields are read-only on the change form: they change only through the actions.
+Turning `is_active` off on the form closes the user's sockets like a block does.
+"""
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from dgt.errors import ServiceError
+from outbox.control import sockets_recheck
+
+from . import services
+from .models import Role, User
+
+
+class BlockForm(forms.Form):
+    reason = forms.CharField(max_length=services.REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+    days = forms.IntegerField(required=False, min_value=1, max_value=3650, label="Duration (days)",
+                              help_text="Leave empty with no end date to block indefinitely.")
+    until = forms.DateTimeField(required=False, label="Or until (date and time)",
+                                help_text="In the site time zone (Asia/Kolkata).")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("days") and data.get("until"):
+            raise forms.ValidationError("Give a duration or an end date, not both.")
+        if data.get("until") and data["until"] <= timezone.now():
+            self.add_error("until", "Must be in the future.")
+        return data
+
+    def until_value(self):
+        if self.cleaned_data.get("days"):
+            return timezone.now() + timedelta(days=self.cleaned_data["days"])
+        return self.cleaned_data.get("until")
+
+
+class UnblockForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=services.REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+    reason = forms.CharField(required=False, max_length=services.REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _act(modeladmin, request, queryset, *, form_class, title, call):
+    """Show `form_class` for the selected users; on submit call `call(user_id, actor, form)` per user."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        done, failed = 0, []
+        for user_id in queryset.values_list("pk", flat=True):
+            try:
+                call(user_id, request.user, form)
+                done += 1
+            except ServiceError as exc:
+                failed.append(f"#{user_id}: {exc.message}")
+        if done:
+            modeladmin.message_user(request, f"{title}: {done} user(s).", messages.SUCCESS)
+        for line in failed:
+            modeladmin.message_user(request, line, messages.ERROR)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST.get("action"),
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/accounts/user_action.html", context)
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "email", "role", "is_active", "blocked_at", "block_until")
+    list_display = ("username", "email", "role", "is_active", "blocked_at", "block_until", "block_reason")
     list_filter = ("role", "is_active", "is_staff")
     fieldsets = BaseUserAdmin.fieldsets + (("Marketplace", {"fields": ("role", "blocked_at", "block_until", "block_reason")}),)
-    readonly_fields = ("blocked_at", "block_until", "block_reason")
+    readonly_fields = ("role", "is_staff", "blocked_at", "block_until", "block_reason", "last_login", "date_joined")
+    actions = ["block_selected", "unblock_selected", "set_role_selected"]
+
+    # Admins (role) manage users; moderators do not see them. Superusers keep Django's defaults.
+    def has_module_permission(self, request):
+        return request.user.is_active and (request.user.is_superuser or getattr(request.user, "is_admin", False))
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and "is_active" in form.changed_data:
+                sockets_recheck(user_id=obj.pk)
+
+    @admin.action(description="Block selected users")
+    def block_selected(self, request, queryset):
+        return _act(self, request, queryset, form_class=BlockForm, title="Block users",
+                    call=lambda pk, actor, form: services.user_block(
+                        user_id=pk, actor=actor, reason=form.cleaned_data["reason"], until=form.until_value()))
+
+    @admin.action(description="Unblock selected users")
+    def unblock_selected(self, request, queryset):
+        return _act(self, request, queryset, form_class=UnblockForm, title="Unblock users",
+                    call=lambda pk, actor, form: services.user_unblock(
+                        user_id=pk, actor=actor, reason=form.cleaned_data["reason"]))
+
+    @admin.action(description="Change role of selected users")
+    def set_role_selected(self, request, queryset):
+        return _act(self, request, queryset, form_class=RoleForm, title="Change role",
+                    call=lambda pk, actor, form: services.user_role_set(
+                        user_id=pk, actor=actor, role=form.cleaned_data["role"], reason=form.cleaned_data["reason"]))

@@ -36,9 +36,20 @@ def user_from_token(raw: str | bytes):
 
 
 def check_not_blocked(user) -> None:
-    """Raise `UserBlocked` (403 `user_blocked`) while a block is in force for `user`."""
+    """Raise `UserBlocked` (403 `user_blocked`) while a block is in force for `user`.
+
+    A block whose block_until has passed is lifted here and then (recorded and audited by
+    `accounts.services.user_block_expire`), so the user is back at their first request without
+    waiting for the hourly job; `user` is refreshed in place.
+    """
+    if user.blocked_at is None:
+        return
     if user.is_blocked():
         raise UserBlocked()
+    from .services import user_block_expire  # services import the outbox, which imports this module's peers
+
+    user_block_expire(user_id=user.pk)
+    user.refresh_from_db(fields=["blocked_at", "block_until", "block_reason"])
 
 
 class JWTAuthentication(_JWTAuthentication):

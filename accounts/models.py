@@ -45,8 +45,9 @@ class User(AbstractUser):
 
     @property
     def groups_for_events(self) -> list[str]:
-        """The realtime groups this user's sockets join: `user.<id>`, plus `admin` for staff."""
-        groups = [f"user.{self.pk}"]
+        """The realtime groups this user's sockets join: `user.<id>`, `public` (banners and other
+        broadcasts, DESIGN.md Events), plus `admin` for staff."""
+        groups = [f"user.{self.pk}", "public"]
         if self.is_moderator:
             groups.append("admin")
         return groups

@@ -1,10 +1,12 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 
 from .authentication import InvalidToken, check_not_blocked
-from .tokens import RefreshToken, token_pair_for
+from .models import Role
+from .tokens import RefreshToken, token_decode, token_pair_for
 
 
 class TokenObtainSerializer(TokenObtainPairSerializer):
@@ -18,17 +20,31 @@ class TokenObtainSerializer(TokenObtainPairSerializer):
 
 class TokenRefreshSerializerDB(TokenRefreshSerializer):
     """{refresh} -> {access}; the user must still exist, be active and not blocked, and the new
-    access token carries the role from the database."""
+    access token carries the role from the database.
+
+    Order of checks: signature, algorithm and expiry (401) -> user exists and is active (401) ->
+    not blocked (403 `user_blocked`, as on every API call) -> token not blacklisted (401; a block
+    blacklists the user's refresh tokens, so after the block ends the user signs in again).
+    """
 
     token_class = RefreshToken
 
     def validate(self, attrs):
-        refresh = self.token_class(attrs["refresh"])
         try:
-            user = get_user_model().objects.get(pk=refresh[api_settings.USER_ID_CLAIM], is_active=True)
+            payload = token_decode(attrs["refresh"])  # 401 on anything wrong
+        except TokenBackendError as e:
+            raise InvalidToken({"detail": str(e), "code": "token_not_valid"}) from e
+        try:
+            user = get_user_model().objects.get(pk=payload.get(api_settings.USER_ID_CLAIM), is_active=True)
         except (get_user_model().DoesNotExist, ValueError, TypeError) as e:
             raise InvalidToken({"detail": "User not found or inactive.", "code": "user_not_found"}) from e
         check_not_blocked(user)
+        try:
+            refresh = self.token_class(attrs["refresh"])  # type, jti, blacklist
+        except TokenError as e:
+            raise InvalidToken({"detail": str(e), "code": "token_not_valid"}) from e
+        if str(refresh[api_settings.USER_ID_CLAIM]) != str(user.pk):
+            raise InvalidToken({"detail": "Token is invalid.", "code": "token_not_valid"})
         refresh["role"] = user.role
         access = refresh.access_token
         access["role"] = user.role
@@ -44,3 +60,35 @@ class MeSerializer(serializers.ModelSerializer):
         model = get_user_model()
         fields = ["id", "username", "role", "blockedAt", "blockUntil", "blockReason"]
         read_only_fields = fields
+
+
+class AdminUserSerializer(MeSerializer):
+    """A user as admins see it after a block, unblock or role change."""
+
+    isActive = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta(MeSerializer.Meta):
+        fields = [*MeSerializer.Meta.fields, "isActive"]
+        read_only_fields = fields
+
+
+class BlockInputSerializer(serializers.Serializer):
+    """{reason (1..500 chars), until (ISO 8601 with offset, future) | days (1..3650)}; neither = indefinite."""
+
+    reason = serializers.CharField(max_length=500, trim_whitespace=True)
+    until = serializers.DateTimeField(required=False, allow_null=True)
+    days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
+
+    def validate(self, attrs):
+        if attrs.get("until") and attrs.get("days"):
+            raise serializers.ValidationError({"until": "Give until or days, not both."})
+        return attrs
+
+
+class UnblockInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RoleInputSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

@@ -6,11 +6,13 @@ token (token_type "refresh") is never accepted as an access token.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import jwt
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt import settings as jwt_settings
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken as _AccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as _RefreshToken
@@ -20,6 +22,12 @@ class LenientSubjectBackend(TokenBackend):
     """simplejwt's backend, except that `sub` may be a number (RFC 7519 says StringOrURI, but the
     existing apps send user ids as numbers). Only HS256 is accepted: `alg: none` and any other
     algorithm fail verification."""
+
+    def get_leeway(self) -> timedelta:
+        # Read per call (not frozen at import) so API, refresh and websocket always agree with
+        # settings.SIMPLE_JWT["LEEWAY"], including under override_settings.
+        leeway = jwt_settings.api_settings.LEEWAY  # the module attribute: simplejwt rebinds it on reload
+        return leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
 
     def decode(self, token, verify: bool = True) -> dict[str, Any]:
         try:
@@ -62,6 +70,19 @@ class RefreshToken(_RefreshToken):
         return _backend
 
 
+def token_decode(raw: str | bytes) -> dict[str, Any]:
+    """Verify signature (HS256, JWT_SECRET), `exp` (with leeway) and `sub`; return the claims.
+    Raises TokenBackendError / TokenBackendExpiredToken. Type, jti and blacklist are not checked."""
+    return _backend.decode(raw)
+
+
+def token_deadline(token) -> float | None:
+    """Epoch seconds after which `token` is refused: its `exp` plus the configured leeway (the
+    websocket closes its socket then, as the API and refresh would start refusing it)."""
+    exp = token.get("exp")
+    return None if exp is None else float(exp) + _backend.get_leeway().total_seconds()
+
+
 def token_pair_for(user) -> dict[str, str]:
     """Mint `{"access", "refresh"}` for `user`, with `role` in both and `sub` as a string."""
     refresh = RefreshToken.for_user(user)
@@ -70,3 +91,12 @@ def token_pair_for(user) -> dict[str, str]:
     access = refresh.access_token
     access["role"] = user.role
     return {"access": str(access), "refresh": str(refresh)}
+
+
+def access_token_for(user) -> str:
+    """Mint an access token alone (no refresh token, so nothing is written to the database;
+    safe to call from async code). Same claims as `token_pair_for`."""
+    access = AccessToken.for_user(user)
+    access[api_settings.USER_ID_CLAIM] = str(user.pk)
+    access["role"] = user.role
+    return str(access)

@@ -7,7 +7,7 @@ from .models import AuditLog
 class AuditLogAdmin(admin.ModelAdmin):
     """Read-only: the audit log cannot be added to, changed or deleted through the admin."""
 
-    list_display = ("created_at", "action", "entity_type", "entity_id", "user", "ip_address", "request_id")
+    list_display = ("created_at", "action", "entity_type", "entity_id", "user", "reason", "ip_address", "request_id")
     list_filter = ("action", "entity_type")
     search_fields = ("entity_id", "request_id", "user__username")
     list_select_related = ("user",)

@@ -3,12 +3,32 @@ from django.conf import settings
 from django.db import models
 
 
+class ImmutableError(Exception):
+    """Raised on any attempt to change or delete an audit row through the app."""
+
+
+class AuditLogQuerySet(models.QuerySet):
+    """Bulk update and delete are refused: the audit log is append-only (issue 4)."""
+
+    def update(self, **kwargs):
+        raise ImmutableError("Audit log rows cannot be changed.")
+
+    def delete(self):
+        raise ImmutableError("Audit log rows cannot be deleted.")
+
+    _raw_delete = delete
+
+
 class AuditLog(models.Model):
     """Who did what to which entity, when, from where, within which request.
 
     Written by services in the same transaction as the change (`audit.services.audit_record`);
-    never edited or deleted by the app.
+    never edited or deleted: `save()` of an existing row, `delete()` and bulk update/delete raise
+    `ImmutableError`; the admin is read-only; on PostgreSQL a trigger (migration 0002) rejects
+    UPDATE and DELETE from any client.
     """
+
+    objects = AuditLogQuerySet.as_manager()
 
     action = models.CharField(max_length=64)
     entity_type = models.CharField(max_length=64)
@@ -27,6 +47,14 @@ class AuditLog(models.Model):
             models.Index(fields=["user"]),
             models.Index(fields=["action"]),
         ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableError("Audit log rows cannot be changed.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("Audit log rows cannot be deleted.")
 
     def __str__(self) -> str:
         return f"{self.action} {self.entity_type}:{self.entity_id} by {self.user_id}"

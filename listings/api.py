@@ -44,6 +44,7 @@ class ListingDetailView(APIView):
         listing = services.listing_update(listing_id=listing_id, owner=request.user, changes=data.validated_data)
         return Response(ListingSerializer(listing).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, listing_id: int):
         services.listing_delete(listing_id=listing_id, owner=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

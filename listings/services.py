@@ -21,6 +21,7 @@ from outbox.alerts import admin_alert
 from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
+from .search.services import search_remove_on_commit, search_sync_on_commit
 
 EDITABLE_FIELDS = ("title", "description", "category", "price")
 
@@ -63,6 +64,7 @@ def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
         if field in changes:
             setattr(listing, field, changes[field])
     listing.save(update_fields=[*[f for f in EDITABLE_FIELDS if f in changes], "updated_at"])
+    search_sync_on_commit(listing_id=listing.pk)
     return listing
 
 
@@ -70,6 +72,7 @@ def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
 def listing_delete(*, listing_id: int, owner) -> None:
     """Delete the owner's listing. Raises NotFound for another user's listing."""
     _owned_locked(listing_id, owner).delete()
+    search_remove_on_commit(listing_id=listing_id)
 
 
 def _moderation_target(listing_id: int, actor) -> Listing:
@@ -112,6 +115,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     publish_listing_update(listing)
     notification_enqueue(user_id=listing.owner_id, template_key="listing_approved",
                          payload=listing_payload(listing), dedupe_key=f"listing_approved:{listing.pk}")
+    search_sync_on_commit(listing_id=listing.pk)
     return listing
 
 
@@ -135,4 +139,5 @@ def listing_reject(*, listing_id: int, actor, reason: str) -> Listing:
     publish_listing_update(listing)
     notification_enqueue(user_id=listing.owner_id, template_key="listing_rejected",
                          payload=listing_payload(listing), dedupe_key=f"listing_rejected:{listing.pk}")
+    search_sync_on_commit(listing_id=listing.pk)
     return listing

@@ -30,6 +30,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.authentication import user_from_token
+from accounts.tokens import token_deadline
 
 from . import dashboard
 from .replay import rows_after
@@ -46,7 +47,7 @@ SENT_IDS_REMEMBERED = 20000
 def _authenticate_token(raw: str):
     """(user, exp) for a valid access token of an active user; raises on anything else."""
     user, token = user_from_token(raw)
-    return user, token.get("exp")
+    return user, token_deadline(token)  # exp + JWT leeway, as the API and refresh apply it
 
 
 @database_sync_to_async

@@ -7,14 +7,14 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from accounts.tokens import token_pair_for
+from accounts.tokens import access_token_for
 
 
 async def open_socket(user=None, *, token: str | None = None, headers=None, app=None):
     """Open /ws/events/ with a Bearer token for `user`; returns (communicator, ready frame)."""
     from dgt.asgi import application
 
-    token = token or token_pair_for(user)["access"]
+    token = token or access_token_for(user)
     hdrs = [(b"authorization", f"Bearer {token}".encode()), *(headers or [])]
     comm = WebsocketCommunicator(app or application, "/ws/events/", headers=hdrs)
     connected, _ = await comm.connect(timeout=5)

@@ -10,7 +10,7 @@ import websockets
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.tokens import token_pair_for
+from accounts.tokens import access_token_for
 from outbox.control import sockets_recheck
 from outbox.services import GROUP_ADMIN, publish, user_group
 
@@ -19,7 +19,7 @@ from .outbox_servers import daphne, free_port, services_env
 
 async def _connect(url: str, user):
     ws = await websockets.connect(url, open_timeout=10)
-    await ws.send(json.dumps({"type": "auth", "token": token_pair_for(user)["access"]}))
+    await ws.send(json.dumps({"type": "auth", "token": access_token_for(user)}))
     ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert ready["type"] == "ready", ready
     return ws

@@ -1,0 +1,176 @@
+"""Account writes: block, unblock, automatic unblock, role changes (issue 4; DESIGN.md Roles).
+
+Every write owns its transaction, locks the target user row, writes one AuditLog row and asks the
+user's open sockets to re-check themselves after commit (`outbox.control.sockets_recheck`): a
+blocked user's sockets close with 4003, a demoted moderator's sockets that are in `admin` close
+with 4003 too (the client reconnects and joins only its own groups).
+
+Rules (issue 4): only admins block, unblock and change roles; nobody blocks or re-roles
+themselves; acting on another admin needs a superuser. Errors: `NotFound` (404), `Forbidden`
+(403), `ValidationFailed` (400), `Conflict` (409).
+
+Automatic unblocks (a block whose `block_until` has passed, lifted at authentication or by the
+hourly job) are audited as `user.unblock` by the system user `SYSTEM_USERNAME` (inactive, no
+password: it can never sign in) with `metadata.automatic = true`; AuditLog.user stays required.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from audit.services import audit_record
+from dgt.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from outbox.control import sockets_recheck
+
+from .events import publish_user_blocked
+from .models import STAFF_ROLES, Role, User
+
+SYSTEM_USERNAME = "system@dgt"
+REASON_MAX = 500
+
+
+def system_user() -> User:
+    """The inactive user that automatic actions are audited as (created on first use)."""
+    user, created = get_user_model().objects.get_or_create(
+        username=SYSTEM_USERNAME, defaults={"is_active": False, "role": Role.USER}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def _target_locked(user_id: int) -> User:
+    try:
+        return User.objects.select_for_update().get(pk=user_id)
+    except User.DoesNotExist:
+        raise NotFound("User not found.") from None
+
+
+def _check_may_act_on(actor: User, target: User, verb: str) -> None:
+    if not (actor.is_active and actor.is_admin):
+        raise Forbidden(f"Only admins can {verb} users.")
+    if target.pk == actor.pk:
+        raise Forbidden(f"You cannot {verb} yourself.", code="cannot_act_on_self")
+    if target.is_admin and not actor.is_superuser:
+        raise Forbidden(f"Only a superuser can {verb} another admin.", code="target_is_admin")
+
+
+def _clean_reason(reason: str | None, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise ValidationFailed("A reason is required.", fields={"reason": "This field is required."})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed(f"Reason is too long (max {REASON_MAX}).", fields={"reason": f"At most {REASON_MAX} characters."})
+    return reason
+
+
+def _blacklist_refresh_tokens(user: User) -> int:
+    """Blacklist every unexpired refresh token issued to `user`; returns how many were added."""
+    outstanding = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(),
+                                                  blacklistedtoken__isnull=True)
+    return len(BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in outstanding],
+                                                    ignore_conflicts=True))
+
+
+@transaction.atomic
+def user_block(*, user_id: int, actor: User, reason: str, until: datetime | None = None) -> User:
+    """Block user `user_id` until `until` (aware datetime in the future; None = indefinitely).
+
+    Sets blocked_at (now, UTC), block_until, block_reason; blacklists the user's refresh tokens;
+    writes AuditLog `user.block`; publishes `users.blocked` to `admin`; after commit closes the
+    user's open sockets (4003). Blocking a blocked user replaces the reason and end (audited again).
+    Raises NotFound, Forbidden (not an admin, self, another admin without superuser),
+    ValidationFailed (empty reason, `until` not in the future or naive).
+    """
+    reason = _clean_reason(reason, required=True)
+    now = timezone.now()
+    if until is not None and (timezone.is_naive(until) or until <= now):
+        raise ValidationFailed("until must be a future date-time with a time zone.",
+                               fields={"until": "Must be in the future (ISO 8601 with offset)."})
+    target = _target_locked(user_id)
+    _check_may_act_on(actor, target, "block")
+    target.blocked_at = now
+    target.block_until = until
+    target.block_reason = reason
+    target.save(update_fields=["blocked_at", "block_until", "block_reason"])
+    revoked = _blacklist_refresh_tokens(target)
+    audit_record(action="user.block", entity_type="user", entity_id=target.pk, user=actor, reason=reason,
+                 metadata={"blockUntil": until.isoformat() if until else None, "refreshTokensRevoked": revoked})
+    publish_user_blocked(target, actor=actor)
+    sockets_recheck(user_id=target.pk)
+    return target
+
+
+def _lift(target: User, *, actor: User, reason: str, automatic: bool) -> None:
+    previous = {"blockedAt": target.blocked_at.isoformat(), "blockUntil": target.block_until.isoformat()
+                if target.block_until else None, "blockReason": target.block_reason}
+    target.blocked_at = None
+    target.block_until = None
+    target.block_reason = ""
+    target.save(update_fields=["blocked_at", "block_until", "block_reason"])
+    audit_record(action="user.unblock", entity_type="user", entity_id=target.pk, user=actor, reason=reason,
+                 metadata={**previous, "automatic": automatic})
+    publish_user_blocked(target, actor=actor)
+
+
+@transaction.atomic
+def user_unblock(*, user_id: int, actor: User, reason: str = "") -> User:
+    """Lift the block of user `user_id` now. Writes AuditLog `user.unblock` and publishes
+    `users.blocked` (with `blocked: false`) to `admin`. Refresh tokens revoked by the block stay
+    revoked: the user signs in again. Raises NotFound, Forbidden (as for blocks), Conflict
+    `not_blocked` when no block is recorded."""
+    reason = _clean_reason(reason, required=False)
+    target = _target_locked(user_id)
+    _check_may_act_on(actor, target, "unblock")
+    if target.blocked_at is None:
+        raise Conflict("This user is not blocked.", code="not_blocked")
+    _lift(target, actor=actor, reason=reason, automatic=False)
+    return target
+
+
+@transaction.atomic
+def user_block_expire(*, user_id: int) -> bool:
+    """Record the end of user `user_id`'s block if its block_until has passed; True if lifted.
+
+    Idempotent and safe to run concurrently (row lock; a second caller finds nothing to do).
+    Audited as `user.unblock` by the system user with `metadata.automatic = true`.
+    """
+    now = timezone.now()
+    target = User.objects.select_for_update().filter(pk=user_id, blocked_at__isnull=False,
+                                                     block_until__lte=now).first()
+    if target is None:
+        return False
+    _lift(target, actor=system_user(), reason="Block period ended.", automatic=True)
+    return True
+
+
+@transaction.atomic
+def user_role_set(*, user_id: int, actor: User, role: str, reason: str = "") -> User:
+    """Give user `user_id` the role `role` (user, moderator, admin); is_staff follows (staff roles
+    may sign in to Django admin). Writes AuditLog `user.role_set` with the old and new role and,
+    after commit, makes the user's open sockets re-check: a demoted moderator's `admin` socket
+    closes (4003) and the approve/reject endpoints refuse them at once (role read per request).
+    Granting or removing `admin` needs a superuser. Raises NotFound, Forbidden, ValidationFailed
+    (unknown role), Conflict `no_change` when the user already has `role`."""
+    if role not in Role.values:
+        raise ValidationFailed(f"Unknown role {role!r}.", fields={"role": f"One of: {', '.join(Role.values)}."})
+    reason = _clean_reason(reason, required=False)
+    target = _target_locked(user_id)
+    _check_may_act_on(actor, target, "change the role of")
+    if role == Role.ADMIN and not actor.is_superuser:
+        raise Forbidden("Only a superuser can make an admin.", code="target_is_admin")
+    if target.role == role:
+        raise Conflict(f"This user is already {role}.", code="no_change")
+    old = target.role
+    target.role = role
+    target.is_staff = role in STAFF_ROLES
+    target.save(update_fields=["role", "is_staff"])
+    audit_record(action="user.role_set", entity_type="user", entity_id=target.pk, user=actor, reason=reason,
+                 metadata={"from": old, "to": role})
+    sockets_recheck(user_id=target.pk)
+    return target
