@@ -56,6 +56,12 @@ class ClaimedRow(NamedTuple):
 
 
 def _claim(batch_size: int, now, after_id: int) -> list[ClaimedRow]:
+    if connection.vendor == "postgresql":
+        # Walk outbox_pending_id_idx in id order. With the statistics of a table that was small
+        # at the last ANALYZE (a backlog that built up in a minute) the planner otherwise picks
+        # another index and sorts every pending row on each claim: measured 4.7k vs 11k rows/s.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
     qs = (EventOutbox.objects.select_for_update(skip_locked=True)
           .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now, id__gt=after_id)
           .order_by("id").values_list(*ClaimedRow._fields)[:batch_size])
