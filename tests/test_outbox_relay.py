@@ -83,7 +83,7 @@ def test_relay_delivers_pending_rows_when_layer_is_back(settings, layer_down):
     assert set(EventOutbox.objects.values_list("status", flat=True)) == {"pending"}
     layer_down()  # the layer is back
     with time_machine.travel(timezone.now() + timedelta(seconds=11), tick=False):
-        result = outbox_relay_run.apply().get()
+        result = outbox_relay_run.apply(throw=True).result
     assert result["sent"] == 5 and result["claimed"] == 5
     assert list(EventOutbox.objects.filter(id__in=ids).values_list("status", flat=True)) == ["sent"] * 5
 
@@ -149,7 +149,7 @@ def test_purge_deletes_only_old_sent_rows(settings):
         old_failed = _publish(1)
     EventOutbox.objects.filter(id__in=old_failed).update(status=OutboxStatus.FAILED)
     fresh = _publish(1)
-    assert outbox_purge_run.apply().get() == {"deleted": 2}
+    assert outbox_purge_run.apply(throw=True).result == {"deleted": 2}
     assert sorted(EventOutbox.objects.values_list("id", flat=True)) == sorted(old_failed + fresh)
     assert not EventOutbox.objects.filter(id__in=old_sent).exists()
     assert outbox_purge() == 0
