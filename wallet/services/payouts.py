@@ -149,6 +149,10 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
                                  reason=f"payout {status} ({source}): {payout.failure_reason}"[:2000],
                                  unique_key=f"payout_reversal:{payout.pk}")
         publish_balance(user_id=payout.wallet_id, balance=balance, transaction_id=tx.pk)
+        # The live admin dashboard lists failed payouts (docs/realtime.md).
+        publish_admin_alert(kind="payout.failed", message=f"Payout #{payout.pk} of {payout.amount} INR to user "
+                                                          f"{payout.wallet_id} {status}: {payout.failure_reason}",
+                            payoutId=payout.pk, userId=payout.wallet_id, amount=payout.amount, status=status)
     publish_payout_update(payout)
     if status in FINAL_PAYOUT_STATUSES:
         template = "payout_completed" if status == PayoutStatus.COMPLETED else "payout_failed"
