@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db.models import Q
 
 from .models import EventOutbox, OutboxStatus
 
