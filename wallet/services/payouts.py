@@ -17,7 +17,7 @@ from django.db.models import F
 from dgt.errors import NotFound, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
-from ..events import balance_event, payout_event, publish, publish_admin_alert
+from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
 from ..gateways import GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
 from ..models import (
     FINAL_PAYOUT_STATUSES, Account, Payout, PayoutStatus, ReconciliationMismatch, TransactionKind,
@@ -149,6 +149,11 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
                                  reason=f"payout {status} ({source}): {payout.failure_reason}"[:2000],
                                  unique_key=f"payout_reversal:{payout.pk}")
         events.append(balance_event(user_id=payout.wallet_id, balance=balance, transaction_id=tx.pk))
+        # The live admin dashboard lists failed payouts (docs/realtime.md).
+        events.append(admin_alert_event(
+            kind="payout.failed", message=f"Payout #{payout.pk} of {payout.amount} INR to user "
+                                          f"{payout.wallet_id} {status}: {payout.failure_reason}",
+            payoutId=payout.pk, userId=payout.wallet_id, amount=payout.amount, status=status))
     publish(*events)
     if status in FINAL_PAYOUT_STATUSES:
         template = "payout_completed" if status == PayoutStatus.COMPLETED else "payout_failed"
