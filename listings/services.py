@@ -34,7 +34,7 @@ def _check_category(category: str) -> None:
 
 
 @transaction.atomic
-def listing_create(*, owner, title: str, description: str, category: str, price: Decimal) -> Listing:
+def listing_create(*, owner, title: str, category: str, price: Decimal, description: str = "") -> Listing:
     """Create a pending listing for `owner`. `price` is INR with 2 places.
     Raises `admin.alert` (kind `listing.pending`) for the moderators' live dashboard.
     Raises ValidationFailed for a category outside LISTING_CATEGORIES."""
