@@ -101,3 +101,15 @@ def test_other_port_on_an_allowed_host_is_refused_before_accept(seller):
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+def test_analytics_item_with_a_nul_character_is_400_naming_it(api_for, seller, django_capture_on_commit_callbacks):
+    from analytics.models import AnalyticsEvent
+
+    good = {"name": "view", "ts": "2026-11-29T10:00:00Z", "properties": {}}
+    bad = {"name": "view", "ts": "2026-11-29T10:00:00Z", "properties": {"k": "a\u0000"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(seller).post("/api/analytics/events", {"events": [good, bad]}, format="json")
+    assert response.status_code == 400
+    assert "events.1.properties" in response.json()["error"]["fields"]
+    assert AnalyticsEvent.objects.count() == 0

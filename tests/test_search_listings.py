@@ -85,6 +85,9 @@ def test_edit_reindexes_and_delete_removes(api, seller, moderator, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         services.listing_update(listing_id=listing.pk, owner=seller, changes={"title": "Walnut writing desk",
                                                                               "category": "furniture"})
+    # An edited listing goes back to moderation: out of search until approved again.
+    assert search(api, q="walnut")["count"] == 0 and search(api, q="wooden")["count"] == 0
+    listing = approve(listing, moderator, django_capture_on_commit_callbacks)
     assert search(api, q="walnut", category="furniture")["count"] == 1
     assert search(api, q="walnut", category="electronics")["count"] == 0
     assert search(api, q="wooden")["count"] == 0
