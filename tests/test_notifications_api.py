@@ -43,7 +43,7 @@ def test_register_list_and_unregister_a_device(seller, buyer, api_for):
     # The same token registered again by another user (shared phone) moves to them.
     assert api_for(buyer).post("/api/notifications/devices", {"token": "fcm-1"}, format="json").status_code == 201
     assert Device.objects.get(token="fcm-1").user == buyer
-    assert client.get("/api/notifications/devices").json() == []
+    assert client.get("/api/notifications/devices").json()["results"] == []
 
     device_id = Device.objects.get(token="fcm-1").pk
     assert client.delete(f"/api/notifications/devices/{device_id}").status_code == 404  # not the seller's
