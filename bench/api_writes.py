@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     BENCH, PORT_BASE, ROOT, NotAvailable, Proc, ProcStats, close_django_connections, create_bench_db, django_setup,
-    drop_bench_db, flush_bench_redis, fmt, log_dir, make_token, node_env, npm_install, parser, procfile_command,
+    drop_bench_db, flush_bench_redis, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
     pyspy_self_top, pyspy_start, pyspy_top, run_main, server_env, wait_http_ok,
 )
 
-WEB_PORT = PORT_BASE + 20
+WEB_PORT = free_port(20)
 CLIENTS = 16
 
 
