@@ -437,7 +437,7 @@ def sql_fill(model, n: int, exprs: dict[str, str], *, start: int = 0) -> None:
             continue
         cols.append(connection.ops.quote_name(f.column))
         if f.name in exprs:
-            values.append(exprs[f.name])
+            values.append(exprs[f.name].replace("%", "%%"))  # params follow: % is a placeholder
         elif f.null:
             values.append("NULL")
         elif f.has_default() or getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
