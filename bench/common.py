@@ -44,8 +44,8 @@ PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "19700"))
 
 
 def free_port(offset: int) -> int:
-    """The first loopback port from PORT_BASE + offset (within PORT_BASE..+99) that nobody listens on."""
-    for port in [*range(PORT_BASE + offset, PORT_BASE + 100), *range(PORT_BASE + 40, PORT_BASE + offset)]:
+    """The first loopback port from PORT_BASE + offset (within PORT_BASE+10..+59) that nobody listens on."""
+    for port in [*range(PORT_BASE + offset, PORT_BASE + 60), *range(PORT_BASE + 10, PORT_BASE + offset)]:
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -53,7 +53,7 @@ def free_port(offset: int) -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {PORT_BASE}..{PORT_BASE + 99}")
+    raise RuntimeError(f"no free port in {PORT_BASE + 10}..{PORT_BASE + 59}")
 JWT_SECRET = os.environ.get("BENCH_JWT_SECRET", "bench-jwt-secret-only-for-loopback-benchmarks-0123456789")
 SECRET_KEY = "bench-secret-key-only-for-loopback-benchmarks-0123456789abcdef"
 
