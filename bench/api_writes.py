@@ -114,7 +114,7 @@ def run_endpoint(kind: str, *, db_url: str, cfg: dict, workdir: Path, profile: b
 
 
 def body(args) -> dict:
-    duration, warmup, scale = (2, 1, 1) if args.smoke else (30, 5, 16)
+    duration, warmup, scale = (3, 1, 1) if args.smoke else (30, 5, 16)
     npm_install()
     workdir = log_dir("api_writes")
     print(f"--- pgbench TPC-B scale {scale}, {CLIENTS} clients, {duration} s", flush=True)
