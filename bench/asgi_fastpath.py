@@ -54,3 +54,8 @@ if os.environ.get("BENCH_GC_LOG"):  # diagnostic: log every garbage collection t
                   file=sys.stderr, flush=True)
 
     gc.callbacks.append(_gc_log)
+
+if os.environ.get("BENCH_GC") == "off":  # diagnostic only: are the remaining stalls garbage collections?
+    import gc
+
+    gc.disable()
