@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     BENCH, PORT_BASE, ROOT, NotAvailable, Proc, ProcStats, close_django_connections, create_bench_db, django_setup,
-    drop_bench_db, flush_bench_redis, fmt, log_dir, make_token, node_env, npm_install, parser, procfile_command,
+    drop_bench_db, flush_bench_redis, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
     pyspy_self_top, pyspy_start, pyspy_top, run_main, server_env, wait_http_ok,
 )
 
-WEB_PORT = PORT_BASE + 20
+WEB_PORT = free_port(20)
 CLIENTS = 16
 
 
@@ -114,7 +114,7 @@ def run_endpoint(kind: str, *, db_url: str, cfg: dict, workdir: Path, profile: b
 
 
 def body(args) -> dict:
-    duration, warmup, scale = (2, 1, 1) if args.smoke else (30, 5, 16)
+    duration, warmup, scale = (3, 1, 1) if args.smoke else (30, 5, 16)
     npm_install()
     workdir = log_dir("api_writes")
     print(f"--- pgbench TPC-B scale {scale}, {CLIENTS} clients, {duration} s", flush=True)

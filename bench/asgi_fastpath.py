@@ -38,3 +38,24 @@ application = ProtocolTypeRouter(
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter([path("ws/events/", FastPathEventsConsumer.as_asgi())]))),
     }
 )
+
+if os.environ.get("BENCH_GC_LOG"):  # diagnostic: log every garbage collection that takes >= 5 ms
+    import gc
+    import sys
+    import time
+
+    _gc_started = [0.0]
+
+    def _gc_log(phase, info):
+        if phase == "start":
+            _gc_started[0] = time.perf_counter()
+        elif (ms := (time.perf_counter() - _gc_started[0]) * 1000) >= 5:
+            print(f"GC gen{info['generation']} {ms:.1f} ms collected {info['collected']} at {time.time():.3f}",
+                  file=sys.stderr, flush=True)
+
+    gc.callbacks.append(_gc_log)
+
+if os.environ.get("BENCH_GC") == "off":  # diagnostic only: are the remaining stalls garbage collections?
+    import gc
+
+    gc.disable()

@@ -37,8 +37,23 @@ BENCH_DB_PREFIX = "dgt_bench"
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-CHANNEL_PREFIX = os.environ.get("BENCH_CHANNEL_PREFIX", "dgt_i7")
+# A prefix of its own per benchmark process, so two runs at once (two engineers, `make test` while
+# `make bench` runs) never receive each other's events.
+CHANNEL_PREFIX = os.environ.get("BENCH_CHANNEL_PREFIX", "dgt_i7") + f"_b{os.getpid()}"
 PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "19700"))
+
+
+def free_port(offset: int) -> int:
+    """The first loopback port from PORT_BASE + offset (within PORT_BASE+10..+59) that nobody listens on."""
+    for port in [*range(PORT_BASE + offset, PORT_BASE + 60), *range(PORT_BASE + 10, PORT_BASE + offset)]:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORT_BASE + 10}..{PORT_BASE + 59}")
 JWT_SECRET = os.environ.get("BENCH_JWT_SECRET", "bench-jwt-secret-only-for-loopback-benchmarks-0123456789")
 SECRET_KEY = "bench-secret-key-only-for-loopback-benchmarks-0123456789abcdef"
 
@@ -429,7 +444,7 @@ def sql_fill(model, n: int, exprs: dict[str, str], *, start: int = 0) -> None:
             continue
         cols.append(connection.ops.quote_name(f.column))
         if f.name in exprs:
-            values.append(exprs[f.name])
+            values.append(exprs[f.name].replace("%", "%%"))  # params follow: % is a placeholder
         elif f.null:
             values.append("NULL")
         elif f.has_default() or getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):

@@ -22,6 +22,7 @@ Run: .venv/bin/python bench/event_latency.py [--smoke] [--json out.json]
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import sys
@@ -34,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, PORT_BASE, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, close_django_connections,
     create_bench_db, drop_bench_db, flush_bench_redis, fmt, log_dir, make_token, node_env, npm_install, parser,
-    procfile_command, pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
+    free_port, procfile_command, pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
 )
 from wsdriver import WsClients  # noqa: E402
 
-WS_PORT = PORT_BASE + 10
-SIO_PORT = PORT_BASE + 11
-WEB_PORT = PORT_BASE + 12
+WS_PORT = free_port(10)
+SIO_PORT = free_port(WS_PORT - PORT_BASE + 1)
+WEB_PORT = free_port(SIO_PORT - PORT_BASE + 1)
 
 DAPHNE = f"daphne -b 127.0.0.1 -p {WS_PORT} dgt.asgi:application"
 UVICORN = (f"uvicorn dgt.asgi:application --host 127.0.0.1 --port {WS_PORT} --loop uvloop --http httptools "
@@ -76,6 +77,11 @@ def make_schedule(users: list[dict], rate: int, seconds: int, warmup: int = 2, s
             it[1] = "w" + it[1]
     items.sort(key=lambda x: x[0])
     return items
+
+
+def expected_deliveries(sent: list, users: list[dict]) -> int:
+    admins = sum(1 for u in users if u["role"] in ("admin", "moderator"))
+    return sum(admins if group == "admin" else 1 for _eid, group, _t in sent)
 
 
 def analyse(sent: list, received: dict, users: list[dict]) -> dict:
@@ -115,8 +121,9 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         server = Proc(["node", str(NODE_DIR / "server.js")], env=env, log=wd / "server.log")
         port, url = SIO_PORT, f"http://127.0.0.1:{SIO_PORT}"
     else:
-        server = Proc(server_cmd, env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings), log=wd / "server.log",
-                      shell=True)
+        server = Proc(server_cmd, env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings,
+                                                 BENCH_GC_LOG=os.environ.get("BENCH_GC_LOG", "")),
+                      log=wd / "server.log", shell=True)
         port, url = WS_PORT, f"ws://127.0.0.1:{WS_PORT}/ws/events/"
     clients = None
     try:
@@ -141,18 +148,19 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         pub.p.wait(timeout=seconds * 8 + 120)  # the outbox path may publish slower than the schedule
         if pub.p.returncode != 0:
             raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
-        time.sleep(2)  # drain: frames still in flight
+        sent = json.loads(out.read_text())
+        drained = clients.drain(expected_deliveries(sent["sent"], users))  # late frames are late, not lost
         cpu = stats.cpu_seconds() - cpu0
         rss = stats.rss_mb()
         received = clients.dump()
-        sent = json.loads(out.read_text())
         result = analyse(sent["sent"], received, users)
         ts = [e[2] for e in sent["sent"]]
         result["publishRate"] = round((len(ts) - 1) / ((ts[-1] - ts[0]) / 1000), 1) if len(ts) > 1 and ts[-1] > ts[0] else None
         result.update(name=name, server=server_cmd or "node server.js (socket.io + redis-adapter)",
                       publisher=publisher if kind != "sio" else "redis-emitter", socketsReady=open_,
                       socketsFailed=failed, connectSeconds=connect_s, serverCpuSeconds=round(cpu, 2),
-                      serverRssMb=round(rss, 1), publisherLateMs=round(sent.get("lateMs", 0), 1))
+                      serverRssMb=round(rss, 1), publisherLateMs=round(sent.get("lateMs", 0), 1),
+                      drainSeconds=round(drained, 1))
         if spy:
             spy.p.wait(timeout=60)
             result["profileTop"] = pyspy_top(wd / "server.collapsed", 300)
@@ -215,7 +223,7 @@ def full_path(*, users, users_file: Path, db_url: str, workdir: Path, n: int, ra
                 sent[lid] = (owner, t0)
             else:
                 errors += 1
-        time.sleep(2)
+        clients.drain(len(sent) * (1 + sum(1 for u in users if u["role"] in ("admin", "moderator"))))
         received = clients.dump()
     finally:
         if clients:
@@ -277,6 +285,10 @@ def body(args) -> dict:
             runs.append(run_variant("dgt: uvicorn+uvloop + channel layer + consumer fast path (bench/asgi_fastpath.py)",
                                     server_cmd=UVICORN.replace("dgt.asgi", "bench.asgi_fastpath"), kind="dgt",
                                     profile=args.profile, **common))
+        if "uvicorn-fast-nogc" in want:  # diagnostic: the same with the garbage collector off
+            runs.append(run_variant("dgt: uvicorn+uvloop + consumer fast path, GC off (diagnostic)",
+                                    server_cmd="BENCH_GC=off " + UVICORN.replace("dgt.asgi", "bench.asgi_fastpath"),
+                                    kind="dgt", profile=args.profile, **common))
         if "uvicorn-core" in want:  # the other channels-redis layer (core, lists + BZPOPMIN), pool raised
             runs.append(run_variant("dgt: uvicorn+uvloop + core RedisChannelLayer", server_cmd=UVICORN, kind="dgt",
                                     settings="bench.settings_core_layer", profile=args.profile, **common))
@@ -312,7 +324,7 @@ def body(args) -> dict:
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--variants", default="peer,daphne,uvicorn,uvicorn-fast,outbox,fullpath",
-                   help="comma list of: peer, daphne, uvicorn, daphne-fast, uvicorn-fast, uvicorn-core, procfile, "
+                   help="comma list of: peer, daphne, uvicorn, daphne-fast, uvicorn-fast, uvicorn-fast-nogc, uvicorn-core, procfile, "
                         "outbox, fullpath")
     p.add_argument("--profile", action="store_true", help="py-spy the dgt ws process during each dgt run")
     a = p.parse_args()

@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     PORT_BASE, Proc, ProcStats, close_django_connections, create_bench_db, django_setup, drop_bench_db,
-    flush_bench_redis, log_dir, make_token, npm_install, parser, procfile_command, pyspy_start, pyspy_top, raise_nofile, run_main,
+    flush_bench_redis, free_port, log_dir, make_token, npm_install, parser, procfile_command, pyspy_start, pyspy_top, raise_nofile, run_main,
     server_env, wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
 
-WS_PORT = PORT_BASE + 30
+WS_PORT = free_port(30)
 CENTRIFUGO_KB = 30
 DAPHNE = f"daphne -b 127.0.0.1 -p {WS_PORT} dgt.asgi:application"
 UVICORN = (f"uvicorn dgt.asgi:application --host 127.0.0.1 --port {WS_PORT} --loop uvloop --http httptools "

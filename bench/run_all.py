@@ -251,7 +251,10 @@ def main() -> int:
     if a.render_only and meta_file.exists():  # the machine, load and commands of the run that made the results
         saved = json.loads(meta_file.read_text())
         meta.update(machine=saved["machine"], versions=saved["versions"], started=saved["started"])
-        commands = saved.get("commands", commands)
+        flags = [c.split(" ", 2)[2] if c.count(" ") >= 2 else "" for c in saved.get("commands", [])]
+        extra = " --profile" if any("--profile" in f for f in flags) else ""
+        commands = [f".venv/bin/python bench/{n}.py{' --smoke' if a.smoke else ''}"
+                    f"{extra if n in ('api_writes', 'event_latency', 'idle_sockets') else ''}" for n in results]
     elif not a.render_only:
         meta_file.write_text(json.dumps(meta | {"commands": commands}))
     out = a.out or (ROOT / "var" / "bench" / "benchmarks-smoke.md" if a.smoke else ROOT / "docs" / "benchmarks.md")

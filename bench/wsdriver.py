@@ -5,6 +5,7 @@ import json
 import queue
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from common import BENCH, ROOT, node_env
@@ -45,6 +46,22 @@ class WsClients:
         self.p.stdin.write(f"connect {n}\n")
         _, open_, failed, secs = self._expect("READY", timeout).split()
         return int(open_), int(failed), float(secs)
+
+    def count(self) -> int:
+        self.p.stdin.write("count\n")
+        return int(self._expect("COUNT", 60).split()[1])
+
+    def drain(self, expected: int, *, quiet: float = 3.0, limit: float = 60.0) -> float:
+        """Wait until `expected` frames arrived, or none arrived for `quiet` s, or `limit` s passed.
+        Returns the seconds waited (late frames are late, not lost, unless they never come)."""
+        t0 = time.monotonic()
+        last, last_change = self.count(), time.monotonic()
+        while last < expected and time.monotonic() - last_change < quiet and time.monotonic() - t0 < limit:
+            time.sleep(0.5)
+            now = self.count()
+            if now != last:
+                last, last_change = now, time.monotonic()
+        return time.monotonic() - t0
 
     def dump(self, name: str = "received.json") -> dict:
         path = self.workdir / name

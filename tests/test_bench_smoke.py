@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -96,6 +98,21 @@ def test_table_keeps_the_hand_written_part_of_the_doc(tmp_path):
     assert "200 events/s" in text and "**NOT met**" in text
 
 
+def bench_env() -> dict:
+    """The smoke runs stay inside the caller's own slice: its Redis db (never db 0), a channel prefix
+    of its own and, for engineer N's `dgt_iN` prefix, the upper half of its port range 19N00-19N99."""
+    env = dict(os.environ)
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url and urlsplit(redis_url).path.strip("/") not in ("0", "") and "BENCH_REDIS_URL" not in env:
+        env["BENCH_REDIS_URL"] = redis_url
+    prefix = os.environ.get("CHANNEL_PREFIX", "")
+    env.setdefault("BENCH_CHANNEL_PREFIX", f"{prefix or 'dgt'}_bench")
+    m = re.fullmatch(r"dgt_i(\d)", prefix)
+    if m:
+        env.setdefault("BENCH_PORT_BASE", str(19000 + int(m.group(1)) * 100 + 40))
+    return env
+
+
 @pytest.mark.services
 @pytest.mark.e2e
 @pytest.mark.timeout(600)
@@ -104,14 +121,16 @@ def test_benchmark_runs_at_tiny_size(name, tmp_path):
     if shutil.which("node") is None or shutil.which("pgbench") is None:
         pytest.fail("benchmarks need node and pgbench (Debian packages nodejs, npm, postgresql-client)")
     out = tmp_path / f"{name}.json"
-    proc = subprocess.run([str(common.VENV_BIN / "python"), f"bench/{name}.py", "--smoke", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=580)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = subprocess.Popen([str(common.VENV_BIN / "python"), f"bench/{name}.py", "--smoke", "--json", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=bench_env())
+    stdout, stderr = proc.communicate(timeout=580)
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["benchmark"] == name and result["smoke"] is True
     assert result["status"] in ("ok", "not available")
     if result["status"] == "not available":
-        assert f"{name}: not available in this build: " in proc.stdout
+        assert f"{name}: not available in this build: " in stdout
         return
     if name == "api_writes":
         assert result["pgbench"]["tps"] > 0
@@ -125,4 +144,4 @@ def test_benchmark_runs_at_tiny_size(name, tmp_path):
         assert result["runs"][0]["sockets"] == result["target"]
     # bench databases are dropped afterwards
     names = common.psql(f"SELECT datname FROM pg_database WHERE datname LIKE '{common.BENCH_DB_PREFIX}%'", capture=True)
-    assert str(proc.pid) not in names
+    assert f"_{proc.pid}" not in names

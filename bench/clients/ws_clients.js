@@ -3,6 +3,7 @@
 // Controlled by lines on stdin, answers on stdout:
 //   connect N  -> opens the next N sockets (at most `concurrency` handshakes in flight), answers
 //                 "READY <open> <failed> <seconds for this batch>" when each is ready (or failed)
+//   count      -> answers "COUNT <frames received so far>"
 //   dump PATH  -> writes what was received so far to PATH, answers "DUMPED <frames>"
 //   quit       -> closes everything and exits
 // Received event frames: [eid, userId, latencyMs (receipt - data.t), isAdminGroup, frameId].
@@ -87,6 +88,7 @@ const rl = readline.createInterface({ input: process.stdin });
 rl.on("line", (line) => {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === "connect") connect(Number(arg)).catch((e) => console.log(`ERROR ${e}`));
+  else if (cmd === "count") console.log(`COUNT ${events.length + approvals.length}`);
   else if (cmd === "dump") dump(arg);
   else if (cmd === "quit") quit();
 });
