@@ -1,6 +1,7 @@
 """Banner reads, including the cached public feed."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -44,16 +45,19 @@ def banner_feed(*, placement: str, serialize) -> list[dict]:
     the cache (banners.services.feed_cache_drop).
     """
     key = CACHE_KEY.format(placement=placement)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
     now = timezone.now()
+    cached = cache.get(key)
+    # The entry carries its own end (the cache's TTL is only for eviction): a reader past the
+    # next schedule edge recomputes even if the backend still holds the entry.
+    if cached is not None and now.timestamp() < cached["until"]:
+        return cached["data"]
     data = serialize(banners_active(placement=placement, at=now))
     timeout = settings.BANNER_CACHE_SECONDS
     edge = _next_edge(placement, now)
     if edge is not None:
-        timeout = max(1, min(timeout, int((edge - now).total_seconds())))
-    cache.set(key, data, timeout)
+        timeout = max(1, min(timeout, math.ceil((edge - now).total_seconds())))
+    until = min(now.timestamp() + settings.BANNER_CACHE_SECONDS, edge.timestamp() if edge else float("inf"))
+    cache.set(key, {"until": until, "data": data}, timeout)
     return data
 
 
