@@ -339,3 +339,13 @@ def test_two_auto_unblock_runs_at_once_lift_each_block_once(admin_user, make_use
     assert lifted == sorted(u.pk for u in users)
     assert AuditLog.objects.filter(action="user.unblock").count() == 5
     assert User.objects.filter(blocked_at__isnull=False).count() == 0
+
+
+def test_blocked_moderators_admin_session_ends_at_once(client, admin_user, moderator):
+    client.force_login(moderator)
+    assert client.get("/admin/listings/listing/").status_code == 200
+    services.user_block(user_id=moderator.pk, actor=admin_user, reason="compromised account")
+    response = client.get("/admin/listings/listing/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    services.user_unblock(user_id=moderator.pk, actor=admin_user)
+    assert client.get("/admin/listings/listing/").status_code == 200
