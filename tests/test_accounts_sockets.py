@@ -21,7 +21,7 @@ async def _connect(user) -> WebsocketCommunicator:
     comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())])
     connected, _ = await comm.connect()
     assert connected
-    ready = json.loads(await comm.receive_from(timeout=3))
+    ready = json.loads(await comm.receive_from(timeout=5))
     assert ready["type"] == "ready"
     return comm, ready
 
@@ -62,7 +62,7 @@ def test_blocked_user_cannot_reconnect(admin_user, seller):
         token = (await database_sync_to_async(token_pair_for)(seller))["access"]
         comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())])
         await comm.connect()
-        return await comm.receive_output(timeout=3)
+        return await comm.receive_output(timeout=5)
 
     assert async_to_sync(run)() == {"type": "websocket.close", "code": 4003}
 
@@ -77,13 +77,13 @@ def test_demoted_moderator_stops_receiving_admin_frames(admin_user, moderator, m
         demoted, _ = await _connect(moderator)
         staying, _ = await _connect(other_mod)
         await database_sync_to_async(admin_alert)(1)
-        before = json.loads(await demoted.receive_from(timeout=2))
-        await staying.receive_from(timeout=2)
+        before = json.loads(await demoted.receive_from(timeout=5))
+        await staying.receive_from(timeout=5)
 
         await database_sync_to_async(services.user_role_set)(user_id=moderator.pk, actor=admin_user, role="user")
         closed = await demoted.receive_output(timeout=5)
         await database_sync_to_async(admin_alert)(2)
-        after_for_staying = json.loads(await staying.receive_from(timeout=2))
+        after_for_staying = json.loads(await staying.receive_from(timeout=5))
         await staying.disconnect()
 
         # Reconnecting, the demoted user joins only their own groups and gets no admin frames.
