@@ -99,3 +99,20 @@ def test_demoted_moderator_stops_receiving_admin_frames(admin_user, moderator, m
     assert after_for_staying["data"] == {"n": 2}
     assert "admin" not in ready["groups"]
     assert nothing
+
+
+def test_session_socket_of_a_blocked_admin_user_is_not_authenticated(client, admin_user, moderator):
+    client.force_login(moderator)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def connect_and_ping():
+        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"cookie", cookie)])
+        await comm.connect()
+        await comm.send_to(text_data=json.dumps({"type": "ping"}))
+        return await comm.receive_output(timeout=5)
+
+    first = async_to_sync(connect_and_ping)()
+    assert first["type"] == "websocket.send" and json.loads(first["text"])["type"] == "ready"
+
+    services.user_block(user_id=moderator.pk, actor=admin_user, reason="compromised")
+    assert async_to_sync(connect_and_ping)() == {"type": "websocket.close", "code": 4001}
