@@ -349,3 +349,18 @@ def test_blocked_moderators_admin_session_ends_at_once(client, admin_user, moder
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     services.user_unblock(user_id=moderator.pk, actor=admin_user)
     assert client.get("/admin/listings/listing/").status_code == 200
+
+
+def test_refresh_tokens_purge_deletes_only_expired_records(seller, admin_user):
+    from accounts.tasks import refresh_tokens_purge
+
+    token_pair_for(seller)
+    services.user_block(user_id=seller.pk, actor=admin_user, reason="x")  # blacklists it
+    token_pair_for(admin_user)
+    assert refresh_tokens_purge() == {"deleted": 0}
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        token_pair_for(admin_user)  # minted "now" in the future: not expired
+        result = refresh_tokens_purge()
+    # 2 outstanding rows expired + 1 blacklist row cascaded
+    assert result == {"deleted": 3}
+    assert OutstandingToken.objects.count() == 1 and BlacklistedToken.objects.count() == 0
