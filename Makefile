@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 
 migrate: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
 
 demo: migrate
 	$(PY) manage.py demo_data
@@ -33,6 +34,11 @@ endif
 
 test: install
 	DGT_TESTING=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (services: PostgreSQL + Redis on 127.0.0.1, Node/npm, pgbench, redis-benchmark); each uses its
+# own dgt_bench_* database and writes the table to docs/benchmarks.md. BENCH_ARGS="--only event_latency --profile"
+bench: install
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

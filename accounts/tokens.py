@@ -91,3 +91,12 @@ def token_pair_for(user) -> dict[str, str]:
     access = refresh.access_token
     access["role"] = user.role
     return {"access": str(access), "refresh": str(refresh)}
+
+
+def access_token_for(user) -> str:
+    """Mint an access token alone (no refresh token, so nothing is written to the database;
+    safe to call from async code). Same claims as `token_pair_for`."""
+    access = AccessToken.for_user(user)
+    access[api_settings.USER_ID_CLAIM] = str(user.pk)
+    access["role"] = user.role
+    return str(access)

@@ -13,12 +13,15 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from outbox.embedded import EmbeddedRelay  # noqa: E402
 from outbox.origin import OriginCheck  # noqa: E402
 from outbox.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+# EmbeddedRelay marks this process as the websocket server; in embedded mode it also runs the
+# outbox relay loop here, the only process whose in-memory layer reaches the sockets.
+application = EmbeddedRelay(ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
-)
+))

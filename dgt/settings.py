@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -129,7 +130,6 @@ if DATABASE_URL:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -176,6 +176,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+if TESTING:  # hashing cost is not what the suite tests
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -224,7 +227,8 @@ TIME_ZONE = "Asia/Kolkata"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 
 LOGGING = {
     "version": 1,
@@ -235,6 +239,105 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- wallet (issue 3) -----------------------------------------------------------------------
+from decimal import Decimal  # noqa: E402
+
+# Razorpay switches on when the key id and secret are set; otherwise the deterministic fake gateway.
+RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_ACCOUNT_NUMBER = env.str("RAZORPAY_ACCOUNT_NUMBER", default="")  # RazorpayX account paying out
+# Webhooks are accepted only with a valid signature; with no secret (production) none is accepted.
+RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET",
+                                  default="dev-insecure-razorpay-webhook-secret" if DEBUG or TESTING else "")
+PAYMENT_GATEWAY_FAKE_OUTCOME = env.str("PAYMENT_GATEWAY_FAKE_OUTCOME", default="succeed")
+REFUND_GOODWILL_MAX = Decimal(env.str("REFUND_GOODWILL_MAX", default="10000.00")).quantize(Decimal("0.01"))
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)
+# --- search, analytics, backups, monitoring (issue 6, part b) --------------------------------
+INSTALLED_APPS += ["dbbackup", "django_prometheus"]
+# django-prometheus times every request: its "before" middleware must run first, "after" last.
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# Full-text search (listings.search): PostgreSQL text search configuration; SQLite uses containment.
+SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
+SEARCH_MAX_QUERY_LENGTH = 200
+
+# Client analytics batches (analytics app).
+ANALYTICS_MAX_BATCH = 500
+ANALYTICS_MAX_PROPERTIES_BYTES = 4096
+ANALYTICS_MAX_AGE_DAYS = 30  # older client timestamps are rejected (a broken clock, not late data)
+
+# Backups: django-dbbackup into BACKUP_DIR, or S3 (django-storages) when the bucket and keys are set.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+AWS_S3_BUCKET = env.str("AWS_S3_BUCKET", default="")
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
+if AWS_S3_BUCKET and AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY:
+    _backup_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_S3_BUCKET,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "region_name": env.str("AWS_S3_REGION", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "location": env.str("AWS_S3_BACKUP_PREFIX", default="dgt-backups"),
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+else:
+    _backup_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                       "OPTIONS": {"location": str(BACKUP_DIR)}}
+STORAGES = {
+    **globals().get("STORAGES", {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }),
+    "dbbackup": _backup_storage,
+}
+DBBACKUP_CLEANUP_KEEP = env.int("BACKUP_KEEP", default=14)
+DBBACKUP_SEND_EMAIL = False
+# SQLite restore through the backup API (safe with WAL and open connections); see dgt/backups.py.
+DBBACKUP_CONNECTOR_MAPPING = {"django.db.backends.sqlite3": "dgt.backups.SqliteOnlineConnector"}
+
+# Monitoring: /api/admin/queues, /readyz, /metrics.
+MONITORED_QUEUES = ["default", "notifications", "search", "analytics"]
+QUEUES_INSPECT_TIMEOUT_SECONDS = env.float("QUEUES_INSPECT_TIMEOUT_SECONDS", default=1.0)
+BROKER_CHECK_TIMEOUT_SECONDS = env.float("BROKER_CHECK_TIMEOUT_SECONDS", default=2.0)
+# Addresses (or CIDR ranges) that may scrape /metrics without signing in; admins always may.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# --- outbox, realtime, admin dashboard (issue 5) --------------------------------------------
+# Relay: first retry after the after-commit send had its chance; then exponential backoff
+# (base * 2**(attempts-1), capped); failed after OUTBOX_MAX_ATTEMPTS. See docs/realtime.md.
+OUTBOX_FIRST_RETRY_SECONDS = env.int("OUTBOX_FIRST_RETRY_SECONDS", default=10)
+OUTBOX_BACKOFF_BASE_SECONDS = env.int("OUTBOX_BACKOFF_BASE_SECONDS", default=10)
+OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=1000)
+OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
+# Embedded mode (in-memory layer): only the process serving websockets can reach them; it runs
+# a relay loop this often (0: off; off in the test process). Other processes leave their rows pending for it.
+OUTBOX_EMBEDDED_RELAY_SECONDS = env.float("OUTBOX_EMBEDDED_RELAY_SECONDS", default=0.0 if TESTING else 1.0)
+# Tests run publisher and sockets in one process: let any process send to the in-memory layer.
+OUTBOX_SEND_FROM_ANY_PROCESS = env.bool("OUTBOX_SEND_FROM_ANY_PROCESS", default=TESTING)
+RESUME_MAX = env.int("RESUME_MAX", default=1000)
+WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
+ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
+# Per-socket buffer of the channel layer. A slow socket beyond it loses live frames (counted in
+# outbox.layers.DROPS and logged) and recovers them with resume. Expiry: in-memory layer only.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
+CHANNEL_EXPIRY_SECONDS = env.int("CHANNEL_EXPIRY_SECONDS", default=60)
+if REDIS_URL:
+    CHANNEL_LAYERS["default"]["BACKEND"] = "outbox.layers.CountingRedisPubSubChannelLayer"
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = CHANNEL_CAPACITY
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "outbox.layers.CountingInMemoryChannelLayer",
+                                  "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_SECONDS}}}
 # --- blocking, banners, rate limits, hardening (issue 4) ----------------------------------------
 # Refresh tokens are recorded (OutstandingToken) so a block can blacklist them (accounts.services).
 INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
@@ -288,3 +391,34 @@ CORS_ALLOW_HEADERS = [*default_headers, "idempotency-key", "x-request-id"]
 # Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (dgt.logging).
 LOGGING["filters"] = {"mask_pii": {"()": "dgt.logging.MaskPIIFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["mask_pii"]
+# --- expiry reminders and notifications (issue 6) ---------------------------------------------
+# Listings claimed per transaction by the hourly expiry job (listings.expiry).
+EXPIRY_BATCH_SIZE = env.int("EXPIRY_BATCH_SIZE", default=500)
+# Global send rate across every worker (Redis fixed window per second; process-local embedded).
+NOTIFICATION_RATE_LIMIT_PER_SECOND = env.int("NOTIFICATION_RATE_LIMIT_PER_SECOND", default=100)
+NOTIFICATION_RATE_LIMIT_KEY = env.str("NOTIFICATION_RATE_LIMIT_KEY",
+                                      default=f"{env.str('CHANNEL_PREFIX', default='dgt')}:notifications:rate")
+NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=15.0)
+NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=900.0)
+# Providers switch on with their credentials; console/log (and Django's console email) otherwise.
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
+FCM_CREDENTIALS_JSON = env.str("FCM_CREDENTIALS_JSON", default="")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+SENDGRID_API_KEY = env.str("SENDGRID_API_KEY", default="")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="dgt <no-reply@dgt.local>")
+if SENDGRID_API_KEY:
+    EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
+    ANYMAIL = {"SENDGRID_API_KEY": SENDGRID_API_KEY}
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+NOTIFICATION_PROVIDERS = {
+    "push": ("notifications.providers.fcm.FcmPushProvider" if FCM_CREDENTIALS_FILE or FCM_CREDENTIALS_JSON
+             else "notifications.providers.console.ConsolePushProvider"),
+    "sms": ("notifications.providers.twilio_sms.TwilioSmsProvider"
+            if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
+            else "notifications.providers.console.ConsoleSmsProvider"),
+    "email": "notifications.providers.email.DjangoEmailProvider",
+}

@@ -4,12 +4,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dgt.api.health import healthz, readyz
+from dgt.monitoring.api import MetricsView
 
 api = [
     path("", include("accounts.urls")),
     path("", include("listings.urls")),
     path("", include("audit.urls")),
     path("", include("notifications.urls")),
+    path("", include("wallet.urls")),
+    path("", include("analytics.urls")),
+    path("", include("dgt.monitoring.urls")),
+    path("", include("outbox.urls")),
     path("", include("banners.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
@@ -20,6 +25,7 @@ urlpatterns = [
     path("api/", include(api)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
 ]
 
 handler404 = "dgt.api.errors.not_found_view"

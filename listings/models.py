@@ -1,5 +1,6 @@
 """Listings posted by sellers and their moderation and expiry state (seed schema)."""
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 
@@ -35,7 +36,35 @@ class Listing(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="listing_status_expiry_idx"),
             models.Index(fields=["owner", "status"], name="listing_owner_status_idx"),
+            # The expiry job's reminder scans (listings.expiry): only approved, not yet reminded rows.
+            models.Index(fields=["expires_at"], name="listing_remind1d_due_idx",
+                         condition=models.Q(status="approved", reminder_sent_1d=False)),
+            models.Index(fields=["expires_at"], name="listing_remind3d_due_idx",
+                         condition=models.Q(status="approved", reminder_sent_3d=False)),
         ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.status})"
+
+
+class SearchDocument(models.Model):
+    """The full-text search document of one live listing (approved and not expired).
+
+    Written only by `listings.search.search_document_sync` (the `search` queue); a listing that is
+    not live has no document. `search_vector` is PostgreSQL's tsvector (title weight A,
+    description weight B) with a GIN index created by migration 0002 on PostgreSQL only; on
+    SQLite it stays NULL and search falls back to containment on `title`/`description`.
+    """
+
+    listing = models.OneToOneField(Listing, on_delete=models.CASCADE, primary_key=True, related_name="search_document")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=32)
+    search_vector = SearchVectorField(null=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["category"], name="searchdoc_category_idx")]
+
+    def __str__(self) -> str:
+        return f"search document of listing {self.listing_id}"

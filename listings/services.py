@@ -16,10 +16,12 @@ from django.utils import timezone
 from audit.services import audit_record
 from dgt.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from notifications.services import notification_enqueue
+from outbox.alerts import admin_alert
 
 from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
+from .search.services import search_remove_on_commit, search_sync_on_commit
 
 EDITABLE_FIELDS = ("title", "description", "category", "price")
 
@@ -31,11 +33,17 @@ def _check_category(category: str) -> None:
         )
 
 
+@transaction.atomic
 def listing_create(*, owner, title: str, description: str, category: str, price: Decimal) -> Listing:
     """Create a pending listing for `owner`. `price` is INR with 2 places.
+    Raises `admin.alert` (kind `listing.pending`) for the moderators' live dashboard.
     Raises ValidationFailed for a category outside LISTING_CATEGORIES."""
     _check_category(category)
-    return Listing.objects.create(owner=owner, title=title, description=description, category=category, price=price)
+    listing = Listing.objects.create(owner=owner, title=title, description=description, category=category,
+                                     price=price)
+    admin_alert(kind="listing.pending", message=f"New listing #{listing.pk} “{listing.title}” awaits moderation.",
+                data={"listingId": listing.pk, "ownerId": owner.pk, "category": category})
+    return listing
 
 
 def _owned_locked(listing_id: int, owner) -> Listing:
@@ -56,6 +64,7 @@ def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
         if field in changes:
             setattr(listing, field, changes[field])
     listing.save(update_fields=[*[f for f in EDITABLE_FIELDS if f in changes], "updated_at"])
+    search_sync_on_commit(listing_id=listing.pk)
     return listing
 
 
@@ -63,6 +72,7 @@ def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
 def listing_delete(*, listing_id: int, owner) -> None:
     """Delete the owner's listing. Raises NotFound for another user's listing."""
     _owned_locked(listing_id, owner).delete()
+    search_remove_on_commit(listing_id=listing_id)
 
 
 def _moderation_target(listing_id: int, actor) -> Listing:
@@ -105,6 +115,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     publish_listing_update(listing)
     notification_enqueue(user_id=listing.owner_id, template_key="listing_approved",
                          payload=listing_payload(listing), dedupe_key=f"listing_approved:{listing.pk}")
+    search_sync_on_commit(listing_id=listing.pk)
     return listing
 
 
@@ -128,4 +139,5 @@ def listing_reject(*, listing_id: int, actor, reason: str) -> Listing:
     publish_listing_update(listing)
     notification_enqueue(user_id=listing.owner_id, template_key="listing_rejected",
                          payload=listing_payload(listing), dedupe_key=f"listing_rejected:{listing.pk}")
+    search_sync_on_commit(listing_id=listing.pk)
     return listing

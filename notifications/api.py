@@ -1,25 +1,61 @@
-"""`GET /api/notifications`: the caller's own notifications, newest first."""
-from rest_framework import generics, serializers
+"""Notifications API: the caller's own notifications, devices and channel preferences."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from . import services
 from .models import Notification
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    templateKey = serializers.CharField(source="template_key")
-    data = serializers.JSONField(source="payload")
-    sentAt = serializers.DateTimeField(source="sent_at")
-    createdAt = serializers.DateTimeField(source="created_at")
-
-    class Meta:
-        model = Notification
-        fields = ["id", "templateKey", "channel", "status", "data", "sentAt", "createdAt"]
-        read_only_fields = fields
+from .selectors import device_list_for_user, notification_list_for_user, preference_for_user
+from .serializers import DeviceSerializer, NotificationSerializer, PreferenceSerializer
 
 
 class NotificationListView(generics.ListAPIView):
+    """`GET /api/notifications`: own notifications, newest first, paginated."""
+
     serializer_class = NotificationSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        return Notification.objects.filter(user=self.request.user).order_by("-id")
+        return notification_list_for_user(user=self.request.user)
+
+
+class DeviceListCreateView(APIView):
+    """`GET /api/notifications/devices` (own active devices), `POST` {token, platform} registers
+    an FCM token (201; registering a known token again moves it to the caller and reactivates it)."""
+
+    @extend_schema(responses=DeviceSerializer(many=True))
+    def get(self, request):
+        return Response(DeviceSerializer(device_list_for_user(user=request.user), many=True).data)
+
+    @extend_schema(request=DeviceSerializer, responses={201: DeviceSerializer})
+    def post(self, request):
+        data = DeviceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        device = services.device_register(user=request.user, **data.validated_data)
+        return Response(DeviceSerializer(device).data, status=status.HTTP_201_CREATED)
+
+
+class DeviceDetailView(APIView):
+    """`DELETE /api/notifications/devices/{id}`: stop pushing to one of the caller's devices."""
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, device_id: int):
+        services.device_unregister(user=request.user, device_id=device_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PreferenceView(APIView):
+    """`GET/PATCH /api/notifications/preferences` {phone, push, sms, email} (phoneActive read-only)."""
+
+    @extend_schema(responses=PreferenceSerializer)
+    def get(self, request):
+        return Response(PreferenceSerializer(preference_for_user(user=request.user)).data)
+
+    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
+    def patch(self, request):
+        data = PreferenceSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        pref = services.preference_update(user=request.user, changes=data.validated_data)
+        return Response(PreferenceSerializer(pref).data)

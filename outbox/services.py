@@ -2,27 +2,30 @@
 
 `publish()` is called by a service inside its transaction. The rows commit or roll back with the
 change; after commit they are handed to the channel layer at once (`send_rows`) and marked sent.
-A row that could not be sent stays pending with its error, for the relay to retry; its first
-retry is not due before OUTBOX_FIRST_RETRY_SECONDS so the relay never races the after-commit send.
+A row that could not be sent stays pending with its error, for the relay (outbox.relay) to retry;
+its first retry is not due before OUTBOX_FIRST_RETRY_SECONDS so the relay never races the
+after-commit send. In a process that may not send (embedded mode, not the websocket server;
+see outbox.runtime) rows are written due at once and left to the serving process's relay.
 """
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.context import current
+from dgt.errors import Conflict, NotFound
 
-from .frames import layer_message
+from . import runtime
 from .models import EventOutbox, OutboxStatus
+from .transport import send_batch
 
 log = logging.getLogger(__name__)
 
@@ -42,44 +45,116 @@ def publish(*, channel: str, groups: Iterable[str], data: dict) -> list[EventOut
     datetime -> ISO 8601). Call inside the transaction of the change; outside one (autocommit)
     the rows are sent at once. Returns the rows (with ids).
     """
-    data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return publish_many(events=[(channel, groups, data)])
+
+
+def publish_many(*, events: Iterable[tuple[str, Iterable[str], dict]], batch_size: int = 1000) -> list[EventOutbox]:
+    """Write the outbox rows of many events at once; send them after commit, in one go.
+
+    `events` is an iterable of `(channel, groups, data)` with `publish()`'s meaning; the rows are
+    inserted with bulk INSERTs of `batch_size` rows and handed to `send_rows` by a single
+    on-commit callback, so a job that publishes thousands of events makes a few round trips
+    instead of one per event. Returns the rows (with ids), in order.
+    """
     now = timezone.now()
-    first_retry = now + timedelta(seconds=getattr(settings, "OUTBOX_FIRST_RETRY_SECONDS", 10))
+    sends = runtime.may_send()
+    due = now + timedelta(seconds=settings.OUTBOX_FIRST_RETRY_SECONDS) if sends else now
     request_id = current().request_id
-    rows = EventOutbox.objects.bulk_create(
-        [
-            EventOutbox(channel=channel, group=group, payload=data, request_id=request_id,
-                        next_attempt_at=first_retry, created_at=now)
-            for group in dict.fromkeys(groups)
-        ]
-    )
-    transaction.on_commit(lambda: send_rows(rows))
+    pending = []
+    for channel, groups, data in events:
+        payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+        pending.extend(EventOutbox(channel=channel, group=group, payload=payload, request_id=request_id,
+                                   next_attempt_at=due, created_at=now) for group in dict.fromkeys(groups))
+    if not pending:
+        return []
+    rows = EventOutbox.objects.bulk_create(pending, batch_size=batch_size)
+    if sends:
+        transaction.on_commit(lambda: send_rows(rows))
     return rows
 
 
-async def _group_send_all(rows: list[EventOutbox]) -> None:
-    layer = get_channel_layer()
-    for row in rows:
-        await layer.group_send(row.group, layer_message(row))
+def earlier_failed_groups(*, groups: Iterable[str], before_id: int, exclude_ids: Sequence[int] = ()) -> dict[str, int]:
+    """{group: smallest id} of pending rows of `groups` with id < `before_id` that must go out
+    first: rows that already failed once (last_error set) or are due (a relay may hold them).
+
+    A newer row of such a group waits for them, so each group's events go out in id order.
+    """
+    now = timezone.now()
+    qs = (EventOutbox.objects.filter(status=OutboxStatus.PENDING, group__in=set(groups), id__lt=before_id)
+          .filter(~Q(last_error="") | Q(next_attempt_at__lte=now)))
+    if exclude_ids:
+        qs = qs.exclude(id__in=list(exclude_ids))
+    blockers: dict[str, int] = {}
+    for group, row_id in qs.order_by("id").values_list("group", "id"):
+        blockers.setdefault(group, row_id)
+    return blockers
 
 
 def send_rows(rows: list[EventOutbox]) -> int:
     """Send committed pending rows to the channel layer in id order and mark them sent.
 
-    Returns how many were marked sent. On a layer error (e.g. Redis down) nothing is marked:
-    the rows stay pending with `last_error` set, for the relay. Never raises: the caller's
-    change has already committed and must not be reported as failed.
+    Returns how many were marked sent. On a layer error (e.g. Redis down) the unsent rows stay
+    pending with `last_error` set and one attempt counted, for the relay. Rows of a group that
+    has an earlier row waiting for a retry are left to the relay too (id order per group).
+    Never raises: the caller's change has already committed and must not be reported as failed.
     """
     rows = sorted(rows, key=lambda r: r.id)
-    ids = [r.id for r in rows]
-    try:
-        async_to_sync(_group_send_all)(rows)
-    except Exception as exc:  # transport failure: the relay retries
-        log.warning("outbox send failed for %d rows, left pending: %s", len(ids), exc)
-        EventOutbox.objects.filter(id__in=ids, status=OutboxStatus.PENDING).update(
-            last_error=f"{type(exc).__name__}: {exc}"[:1000]
-        )
+    if not rows:
         return 0
-    return EventOutbox.objects.filter(id__in=ids, status=OutboxStatus.PENDING).update(
+    try:
+        blockers = earlier_failed_groups(groups={r.group for r in rows}, before_id=rows[-1].id,
+                                         exclude_ids=[r.id for r in rows])
+    except Exception as exc:  # database gone: the relay will find them
+        log.warning("outbox send skipped for %d rows: %s", len(rows), exc)
+        return 0
+    waiting = [r.id for r in rows if r.group in blockers and blockers[r.group] < r.id]
+    if waiting:
+        EventOutbox.objects.filter(id__in=waiting, status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
+        rows = [r for r in rows if r.id not in set(waiting)]
+    result = send_batch(rows)
+    sent = EventOutbox.objects.filter(id__in=result.sent, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
-    )
+    ) if result.sent else 0
+    if result.error is not None:
+        unsent = [r.id for r in rows if r.id not in set(result.sent)]
+        log.warning("outbox send failed for %d rows, left pending: %s", len(unsent), result.error)
+        EventOutbox.objects.filter(id__in=unsent, status=OutboxStatus.PENDING).update(
+            attempts=F("attempts") + 1, last_error=f"{type(result.error).__name__}: {result.error}"[:1000]
+        )
+    return sent
+
+
+@transaction.atomic
+def outbox_retry(*, outbox_id: int, actor) -> EventOutbox:
+    """Put a failed row back to pending, due now, with its attempts reset; the relay sends it.
+
+    Audited as `outbox.retry`. Raises NotFound for an unknown id, Conflict (409) when the row
+    is not failed (pending rows are retried anyway; sent rows need no retry).
+    """
+    from audit.services import audit_record
+
+    row = EventOutbox.objects.select_for_update().filter(pk=outbox_id).first()
+    if row is None:
+        raise NotFound("Outbox row not found.")
+    if row.status != OutboxStatus.FAILED:
+        raise Conflict(f"Outbox row {row.pk} is {row.status}; only failed rows can be retried.",
+                       code="invalid_transition")
+    previous = {"attempts": row.attempts, "lastError": row.last_error}
+    row.status = OutboxStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = timezone.now()
+    row.save(update_fields=["status", "attempts", "next_attempt_at"])
+    audit_record(action="outbox.retry", entity_type="outbox", entity_id=row.pk, user=actor, metadata=previous)
+    if runtime.may_send():
+        transaction.on_commit(lambda: _retry_now(row.pk))
+    return row
+
+
+def _retry_now(outbox_id: int) -> None:
+    """Hand a retried row to the relay at once rather than waiting for the next beat tick."""
+    from .relay import relay_run
+
+    try:
+        relay_run(max_batches=1)
+    except Exception as exc:  # the periodic relay picks it up
+        log.warning("relay after retry of %s failed: %s", outbox_id, exc)

@@ -13,7 +13,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import Role
-from accounts.tokens import token_pair_for
+from accounts.tokens import access_token_for
 
 from .factories import ListingFactory, UserFactory
 
@@ -94,7 +94,7 @@ def api():
 def api_for():
     def make(user) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_for(user)['access']}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
         return client
 
     return make

@@ -1,29 +1,40 @@
 """Liveness and readiness probes.
 
-`/healthz` answers 200 while the process serves requests. `/readyz` also checks that the
-database and the cache answer (503 with the failing part named otherwise).
+`GET /healthz` answers 200 while the process serves requests (it touches nothing else, so a
+database outage does not get every web process restarted). `GET /readyz` runs django-health-check
+checks concurrently — database, cache, Redis (services mode) and the Celery broker — and answers
+200 `{"status": "ok", "checks": {name: "ok"}}` or 503 `{"status": "unavailable", "checks":
+{name: "ok" | "<what failed>"}}` naming what is down.
 """
-from django.core.cache import cache
-from django.db import connection
+import asyncio
+
 from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from health_check.views import HealthCheckView
+
+from dgt.monitoring.checks import readiness_checks
 
 
+@never_cache
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request):
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # any driver error means not ready
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        cache.set("readyz", "1", 5)
-        checks["cache"] = "ok" if cache.get("readyz") == "1" else "error: no round trip"
-    except Exception as exc:
-        checks["cache"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+class ReadyzView(HealthCheckView):
+    """django-health-check's view with dgt's checks and one JSON shape for every client."""
+
+    def get_checks(self):
+        self._names = {}
+        for name, check in readiness_checks():
+            self._names[id(check)] = name
+            yield check
+
+    async def get(self, request, *args, **kwargs):
+        with self.get_executor() as executor:
+            results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
+        checks = {self._names[id(r.check)]: "ok" if r.error is None else str(r.error) for r in results}
+        ok = all(v == "ok" for v in checks.values())
+        return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+readyz = ReadyzView.as_view()

@@ -3,10 +3,12 @@
 Users admin, moderator, seller, buyer, all with password demo-pass-123; a few pending listings
 owned by seller. Run twice, it creates nothing new.
 """
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.tokens import token_pair_for
@@ -25,6 +27,21 @@ LISTINGS = [
     ("Teak wood dining table, 6 seater", "furniture", "15500.00"),
     ("2BHK for rent near Koramangala", "property", "28000.00"),
 ]
+
+
+def _demo_wallets(users: dict) -> None:
+    """A wallet per demo user; seller topped up 1000.00 and charged 500.00 against "listing-fee-1"
+    (a paid listing's fee), so the README's refund example refunds a real charge. Once only."""
+    from wallet.models import Transaction, TransactionKind
+    from wallet.services import charge_create, topup_credit, wallet_ensure
+
+    for user in users.values():
+        wallet_ensure(user_id=user.pk)
+    seller = users["seller"]
+    if not Transaction.objects.filter(wallet_id=seller.pk, kind=TransactionKind.CHARGE, ref_id="listing-fee-1").exists():
+        topup_credit(user_id=seller.pk, amount=Decimal("1000.00"), payment_id="demo-payment-1", reason="demo top-up")
+        charge_create(user_id=seller.pk, amount=Decimal("500.00"), ref_id="listing-fee-1",
+                      reason="Featured listing fee (demo)")
 
 
 class Command(BaseCommand):
@@ -53,12 +70,12 @@ class Command(BaseCommand):
                         price=Decimal(price), status=ListingStatus.PENDING)
                 for title, category, price in LISTINGS
             )
+        _demo_wallets(users)
+        _expiry_demo(seller)
         from banners.models import Banner  # issue 4: one home banner for the public feed
         from banners.services import banner_create
 
         if not Banner.objects.exists():
-            from django.utils import timezone
-
             banner_create(actor=users["admin"], placement="home", title="Festive sale: 0% commission",
                           image_url="https://picsum.photos/seed/dgt/1200/300", link="https://example.com/festive",
                           start_date=timezone.now(), priority=10)
@@ -69,6 +86,30 @@ class Command(BaseCommand):
         self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, seller, buyer")
         self.stdout.write(f"  Django admin login: admin / {PASSWORD}")
         self.stdout.write(f"  Pending listing ids: {pending}")
+        self.stdout.write(f"  seller user id: {seller.pk}; wallet charge to refund: refId listing-fee-1 (500.00)")
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
         self.stdout.write(f"  moderator access token: {token_pair_for(users['moderator'])['access']}")
         self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")
+
+
+# Approved listings due for the expiry job (issue 6): `runjob expiry_reminders` sends a 1-day and
+# a 3-day reminder and expires one; a second run sends none. The seller has a console device and phone.
+EXPIRY_DEMO = [("Canon EOS 1500D camera", "electronics", "26000.00", timedelta(hours=20)),
+               ("Study table with drawer", "furniture", "3500.00", timedelta(days=2, hours=12)),
+               ("Royal Enfield helmet", "vehicles", "1800.00", timedelta(hours=-1))]
+
+
+def _expiry_demo(seller) -> None:
+    from notifications.models import Device, NotificationPreference
+
+    if Listing.objects.filter(owner=seller, title=EXPIRY_DEMO[0][0]).exists():
+        return
+    now = timezone.now()
+    Listing.objects.bulk_create(
+        Listing(owner=seller, title=title, description=f"Demo listing: {title}.", category=category,
+                price=Decimal(price), status=ListingStatus.APPROVED, approved_at=now - timedelta(days=29),
+                expires_at=now + due_in)
+        for title, category, price, due_in in EXPIRY_DEMO
+    )
+    Device.objects.get_or_create(token="demo-fcm-token-seller", defaults={"user": seller, "platform": "android"})
+    NotificationPreference.objects.get_or_create(user=seller, defaults={"phone": "+919800000001"})

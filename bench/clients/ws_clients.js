@@ -1,0 +1,93 @@
+// The one client machinery that drives both dgt (/ws/events/, `ws`, Authorization: Bearer) and
+// the Socket.IO peer (socket.io-client, websocket transport, auth.token): one socket per user.
+// Controlled by lines on stdin, answers on stdout:
+//   connect N  -> opens the next N sockets (at most `concurrency` handshakes in flight), answers
+//                 "READY <open> <failed> <seconds for this batch>" when each is ready (or failed)
+//   dump PATH  -> writes what was received so far to PATH, answers "DUMPED <frames>"
+//   quit       -> closes everything and exits
+// Received event frames: [eid, userId, latencyMs (receipt - data.t), isAdminGroup, frameId].
+// listings.update frames: [listingId, userId, receivedAtEpochMs] (full path HTTP approve -> frame).
+// Usage: node ws_clients.js CONFIG.json  ({mode: "dgt"|"sio", url, users: PATH, concurrency, maxSeconds})
+"use strict";
+const fs = require("fs");
+const readline = require("readline");
+const WebSocket = require("ws");
+const { io } = require("socket.io-client");
+
+const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const users = JSON.parse(fs.readFileSync(cfg.users, "utf8")); // [{id, role, token}]
+const now = () => performance.timeOrigin + performance.now();
+const events = [];
+const approvals = [];
+const sockets = [];
+let next = 0, open = 0, failed = 0, closedAfterReady = 0;
+
+function onFrame(user, frame) {
+  if (!frame || frame.type !== "event") return;
+  const t = now();
+  const d = frame.data || {};
+  if (frame.channel === "listings.update") { approvals.push([d.id, user.id, t]); return; }
+  if (typeof d.t === "number") events.push([d.eid, user.id, t - d.t, frame.channel === "admin.stats" ? 1 : 0, frame.id]);
+}
+
+function openDgt(user) {
+  return new Promise((resolve) => {
+    let ready = false;
+    const ws = new WebSocket(cfg.url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
+    sockets.push(ws);
+    ws.on("message", (buf) => {
+      let frame;
+      try { frame = JSON.parse(buf.toString()); } catch (e) { return; }
+      if (frame.type === "ready") { ready = true; open++; resolve(true); return; }
+      onFrame(user, frame);
+    });
+    ws.on("close", () => { if (ready) { closedAfterReady++; open--; } else { failed++; resolve(false); } });
+    ws.on("error", () => {});
+  });
+}
+
+function openSio(user) {
+  return new Promise((resolve) => {
+    let ready = false;
+    const s = io(cfg.url, { transports: ["websocket"], auth: { token: user.token }, reconnection: false, forceNew: true });
+    sockets.push(s);
+    s.on("ready", () => { ready = true; open++; resolve(true); });
+    s.on("event", (frame) => onFrame(user, frame));
+    s.on("connect_error", () => { if (!ready) { failed++; resolve(false); } });
+    s.on("disconnect", () => { if (ready) { closedAfterReady++; open--; } });
+  });
+}
+
+async function connect(n) {
+  const started = now();
+  const end = Math.min(users.length, next + n);
+  const limit = cfg.concurrency || 50;
+  const worker = async () => {
+    while (next < end) {
+      const user = users[next++];
+      await (cfg.mode === "sio" ? openSio(user) : openDgt(user));
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  console.log(`READY ${open} ${failed} ${((now() - started) / 1000).toFixed(3)}`);
+}
+
+function dump(path) {
+  fs.writeFileSync(path, JSON.stringify({ events, approvals, open, failed, closedAfterReady }));
+  console.log(`DUMPED ${events.length + approvals.length}`);
+}
+
+function quit() {
+  for (const s of sockets) { try { s.close(); } catch (e) {} }
+  setTimeout(() => process.exit(0), 200);
+}
+
+setTimeout(() => { console.log("TIMEOUT"); quit(); }, (cfg.maxSeconds || 600) * 1000);
+const rl = readline.createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  const [cmd, arg] = line.trim().split(/\s+/);
+  if (cmd === "connect") connect(Number(arg)).catch((e) => console.log(`ERROR ${e}`));
+  else if (cmd === "dump") dump(arg);
+  else if (cmd === "quit") quit();
+});
+rl.on("close", quit);

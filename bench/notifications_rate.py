@@ -1,0 +1,108 @@
+"""Benchmark 6 — notification throughput: 5,000 queued notifications, two Celery workers; the
+global limit must hold at 100/s +-5% across both.
+
+Two worker processes run the Procfile's `worker` line (own node names) against a bench database
+and the bench Redis; 5,000 notifications are enqueued through `notifications.services.
+notification_enqueue` (the `notifications` queue). The rate is read from the rows' `sent_at`:
+overall, over the middle 90% of sends (steady state), and the busiest 1-second window.
+Without a global limiter in this build the script says "not available" (its goal is the
+limiter); `--force` measures the unlimited rate anyway.
+Run: .venv/bin/python bench/notifications_rate.py [--smoke] [--force] [--json out.json]
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    ROOT, NotAvailable, Proc, close_django_connections, create_bench_db, django_setup, drop_bench_db,
+    flush_bench_redis, log_dir, parser, procfile_command, run_main, server_env,
+)
+
+LIMIT = 100.0
+
+
+def limiter_present() -> str | None:
+    """The name of the global notification limit (a setting or module), None when absent."""
+    from django.conf import settings
+
+    for name in dir(settings):
+        if re.fullmatch(r"NOTIFICATIONS?_\w*(RATE|LIMIT|PER_SECOND)\w*", name):
+            return f"settings.{name}"
+    for mod in ("limiter", "ratelimit", "rate_limit", "throttle", "rate"):
+        if importlib.util.find_spec(f"notifications.{mod}") is not None:
+            return f"notifications.{mod}"
+    return None
+
+
+def body(args) -> dict:
+    n, workers = (60, 2) if args.smoke else (5000, 2)
+    workdir = log_dir("notifications_rate")
+    db_url = create_bench_db("notify")
+    procs = []
+    try:
+        flush_bench_redis()
+        django_setup(db_url)
+        limiter = limiter_present()
+        if limiter is None and not args.force:
+            raise NotAvailable("no global notification rate limit (no NOTIFICATION*_RATE/LIMIT setting, no "
+                               "notifications.limiter module); --force measures the unlimited rate")
+        from accounts.models import User
+        from notifications.models import Notification
+        from notifications.services import notification_enqueue
+
+        User.objects.bulk_create([User(username=f"notify{i:04d}", password="!") for i in range(1000)])
+        user_ids = list(User.objects.values_list("id", flat=True))
+        close_django_connections()
+        base = procfile_command("worker")
+        for k in range(workers):
+            procs.append(Proc(f"{base} -n bench{k}@%h", env=server_env(db_url), log=workdir / f"worker{k}.log",
+                              shell=True))
+        time.sleep(8)  # workers connect to the broker before the queue fills
+        for i in range(n):
+            notification_enqueue(user_id=user_ids[i % len(user_ids)], template_key="listing_approved",
+                                 payload={"id": i, "title": f"bench {i}"}, dedupe_key=f"bench:{i}")
+        deadline = time.monotonic() + n / LIMIT * 2 + 90
+        done = 0
+        while time.monotonic() < deadline:
+            done = Notification.objects.exclude(status="queued").count()
+            if done >= n:
+                break
+            if not all(p.alive() for p in procs):
+                raise RuntimeError("a worker exited:\n" + "\n".join(p.log_tail() for p in procs))
+            time.sleep(1)
+        times = sorted(t.timestamp() for t in Notification.objects.filter(status="sent").values_list("sent_at", flat=True))
+        failed = Notification.objects.filter(status="failed").count()
+    finally:
+        for p in procs:
+            p.stop()
+        close_django_connections()
+        flush_bench_redis()
+        if not args.keep_db:
+            drop_bench_db(db_url)
+    overall = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    lo, hi = int(len(times) * 0.05), int(len(times) * 0.95) - 1
+    steady = (hi - lo) / (times[hi] - times[lo]) if hi > lo and times[hi] > times[lo] else None
+    busiest, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - 1.0:
+            j += 1
+        busiest = max(busiest, i - j + 1)
+    met = bool(steady) and abs(steady - LIMIT) <= 0.05 * LIMIT and busiest <= LIMIT * 1.05 and len(times) == n
+    print(f"    {len(times)}/{n} sent ({failed} failed) by {workers} workers; overall {overall or 0:.1f}/s, steady "
+          f"{steady or 0:.1f}/s, busiest 1 s window {busiest}; limiter: {limiter}; goal {'met' if met else 'NOT met'}")
+    return {"queued": n, "sent": len(times), "failed": failed, "workers": workers, "overallPerSecond": overall,
+            "steadyPerSecond": steady, "busiestSecond": busiest, "limiter": limiter, "goalMet": met,
+            "goal": "100/s +-5% across two workers, all sent"}
+
+
+if __name__ == "__main__":
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--force", action="store_true", help="measure even without a limiter")
+    a = p.parse_args()
+    sys.exit(run_main("notifications_rate", a, body))

@@ -1,0 +1,1 @@
+"""Operations: queue overview (`/api/admin/queues`), readiness (`/readyz`), Prometheus (`/metrics`)."""

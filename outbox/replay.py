@@ -1,0 +1,22 @@
+"""Reads for resume: the outbox rows a socket missed (DESIGN.md Events, issue 5)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.utils import timezone
+
+from .frames import event_text
+from .models import EventOutbox
+
+
+def rows_after(*, groups: Sequence[str], after: int, limit: int) -> list[tuple[int, str]]:
+    """[(id, frame text)] of rows for `groups` with id > `after`, in id order, at most `limit`.
+
+    Every status counts (pending and failed rows are events the socket has not had either);
+    only rows within OUTBOX_RETENTION are replayed (older sent rows may already be purged).
+    """
+    since = timezone.now() - settings.OUTBOX_RETENTION
+    rows = (EventOutbox.objects.filter(group__in=list(groups), id__gt=after, created_at__gte=since)
+            .order_by("id")[:limit])
+    return [(row.id, event_text(row)) for row in rows]

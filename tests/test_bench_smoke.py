@@ -1,0 +1,128 @@
+"""The benchmarks in bench/ still run (tiny size), refuse foreign databases, and write their table.
+
+Benchmarks are not tests: nothing here asserts a time. The smoke runs need PostgreSQL, Redis and
+Node (marked `services`/`e2e`: skipped embedded, required with DGT_REQUIRE_SERVICES=1); the guard
+and table-writer tests run everywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402
+import run_all  # noqa: E402
+
+
+@pytest.mark.parametrize("url", [
+    "postgres://postgres@127.0.0.1:5432/dgt_main",
+    "postgres://postgres@127.0.0.1:5432/dgt_i7",
+    "postgres://postgres@127.0.0.1:5432/test_dgt_bench",
+    "postgres://postgres@db.example.com:5432/dgt_bench_x",
+    "sqlite:///dgt_bench.sqlite3",
+])
+def test_guard_refuses_databases_that_are_not_bench_databases(url):
+    with pytest.raises(common.NotABenchDatabase):
+        common.assert_bench_db(url)
+    with pytest.raises(common.NotABenchDatabase):
+        common.server_env(url)
+
+
+def test_guard_accepts_a_bench_database_and_refuses_redis_db_0():
+    assert common.assert_bench_db("postgres://postgres@127.0.0.1:5432/dgt_bench_api_1") == "dgt_bench_api_1"
+    with pytest.raises(common.NotABenchDatabase):
+        common.assert_bench_redis("redis://127.0.0.1:6379/0")
+    with pytest.raises(common.NotABenchDatabase):
+        common.assert_bench_redis("redis://127.0.0.1:6379")
+    common.assert_bench_redis("redis://127.0.0.1:6379/7")
+
+
+def test_publisher_refuses_a_database_that_is_not_a_bench_database(tmp_path):
+    schedule = tmp_path / "s.json"
+    schedule.write_text("[]")
+    env = dict(os.environ, DATABASE_URL="postgres://postgres@127.0.0.1:5432/dgt_main")
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "dgt_publisher.py"), "--mode", "outbox", "--schedule",
+                          str(schedule), "--out", str(tmp_path / "o.json")], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "refusing to run against 'dgt_main'" in out.stderr
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert common.pct(values, 50) == 50.0
+    assert common.pct(values, 99) == 99.0
+    assert common.pct(values, 100) == 100.0
+    assert common.pct([], 99) is None
+    assert common.summary([3.0, 1.0, 2.0])["max"] == 3.0
+
+
+def test_pyspy_top_counts_inclusive_and_self_samples(tmp_path):
+    collapsed = tmp_path / "p.collapsed"
+    collapsed.write_text("main;a;b 6\nmain;a 2\nmain;c 2\n")
+    top = {f: (inc, own) for f, inc, own in common.pyspy_top(collapsed)}
+    assert top["main"] == (100.0, 0.0)
+    assert top["a"] == (80.0, 20.0)
+    assert top["b"] == (60.0, 60.0)
+
+
+def test_table_keeps_the_hand_written_part_of_the_doc(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nintro by hand\n\n{run_all.BEGIN}\nold table\n{run_all.END}\n\n## Notes by hand\n")
+    meta = {"started": "2026-01-01 00:00", "seconds": 1.0, "smoke": False,
+            "machine": {"cpu": "cpu", "cores": 2, "memoryGb": 1.0, "kernel": "k", "loadavg": "0 0 0"},
+            "versions": {k: "v" for k in ["python", "packages", "postgres", "redis", "pgbench", "redisBenchmark", "node",
+                                          "nodePackages"]}}
+    results = {"expiry_job": {"status": "not available", "reason": "Celery task x is not registered"},
+               "outbox_relay": {"status": "ok", "sent": 100, "drainSeconds": 0.5, "eventsPerSecond": 200.0, "left": 0,
+                                "failed": 0, "redisPublish1": 1000.0, "redisPublish50": 4000.0, "ratio1": 0.2,
+                                "ratio50": 0.05, "goalMet": False}}
+    run_all.write_doc(doc, results, meta, ["cmd"])
+    text = doc.read_text()
+    assert "intro by hand" in text and "## Notes by hand" in text
+    assert "old table" not in text
+    assert text.count(run_all.BEGIN) == 1 and text.count(run_all.END) == 1
+    run_all.write_doc(doc, results, meta, ["cmd"])  # a second run replaces the table again, keeps the rest
+    assert doc.read_text() == text
+    assert "not available in this build: Celery task x is not registered" in text
+    assert "200 events/s" in text and "**NOT met**" in text
+
+
+@pytest.mark.services
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name", run_all.BENCHMARKS)
+def test_benchmark_runs_at_tiny_size(name, tmp_path):
+    if shutil.which("node") is None or shutil.which("pgbench") is None:
+        pytest.fail("benchmarks need node and pgbench (Debian packages nodejs, npm, postgresql-client)")
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.run([str(common.VENV_BIN / "python"), f"bench/{name}.py", "--smoke", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=580)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == name and result["smoke"] is True
+    assert result["status"] in ("ok", "not available")
+    if result["status"] == "not available":
+        assert f"{name}: not available in this build: " in proc.stdout
+        return
+    if name == "api_writes":
+        assert result["pgbench"]["tps"] > 0
+        approve = result["endpoints"]["approve"]
+        assert approve["requests"] > 0 and approve["statuses"].get("200", 0) > 0
+    elif name == "event_latency":
+        assert [r["socketsReady"] for r in result["runs"]] == [result["users"]] * len(result["runs"])
+        assert all(r["expectedDeliveries"] > 0 and r["delivered"] > 0 for r in result["runs"])
+        assert result["fullPath"]["approvals"] > 0
+    elif name == "idle_sockets":
+        assert result["runs"][0]["sockets"] == result["target"]
+    # bench databases are dropped afterwards
+    names = common.psql(f"SELECT datname FROM pg_database WHERE datname LIKE '{common.BENCH_DB_PREFIX}%'", capture=True)
+    assert str(proc.pid) not in names

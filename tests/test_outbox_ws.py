@@ -1,0 +1,296 @@
+"""Websocket lifecycle: resume without gap or duplicate, truncation, slow consumer, token expiry
+(4001), block (4003, pushed and by the periodic re-check), foreign Origin, admin stats."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import jwt
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role
+from outbox.control import sockets_recheck
+from outbox.layers import DROPS
+from outbox.models import EventOutbox
+from outbox.services import publish, user_group
+
+from .outbox_fixtures import frames_until_quiet, next_close, open_socket
+
+
+def _run(fn):
+    return async_to_sync(fn)()
+
+
+@database_sync_to_async
+def _emit(group: str, n: int = 1, channel: str = "test.event") -> list[int]:
+    ids = []
+    for i in range(n):
+        with transaction.atomic():
+            ids += [r.id for r in publish(channel=channel, groups=[group], data={"i": i})]
+    return ids
+
+
+@database_sync_to_async
+def _emit_batch(group: str, n: int) -> list[int]:
+    with transaction.atomic():
+        return [publish(channel="test.event", groups=[group], data={"i": i})[0].id for i in range(n)]
+
+
+def _events(frames):
+    return [f["id"] for f in frames if f.get("type") == "event"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_replays_exactly_the_users_missed_events_then_live(seller, buyer):
+    async def scenario():
+        comm, _ = await open_socket(seller)
+        [seen] = await _emit(user_group(seller.pk))
+        first = await frames_until_quiet(comm)
+        await comm.disconnect()
+        # Offline: 3 events for the seller, 2 for someone else.
+        missed = []
+        for _ in range(3):
+            missed += await _emit(user_group(seller.pk))
+            await _emit(user_group(buyer.pk))
+        comm, _ = await open_socket(seller)
+        await comm.send_json_to({"type": "resume", "after": seen})
+        replay = await frames_until_quiet(comm)
+        live = await _emit(user_group(seller.pk))
+        after = await frames_until_quiet(comm)
+        await comm.disconnect()
+        return seen, first, missed, replay, live, after
+
+    seen, first, missed, replay, live, after = _run(scenario)
+    assert _events(first) == [seen]
+    assert _events(replay) == missed
+    assert replay[-1] == {"type": "resumed", "lastId": missed[-1], "count": 3}
+    assert [f["data"]["i"] for f in replay if f["type"] == "event"] == [0, 0, 0]
+    assert _events(after) == live
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_does_not_send_a_live_frame_twice(seller, monkeypatch):
+    """A row committed while the socket was offline but relayed after it reconnected arrives
+    both from the replay and live: the socket writes it once."""
+    async def scenario():
+        comm, _ = await open_socket(seller)
+        with monkeypatch.context() as mp:  # the after-commit send never happens (process died)
+            mp.setattr("outbox.services.send_rows", lambda rows: 0)
+            ids = await _emit(user_group(seller.pk), 2)
+        await database_sync_to_async(EventOutbox.objects.filter(id__in=ids).update)(next_attempt_at=timezone.now())
+        await comm.send_json_to({"type": "resume", "after": 0})
+        replay = await frames_until_quiet(comm)
+        from outbox.relay import relay_run
+        stats = await database_sync_to_async(relay_run)()
+        live = await frames_until_quiet(comm)
+        await comm.disconnect()
+        return ids, replay, stats, live
+
+    ids, replay, stats, live = _run(scenario)
+    assert _events(replay) == ids
+    assert stats["sent"] == 2  # the layer did deliver them again ...
+    assert _events(live) == []  # ... and the socket dropped them
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_is_capped_at_resume_max_then_truncated(seller, settings):
+    settings.RESUME_MAX = 4
+
+    async def scenario():
+        ids = await _emit_batch(user_group(seller.pk), 6)
+        comm, _ = await open_socket(seller)
+        await comm.send_json_to({"type": "resume", "after": ids[0] - 1})
+        first = await frames_until_quiet(comm)
+        await comm.send_json_to({"type": "resume", "after": first[-2]["lastId"]})
+        second = await frames_until_quiet(comm)
+        await comm.disconnect()
+        return ids, first, second
+
+    ids, first, second = _run(scenario)
+    assert _events(first) == ids[:4]
+    assert first[-2:] == [{"type": "resume_truncated", "lastId": ids[3]},
+                          {"type": "resumed", "lastId": ids[3], "count": 4}]
+    assert _events(second) == ids[4:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_only_within_retention(seller, settings):
+    old = timezone.now() - settings.OUTBOX_RETENTION - timedelta(minutes=1)
+
+    async def scenario():
+        [stale] = await _emit(user_group(seller.pk))
+        await database_sync_to_async(EventOutbox.objects.filter(id=stale).update)(created_at=old)
+        [fresh] = await _emit(user_group(seller.pk))
+        comm, _ = await open_socket(seller)
+        await comm.send_json_to({"type": "resume", "after": 0})
+        frames = await frames_until_quiet(comm)
+        await comm.disconnect()
+        return fresh, frames
+
+    fresh, frames = _run(scenario)
+    assert _events(frames) == [fresh]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("after", ["7", -1, None, True])
+def test_bad_resume_is_an_error_frame(seller, after):
+    async def scenario():
+        comm, _ = await open_socket(seller)
+        await comm.send_json_to({"type": "resume", "after": after})
+        frames = await frames_until_quiet(comm)
+        await comm.disconnect()
+        return frames
+
+    [frame] = _run(scenario)
+    assert frame["type"] == "error" and frame["code"] == "bad_frame"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", [
+    "outbox.layers.CountingInMemoryChannelLayer",
+    pytest.param("outbox.layers.CountingRedisPubSubChannelLayer", marks=pytest.mark.redis),
+])
+def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend):
+    """300 events at once to a socket that handles one frame per 5 ms with a 50-frame buffer:
+    the layer drops (and counts) what does not fit; the client resumes after the last id it
+    has and ends up with all 300, in order, each once."""
+    from dgt.asgi import application
+    from outbox.consumers import EventsConsumer
+
+    config = {"capacity": 50}
+    if "Redis" in backend:
+        config.update(hosts=[settings.REDIS_URL], prefix="dgt_i5_slow")
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": config}}
+
+    class SlowConsumer(EventsConsumer):
+        async def outbox_event(self, message):
+            import asyncio
+
+            await asyncio.sleep(0.005)
+            await super().outbox_event(message)
+
+    async def scenario():
+        from channels.routing import URLRouter
+        from django.urls import path
+
+        app = URLRouter([path("ws/events/", SlowConsumer.as_asgi())])
+        comm, _ = await open_socket(seller, app=app)
+        drops_before = DROPS.count
+        ids = await _emit_batch(user_group(seller.pk), 300)
+        got = _events(await frames_until_quiet(comm, quiet=1.0))
+        dropped = DROPS.count - drops_before
+        while True:
+            await comm.send_json_to({"type": "resume", "after": got[-1] if got else 0})
+            frames = await frames_until_quiet(comm, quiet=1.0)
+            got += _events(frames)
+            if not any(f["type"] == "resume_truncated" for f in frames):
+                break
+        await comm.disconnect()
+        return ids, got, dropped
+
+    assert application  # the real app is importable alongside the slow one
+    ids, got, dropped = _run(scenario)
+    assert dropped > 0, "the test must overflow the buffer to mean anything"
+    assert got == ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_token_expiry_closes_4001(seller):
+    token = jwt.encode({"sub": str(seller.pk), "role": "user", "token_type": "access", "jti": "x1",
+                        "iat": int(time.time()), "exp": int(time.time()) + 2}, settings.JWT_SECRET, algorithm="HS256")
+
+    async def scenario():
+        comm, ready = await open_socket(token=token)
+        code = await next_close(comm, timeout=10)
+        return ready, code
+
+    ready, code = _run(scenario)
+    assert ready["type"] == "ready"
+    assert code == 4001
+
+
+@pytest.mark.django_db(transaction=True)
+def test_block_closes_every_socket_of_the_user_4003(seller, buyer):
+    async def scenario():
+        a, _ = await open_socket(seller)
+        b, _ = await open_socket(seller)
+        other, _ = await open_socket(buyer)
+
+        @database_sync_to_async
+        def block():
+            with transaction.atomic():
+                type(seller).objects.filter(pk=seller.pk).update(blocked_at=timezone.now())
+                sockets_recheck(user_id=seller.pk)
+
+        await block()
+        codes = [await next_close(a), await next_close(b)]
+        still_open = await frames_until_quiet(other)
+        await other.disconnect()
+        return codes, still_open
+
+    codes, still_open = _run(scenario)
+    assert codes == [4003, 4003]
+    assert still_open == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_periodic_recheck_closes_a_demoted_moderator_4003(moderator, settings):
+    """The safety net: no control message is sent, the socket's own re-check finds the change."""
+    settings.WS_RECHECK_SECONDS = 0.3
+
+    async def scenario():
+        comm, ready = await open_socket(moderator)
+        await database_sync_to_async(type(moderator).objects.filter(pk=moderator.pk).update)(role=Role.USER)
+        return ready, await next_close(comm)
+
+    ready, code = _run(scenario)
+    assert "admin" in ready["groups"]
+    assert code == 4003
+
+
+@pytest.mark.django_db(transaction=True)
+def test_foreign_origin_refused_before_accept(seller):
+    from dgt.asgi import application
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"origin", b"https://evil.example")])
+        connected, code = await comm.connect(timeout=5)
+        ok = WebsocketCommunicator(application, "/ws/events/", headers=[(b"origin", b"http://localhost:8000")])
+        ok_connected, _ = await ok.connect(timeout=5)
+        await ok.disconnect()
+        return connected, code, ok_connected
+
+    connected, code, ok_connected = _run(scenario)
+    # websocket.close before websocket.accept: the server answers the handshake with HTTP 403.
+    assert connected is False
+    assert ok_connected is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_socket_gets_stats_on_join_and_when_they_change(admin_user, seller, settings):
+    settings.ADMIN_STATS_INTERVAL_SECONDS = 0.2
+    from listings.services import listing_create
+
+    async def scenario():
+        comm, _ = await open_socket(admin_user)
+        first = await comm.receive_json_from(timeout=5)
+        await database_sync_to_async(listing_create)(owner=seller, title="Desk", description="Oak", category="furniture",
+                                                     price="100.00")
+        frames = await frames_until_quiet(comm, quiet=0.8, skip_stats=False)
+        await comm.disconnect()
+        return first, frames
+
+    first, frames = _run(scenario)
+    assert first["type"] == "stats" and first["channel"] == "admin.stats"
+    assert first["data"]["pendingListings"] == 0
+    stats = [f for f in frames if f["type"] == "stats"]
+    # Only the changed snapshot was pushed (nothing while nothing changed).
+    assert [s["data"]["pendingListings"] for s in stats] == [1]
+    alerts = [f for f in frames if f.get("channel") == "admin.alert"]
+    assert [a["data"]["kind"] for a in alerts] == ["listing.pending"]

@@ -1,0 +1,152 @@
+"""Wallet admin: everything read-only; money moves only through the refund action, which calls
+the same service as the API with an idempotency key generated when the form is shown, so a
+double submit (or a browser resubmit) credits once."""
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from dgt.errors import ServiceError
+
+from . import services
+from .models import (
+    IdempotencyKey, Payout, Posting, ReconciliationMismatch, ReconciliationRun, Transaction, Wallet, WebhookEvent,
+)
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0.01, help_text="INR, e.g. 500.00")
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    ref_id = forms.CharField(max_length=100, label="Ref id", help_text="The charge refunded, e.g. listing-fee-1")
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Admins (role) may look; nobody adds, edits or deletes ledger rows through the admin."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and getattr(request.user, "is_admin", False)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ("user", "balance", "currency", "updated_at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    readonly_fields = ("user", "balance", "currency", "payout_fund_account_id", "created_at", "updated_at")
+    actions = ["refund_selected"]
+
+    def get_actions(self, request):
+        # The action list needs change permission by default; refunds are gated by role instead.
+        actions = super().get_actions(request)
+        if getattr(request.user, "is_admin", False):
+            actions["refund_selected"] = self.get_action("refund_selected")
+        return actions
+
+    @admin.action(description="Refund to selected wallets")
+    def refund_selected(self, request, queryset):
+        form = RefundForm(request.POST if "apply" in request.POST else None,
+                          initial={"idempotency_key": uuid.uuid4().hex})
+        if "apply" in request.POST and form.is_valid():
+            data = form.cleaned_data
+            for wallet in queryset:
+                try:
+                    result = services.refund_issue(
+                        user_id=wallet.pk, amount=data["amount"], reason=data["reason"], ref_id=data["ref_id"],
+                        actor=request.user, idempotency_key=f"admin:{data['idempotency_key']}:{wallet.pk}")
+                except ServiceError as exc:
+                    self.message_user(request, f"{wallet.user}: {exc.message}", messages.ERROR)
+                    continue
+                tx = result.transaction
+                if result.replayed:
+                    self.message_user(request, f"{wallet.user}: this refund was already issued (transaction "
+                                               f"#{tx.pk}); nothing credited again.", messages.WARNING)
+                else:
+                    self.message_user(request, f"{wallet.user}: refunded {tx.amount} INR (transaction #{tx.pk}), "
+                                               f"balance {result.balance}.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Refund",
+            "form": form,
+            "queryset": queryset,
+            "action": request.POST.get("action"),
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/wallet/refund.html", context)
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    fields = ("account", "wallet", "amount")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "wallet", "amount", "ref_id", "created_by", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("ref_id", "wallet__user__username", "idempotency_key")
+    list_select_related = ("wallet__user", "created_by")
+    readonly_fields = ("kind", "wallet", "amount", "ref_id", "reason", "idempotency_key", "unique_key", "created_by",
+                       "request_id", "created_at")
+    inlines = [PostingInline]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ("id", "wallet", "amount", "status", "gateway_payout_id", "attempts", "created_at", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("wallet__user__username", "gateway_payout_id")
+    list_select_related = ("wallet__user",)
+    readonly_fields = [f.name for f in Payout._meta.fields]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "event", "entity_id", "outcome", "received_at")
+    list_filter = ("event", "outcome")
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ("run_date", "checked", "changed", "mismatches", "errors", "finished_at")
+    readonly_fields = [f.name for f in ReconciliationRun._meta.fields]
+
+
+@admin.register(ReconciliationMismatch)
+class ReconciliationMismatchAdmin(ReadOnlyAdmin):
+    list_display = ("payout", "our_status", "gateway_status", "source", "detected_at")
+    readonly_fields = [f.name for f in ReconciliationMismatch._meta.fields]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ("owner", "key", "status", "response_status", "created_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in IdempotencyKey._meta.fields]

@@ -1,0 +1,176 @@
+"""Idempotency-Key for unsafe API requests (IETF httpapi-idempotency-key-header draft; Stripe).
+
+Semantics (DESIGN.md Money):
+* the key is scoped to the caller (unique per user) and required: missing or malformed -> 400;
+* the first request claims the key by INSERTing it (unique constraint, `ON CONFLICT DO NOTHING`),
+  committed at once so every other request sees the claim;
+* same key + same request (fingerprint = method, path, canonical JSON body) after completion ->
+  the stored status and body again, with `Idempotent-Replayed: true`;
+* same key + a different request -> 422 `idempotency_key_reused` (draft §2.7);
+* same key while the first request is still running -> 409 `idempotency_key_in_flight`;
+* the response is stored in the SAME transaction as the work, so a key is completed exactly when
+  its effects committed. When the work fails (any error) the claim is released and the key can
+  be retried: errors are not replayed (Stripe does the same for requests that failed validation;
+  here every error wrote nothing, so replaying it would only hide a later success);
+* a claim older than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (crashed worker) may be taken over; the
+  takeover changes the lock token, so the old request's completion fails and rolls back its work;
+* keys are purged IDEMPOTENCY_KEY_TTL_HOURS (24) after creation (`idempotency_keys_purge`).
+
+Usage in a DRF view, after validating the body::
+
+    return idempotent_response(request, handler=lambda key: (201, body_of(service(...))))
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+
+from dgt.errors import Conflict, Unprocessable, ValidationFailed
+
+from .models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+_CLAIM_SQL = (
+    'INSERT INTO "{t}" ("owner_id", "key", "fingerprint", "status", "lock_token", "locked_at", "created_at") '
+    'VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT ("owner_id", "key") DO NOTHING RETURNING "id"'
+).format(t=IdempotencyKey._meta.db_table)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request holds key row `row_id` with `token`."""
+
+    row_id: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A completed earlier request with the same key and fingerprint."""
+
+    status: int
+    body: dict
+
+
+def key_from_request(request) -> str:
+    """The Idempotency-Key header (a bare token or an RFC 8941 string in quotes).
+    Raises ValidationFailed (400 `idempotency_key_required`) when missing, empty, too long or
+    not printable ASCII."""
+    raw = (request.headers.get(HEADER) or "").strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        raw = raw[1:-1]
+    if not raw or len(raw) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in raw):
+        raise ValidationFailed(
+            f"The {HEADER} header is required: 1..{MAX_KEY_LENGTH} printable ASCII characters, unique per request.",
+            code="idempotency_key_required", fields={HEADER: "Required."})
+    return raw
+
+
+def fingerprint(*, method: str, path: str, data) -> str:
+    """sha256 of method, path and the canonical JSON of the parsed body (sorted keys, no spaces)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _insert(*, owner_id: int, key: str, fp: str, token: str) -> int | None:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [owner_id, key, fp, IdempotencyKey.Status.IN_FLIGHT, token, now, now])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def idempotency_claim(*, owner_id: int, key: str, fp: str) -> Claim | Replay:
+    """Claim `key` for `owner_id`, or return the stored response to replay.
+
+    Call in autocommit (outside any transaction) so the claim is visible to concurrent requests
+    at once. Raises Unprocessable (422 `idempotency_key_reused`) for a different request and
+    Conflict (409 `idempotency_key_in_flight`) while the first one runs. Never raises a
+    database error for a concurrent duplicate: the unique constraint decides, without errors.
+    """
+    now = timezone.now()
+    for _ in range(3):  # a released or expired key can vanish between INSERT and SELECT: retry
+        token = uuid.uuid4().hex
+        row_id = _insert(owner_id=owner_id, key=key, fp=fp, token=token)
+        if row_id is not None:
+            return Claim(row_id=row_id, token=token)
+        row = IdempotencyKey.objects.filter(owner_id=owner_id, key=key).first()
+        if row is None:
+            continue
+        if row.created_at < now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS):
+            IdempotencyKey.objects.filter(pk=row.pk, lock_token=row.lock_token).delete()  # expired, not yet purged
+            continue
+        if row.fingerprint != fp:
+            raise Unprocessable(f"This {HEADER} was already used for a different request.",
+                                code="idempotency_key_reused", fields={HEADER: "Used with a different request."})
+        if row.status == IdempotencyKey.Status.COMPLETED:
+            return Replay(status=row.response_status, body=row.response_body)
+        if row.locked_at < now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS):
+            taken = IdempotencyKey.objects.filter(
+                pk=row.pk, status=IdempotencyKey.Status.IN_FLIGHT, lock_token=row.lock_token
+            ).update(lock_token=token, locked_at=now)
+            if taken:
+                return Claim(row_id=row.pk, token=token)
+        break
+    raise Conflict(f"A request with this {HEADER} is still being processed; retry later.",
+                   code="idempotency_key_in_flight", fields={HEADER: "In flight."})
+
+
+def idempotency_complete(*, claim: Claim, status: int, body: dict) -> None:
+    """Store the response of the claimed request. Call inside the transaction of the work; raises
+    Conflict (rolling the work back) when the claim was taken over meanwhile."""
+    done = IdempotencyKey.objects.filter(pk=claim.row_id, lock_token=claim.token,
+                                         status=IdempotencyKey.Status.IN_FLIGHT).update(
+        status=IdempotencyKey.Status.COMPLETED, response_status=status, response_body=body)
+    if not done:
+        raise Conflict(f"The claim on this {HEADER} expired and was taken over; nothing was done.",
+                       code="idempotency_key_in_flight")
+
+
+def idempotency_release(*, claim: Claim) -> None:
+    """Forget an unfinished claim (the work failed and wrote nothing) so the key can be retried."""
+    IdempotencyKey.objects.filter(pk=claim.row_id, lock_token=claim.token,
+                                  status=IdempotencyKey.Status.IN_FLIGHT).delete()
+
+
+def idempotent_response(request, *, handler: Callable[[str], tuple[int, dict]]) -> Response:
+    """Run `handler(key)` at most once per (caller, Idempotency-Key) and answer its (status, body);
+    replay the stored answer for a repeat. `handler` runs inside a transaction that also stores
+    the answer. Validate the body before calling this (invalid input never claims a key)."""
+    key = key_from_request(request)
+    outcome = idempotency_claim(owner_id=request.user.pk, key=key,
+                                fp=fingerprint(method=request.method, path=request.path, data=request.data))
+    if isinstance(outcome, Replay):
+        response = Response(outcome.body, status=outcome.status)
+        response[REPLAYED_HEADER] = "true"
+        return response
+    try:
+        with transaction.atomic():
+            status, body = handler(key)
+            body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
+            idempotency_complete(claim=outcome, status=status, body=body)
+    except BaseException:
+        idempotency_release(claim=outcome)
+        raise
+    return Response(body, status=status)
+
+
+def idempotency_keys_purge(*, older_than_hours: int | None = None) -> int:
+    """Delete keys created more than `older_than_hours` (default IDEMPOTENCY_KEY_TTL_HOURS) ago.
+    Returns how many were deleted. Safe to run twice at once."""
+    hours = settings.IDEMPOTENCY_KEY_TTL_HOURS if older_than_hours is None else older_than_hours
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - timedelta(hours=hours)).delete()
+    return deleted

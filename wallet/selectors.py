@@ -1,0 +1,28 @@
+"""Wallet reads."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from .models import Payout, Transaction, Wallet
+
+
+def wallet_for_user(*, user) -> Wallet:
+    """The user's wallet; an unsaved empty one (0.00 INR) when none was created yet (reads never write)."""
+    return Wallet.objects.filter(pk=user.pk).first() or Wallet(user=user, balance=Decimal("0.00"))
+
+
+def transaction_list_for_user(*, user) -> QuerySet[Transaction]:
+    """Journal entries that moved the user's wallet, newest first."""
+    return Transaction.objects.filter(wallet_id=user.pk).order_by("-id")
+
+
+def payout_list_for_user(*, user) -> QuerySet[Payout]:
+    """The user's payouts, newest first."""
+    return Payout.objects.filter(wallet_id=user.pk).order_by("-id")
+
+
+def wallet_balance(*, user_id: int) -> Decimal:
+    """The cached balance of the user's wallet (0.00 when it has none)."""
+    return Wallet.objects.filter(pk=user_id).values_list("balance", flat=True).first() or Decimal("0.00")

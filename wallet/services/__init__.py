@@ -1,0 +1,5 @@
+"""Wallet writes. Every balance change goes through `ledger.entry_post` (one journal entry, one
+guarded UPDATE of the wallet row); the modules here are the movements built on it."""
+from .ledger import InsufficientFunds, charge_create, topup_credit, wallet_ensure  # noqa: F401
+from .payouts import payout_request, payout_submit, payout_transition  # noqa: F401
+from .refunds import RefundResult, refund_issue  # noqa: F401

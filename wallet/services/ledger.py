@@ -1,0 +1,131 @@
+"""The ledger core: journal entries with balanced postings and the guarded wallet UPDATE.
+
+Rule (DESIGN.md Money): a wallet balance changes only here, inside the caller's transaction,
+through one `UPDATE ... SET balance = balance + d WHERE user_id = u AND balance + d >= 0
+RETURNING balance`. The UPDATE takes the row lock, so everything after it in the transaction is
+serialized per wallet; the WHERE makes an overdraft impossible even under concurrency (PostgreSQL
+re-evaluates it on the newest row version after waiting for the lock).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.context import current
+from audit.services import audit_record
+from dgt.errors import Conflict, NotFound, ValidationFailed
+
+from ..events import publish_balance
+from ..models import CENT, Account, Posting, Transaction, TransactionKind, Wallet
+
+_APPLY_SQL = (
+    f"UPDATE {Wallet._meta.db_table} SET balance = balance + %s, updated_at = %s "
+    "WHERE user_id = %s AND balance + %s >= 0 RETURNING balance"
+)
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+
+
+def money(value) -> Decimal:
+    """A database value (Decimal, or float/str from SQLite) as a 2-place Decimal."""
+    return Decimal(str(value)).quantize(CENT)
+
+
+def wallet_ensure(*, user_id: int) -> Wallet:
+    """The user's wallet, created (balance 0.00 INR) if missing. Raises NotFound for no such user."""
+    wallet = Wallet.objects.filter(pk=user_id).first()
+    if wallet is not None:
+        return wallet
+    if not get_user_model().objects.filter(pk=user_id).exists():
+        raise NotFound(f"User {user_id} not found.", fields={"userId": "No such user."})
+    wallet, _ = Wallet.objects.get_or_create(user_id=user_id)
+    return wallet
+
+
+def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
+    """Add `delta` (INR, signed) to the user's wallet with one guarded UPDATE; return the new
+    balance. Must run inside a transaction: the row stays locked until it ends. Creates the
+    wallet on first use. Raises InsufficientFunds (409) when the balance would go below zero,
+    NotFound when the user does not exist."""
+    assert not connection.get_autocommit(), "wallet_apply must run inside transaction.atomic()"
+    with connection.cursor() as cursor:
+        cursor.execute(_APPLY_SQL, [delta, timezone.now(), user_id, delta])
+        row = cursor.fetchone()
+        if row is None:
+            # Error path only: the wallet is missing (create it, then retry) or would overdraw.
+            wallet = wallet_ensure(user_id=user_id)
+            if wallet.balance + delta >= 0:
+                cursor.execute(_APPLY_SQL, [delta, timezone.now(), user_id, delta])
+                row = cursor.fetchone()
+    if row is None:
+        raise InsufficientFunds("Insufficient funds in the wallet.", fields={"amount": "Exceeds the wallet balance."})
+    return money(row[0])
+
+
+def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter_account: str,
+               ref_id: str = "", reason: str = "", created_by=None, idempotency_key: str = "",
+               unique_key: str | None = None, extra_postings: tuple = ()) -> tuple[Transaction, Decimal | None]:
+    """Write one journal entry moving `wallet_delta` (signed INR) between the user's wallet and
+    `counter_account`, and apply it to the wallet balance. Returns (transaction, new balance).
+
+    With `user_id=None` the entry moves `wallet_delta` from `counter_account` into the first
+    `extra_postings` account (platform to platform). Must run inside a transaction. The journal
+    rows are inserted before the wallet row is locked, so the lock is held for as few statements
+    as possible. Raises InsufficientFunds, NotFound, IntegrityError on a duplicate unique_key or
+    idempotency_key (the caller decides whether that is a replay).
+    """
+    if wallet_delta == 0 or wallet_delta.as_tuple().exponent < -2:
+        raise ValidationFailed("Amount must be non-zero with at most 2 decimal places.", fields={"amount": "Invalid."})
+    tx = Transaction.objects.create(kind=kind, wallet_id=user_id, amount=wallet_delta, ref_id=ref_id, reason=reason,
+                                    created_by=created_by, idempotency_key=idempotency_key, unique_key=unique_key,
+                                    request_id=current().request_id)
+    if user_id is not None:
+        postings = [Posting(transaction=tx, account=Account.WALLET, wallet_id=user_id, amount=wallet_delta),
+                    Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]
+    else:
+        postings = [Posting(transaction=tx, account=extra_postings[0], amount=wallet_delta),
+                    Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]
+    Posting.objects.bulk_create(postings)
+    balance = wallet_apply(user_id=user_id, delta=wallet_delta) if user_id is not None else None
+    return tx, balance
+
+
+@transaction.atomic
+def charge_create(*, user_id: int, amount: Decimal, ref_id: str, reason: str, actor=None,
+                  idempotency_key: str = "") -> Transaction:
+    """Debit `amount` (INR > 0) from the user's wallet into platform fees against `ref_id`
+    (e.g. a paid listing's fee). Refunds against `ref_id` are capped by the sum of its charges.
+    Publishes `wallet.balance`; audited when an actor is given. Raises InsufficientFunds (409),
+    NotFound, ValidationFailed (empty refId, amount <= 0)."""
+    if amount <= 0:
+        raise ValidationFailed("Amount must be greater than zero.", fields={"amount": "Must be greater than zero."})
+    if not ref_id:
+        raise ValidationFailed("A charge needs a refId.", fields={"refId": "This field is required."})
+    tx, balance = entry_post(kind=TransactionKind.CHARGE, user_id=user_id, wallet_delta=-amount,
+                             counter_account=Account.FEES, ref_id=ref_id, reason=reason, created_by=actor,
+                             idempotency_key=idempotency_key)
+    if actor is not None:
+        audit_record(action="wallet.charge", entity_type="wallet", entity_id=user_id, user=actor, reason=reason,
+                     metadata={"amount": str(amount), "refId": ref_id, "transactionId": tx.pk})
+    publish_balance(user_id=user_id, balance=balance, transaction_id=tx.pk)
+    return tx
+
+
+@transaction.atomic
+def topup_credit(*, user_id: int, amount: Decimal, payment_id: str, reason: str = "top-up") -> tuple[Transaction, bool]:
+    """Credit a captured gateway payment `payment_id` of `amount` (INR > 0) to the user's wallet
+    from gateway clearing, once per payment id (unique_key; a repeat returns the first entry and
+    False). Publishes `wallet.balance`. Raises NotFound for no such user."""
+    earlier = Transaction.objects.filter(unique_key=f"topup:{payment_id}").first()
+    if earlier is not None:
+        return earlier, False
+    tx, balance = entry_post(kind=TransactionKind.TOPUP, user_id=user_id, wallet_delta=amount,
+                             counter_account=Account.GATEWAY_CLEARING, ref_id=payment_id, reason=reason,
+                             unique_key=f"topup:{payment_id}")
+    publish_balance(user_id=user_id, balance=balance, transaction_id=tx.pk)
+    return tx, True

@@ -1,0 +1,159 @@
+"""Payouts: debit into payouts clearing now, send to the gateway after commit, settle or reverse.
+
+State machine (issue 3): pending -> processing -> completed | failed | reversed, and pending
+straight to any final state. Final states never change: a later contradicting report (e.g.
+`payout.reversed` after `payout.processed`) is recorded once as a ReconciliationMismatch and
+raised to admins, and moves no money; a human decides (DESIGN: books never silently rewritten).
+Money moves exactly once per payout and state thanks to `Transaction.unique_key`.
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from dgt.errors import NotFound, Unprocessable, ValidationFailed
+from notifications.services import notification_enqueue
+
+from ..events import publish_admin_alert, publish_balance, publish_payout_update
+from ..gateways import GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
+from ..models import (
+    FINAL_PAYOUT_STATUSES, Account, Payout, PayoutStatus, ReconciliationMismatch, TransactionKind,
+)
+from .ledger import entry_post
+
+log = logging.getLogger(__name__)
+
+
+def gateway_idempotency_key(payout_id: int) -> str:
+    """The gateway idempotency key of a payout: derived from its id, so every retry reuses it."""
+    return f"dgt-payout-{payout_id}"
+
+
+@transaction.atomic
+def _payout_write(*, user, amount: Decimal, idempotency_key: str) -> Payout:
+    payout = Payout.objects.create(wallet_id=user.pk, amount=amount, idempotency_key=idempotency_key)
+    tx, balance = entry_post(kind=TransactionKind.PAYOUT, user_id=user.pk, wallet_delta=-amount,
+                             counter_account=Account.PAYOUTS_CLEARING, ref_id=f"payout:{payout.pk}",
+                             reason="payout", created_by=user, unique_key=f"payout:{payout.pk}")
+    publish_balance(user_id=user.pk, balance=balance, transaction_id=tx.pk)
+    publish_payout_update(payout)
+    from ..tasks import payout_submit_task
+
+    payout_id = payout.pk
+    transaction.on_commit(lambda: payout_submit_task.delay(payout_id=payout_id))
+    return payout
+
+
+def payout_request(*, user, amount: Decimal, idempotency_key: str = "") -> tuple[Payout, bool]:
+    """Debit `amount` (INR > 0) from the user's wallet into payouts clearing and create a pending
+    Payout; after commit a task sends it to the gateway. Returns (payout, replayed): a repeated
+    non-empty `idempotency_key` returns the first payout and debits nothing. Publishes
+    `wallet.balance` and `payouts.update`. Raises InsufficientFunds (409 `insufficient_funds`),
+    ValidationFailed (400)."""
+    if amount <= 0 or amount.as_tuple().exponent < -2:
+        raise ValidationFailed("Amount must be greater than zero.", fields={"amount": "Must be greater than zero."})
+    try:
+        return _payout_write(user=user, amount=amount, idempotency_key=idempotency_key), False
+    except IntegrityError:
+        earlier = Payout.objects.filter(wallet_id=user.pk, idempotency_key=idempotency_key).first()
+        if not idempotency_key or earlier is None:
+            raise
+        if earlier.amount != amount:  # the key stays on the payout after the API's key row is purged
+            raise Unprocessable("This idempotency key was already used for a different payout.",
+                                code="idempotency_key_reused", fields={"Idempotency-Key": "Used for another payout."})
+        return earlier, True
+
+
+def payout_submit(*, payout_id: int) -> Payout:
+    """Send a pending payout to the gateway (HTTP outside any transaction) with its derived
+    idempotency key, then record the answer. Idempotent: a payout that is no longer pending is
+    left alone, and a repeated send returns the same gateway payout. A timeout or gateway error
+    leaves it pending (attempts, last_error) for a retry; a rejection fails it (money back)."""
+    payout = Payout.objects.select_related("wallet").get(pk=payout_id)
+    if payout.status != PayoutStatus.PENDING:
+        return payout
+    try:
+        answer = get_gateway().payout_create(reference=str(payout.pk), amount=payout.amount,
+                                             fund_account_id=payout.wallet.payout_fund_account_id,
+                                             idempotency_key=gateway_idempotency_key(payout.pk))
+    except (GatewayTimeout, GatewayUnavailable) as exc:
+        log.warning("payout %s: gateway unavailable, stays pending: %s", payout.pk, exc)
+        Payout.objects.filter(pk=payout.pk, status=PayoutStatus.PENDING).update(
+            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500])
+        return Payout.objects.get(pk=payout.pk)
+    except GatewayRejected as exc:
+        return payout_transition(payout_id=payout.pk, status=PayoutStatus.FAILED, gateway_status="rejected",
+                                 reason=str(exc), source="submit")[0]
+    Payout.objects.filter(pk=payout.pk).update(attempts=F("attempts") + 1)
+    return payout_transition(payout_id=payout.pk, status=answer.status, gateway_payout_id=answer.gateway_id,
+                             gateway_status=answer.raw_status, reason=answer.reason, source="submit")[0]
+
+
+def _record_mismatch(payout: Payout, *, status: str, gateway_status: str, source: str) -> bool:
+    _, created = ReconciliationMismatch.objects.get_or_create(
+        payout=payout, our_status=payout.status, gateway_status=gateway_status or status,
+        defaults={"source": source})
+    if created:
+        publish_admin_alert(kind="payout_mismatch",
+                            message=f"Payout {payout.pk} is {payout.status} here but {gateway_status or status} "
+                                    f"at the gateway ({source}); check it by hand.",
+                            payoutId=payout.pk, ourStatus=payout.status, gatewayStatus=gateway_status or status)
+    return created
+
+
+@transaction.atomic
+def payout_transition(*, payout_id: int, status: str, source: str, gateway_payout_id: str | None = None,
+                      gateway_status: str = "", reason: str = "") -> tuple[Payout, bool]:
+    """Move a payout to `status` (a PayoutStatus) as reported by `source` ("submit", "webhook",
+    "reconciliation"), with the payout row locked. Returns (payout, changed).
+
+    completed: payouts clearing -> gateway clearing. failed / reversed: the amount goes back to
+    the wallet (a payout_reversal entry, unique per payout, so exactly once). Publishes
+    `payouts.update` (+ `wallet.balance` when the wallet moved) and enqueues `payout_completed` /
+    `payout_failed`. No move out of a final state, and none back to pending: a contradiction of a
+    final state is recorded as a mismatch (once). Raises NotFound.
+    """
+    try:
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+    except Payout.DoesNotExist:
+        raise NotFound(f"Payout {payout_id} not found.") from None
+    if gateway_payout_id and not payout.gateway_payout_id:
+        payout.gateway_payout_id = gateway_payout_id
+    if payout.status in FINAL_PAYOUT_STATUSES:
+        if status in FINAL_PAYOUT_STATUSES and status != payout.status:
+            _record_mismatch(payout, status=status, gateway_status=gateway_status, source=source)
+        return payout, False
+    if status == payout.status or status == PayoutStatus.PENDING:
+        if gateway_status:
+            payout.gateway_status = gateway_status
+        payout.save(update_fields=["gateway_payout_id", "gateway_status", "updated_at"])
+        return payout, False
+    payout.status = status
+    payout.gateway_status = gateway_status or payout.gateway_status
+    if status in (PayoutStatus.FAILED, PayoutStatus.REVERSED):
+        payout.failure_reason = (reason or gateway_status or status)[:500]
+    payout.last_error = ""
+    payout.save(update_fields=["status", "gateway_payout_id", "gateway_status", "failure_reason", "last_error",
+                               "updated_at"])
+    ref = f"payout:{payout.pk}"
+    if status == PayoutStatus.COMPLETED:
+        entry_post(kind=TransactionKind.PAYOUT_SETTLEMENT, user_id=None, wallet_delta=payout.amount,
+                   counter_account=Account.PAYOUTS_CLEARING, extra_postings=(Account.GATEWAY_CLEARING,),
+                   ref_id=ref, reason=f"payout completed ({source})", unique_key=f"payout_settlement:{payout.pk}")
+    elif status in (PayoutStatus.FAILED, PayoutStatus.REVERSED):
+        tx, balance = entry_post(kind=TransactionKind.PAYOUT_REVERSAL, user_id=payout.wallet_id,
+                                 wallet_delta=payout.amount, counter_account=Account.PAYOUTS_CLEARING, ref_id=ref,
+                                 reason=f"payout {status} ({source}): {payout.failure_reason}"[:2000],
+                                 unique_key=f"payout_reversal:{payout.pk}")
+        publish_balance(user_id=payout.wallet_id, balance=balance, transaction_id=tx.pk)
+    publish_payout_update(payout)
+    if status in FINAL_PAYOUT_STATUSES:
+        template = "payout_completed" if status == PayoutStatus.COMPLETED else "payout_failed"
+        notification_enqueue(user_id=payout.wallet_id, template_key=template,
+                             payload={"payoutId": payout.pk, "amount": payout.amount, "status": status,
+                                      "reason": payout.failure_reason},
+                             dedupe_key=f"{template}:{payout.pk}")
+    return payout, True

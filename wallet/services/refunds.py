@@ -1,0 +1,109 @@
+"""Refunds: credit a wallet from the platform's refunds account, capped per refId.
+
+Rule (issue 3, DESIGN.md Money): refunds against a refId never exceed what was charged against
+it, cumulatively; a refId with no charge is a goodwill credit, and goodwill against one refId
+never exceeds REFUND_GOODWILL_MAX in total. The cap is checked after the wallet row is locked,
+so concurrent refunds against one refId are serialized and cannot both pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from audit.services import audit_record
+from dgt.errors import Unprocessable, ValidationFailed
+from notifications.services import notification_enqueue
+
+from ..events import publish_admin_alert, publish_balance
+from ..models import Account, Transaction, TransactionKind
+from .ledger import entry_post, money
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """The refund's journal entry, the wallet balance after it (None on a replay, read it
+    again), and whether this call replayed an earlier refund with the same idempotency key."""
+
+    transaction: Transaction
+    balance: Decimal | None
+    replayed: bool = False
+
+
+def _check_cap(*, user_id: int, ref_id: str, amount: Decimal) -> None:
+    """Raise Unprocessable when the refunds against `ref_id` (including this one, already
+    written) exceed its charges, or REFUND_GOODWILL_MAX when it has none. Wallet row locked."""
+    totals = dict(Transaction.objects.filter(wallet_id=user_id, ref_id=ref_id,
+                                             kind__in=[TransactionKind.CHARGE, TransactionKind.REFUND])
+                  .values_list("kind").annotate(total=Sum("amount")).order_by())
+    charged = -money(totals.get(TransactionKind.CHARGE) or 0)
+    refunded = money(totals.get(TransactionKind.REFUND) or 0)
+    if charged > 0:
+        if refunded > charged:
+            left = charged - (refunded - amount)
+            raise Unprocessable(
+                f"Refunds against {ref_id!r} would exceed its charges of {charged} (refundable now: {left}).",
+                code="refund_exceeds_charge", fields={"amount": f"At most {left}."})
+    elif refunded > settings.REFUND_GOODWILL_MAX:
+        left = settings.REFUND_GOODWILL_MAX - (refunded - amount)
+        raise Unprocessable(
+            f"{ref_id!r} has no charge; goodwill credit is limited to {settings.REFUND_GOODWILL_MAX} "
+            f"(available now: {max(left, Decimal('0.00'))}).",
+            code="goodwill_limit_exceeded", fields={"amount": f"At most {max(left, Decimal('0.00'))}."})
+
+
+@transaction.atomic
+def _refund_write(*, user_id: int, amount: Decimal, reason: str, ref_id: str, actor,
+                  idempotency_key: str) -> RefundResult:
+    tx, balance = entry_post(kind=TransactionKind.REFUND, user_id=user_id, wallet_delta=amount,
+                             counter_account=Account.REFUNDS, ref_id=ref_id, reason=reason, created_by=actor,
+                             idempotency_key=idempotency_key)
+    _check_cap(user_id=user_id, ref_id=ref_id, amount=amount)
+    audit_record(action="wallet.refund", entity_type="wallet", entity_id=user_id, user=actor, reason=reason,
+                 metadata={"amount": str(amount), "refId": ref_id, "transactionId": tx.pk, "balance": str(balance)})
+    publish_balance(user_id=user_id, balance=balance, transaction_id=tx.pk)
+    publish_admin_alert(kind="refund", message=f"Refund of {amount} INR to user {user_id} ({ref_id}).",
+                        userId=user_id, amount=amount, refId=ref_id, transactionId=tx.pk, actorId=actor.pk)
+    notification_enqueue(user_id=user_id, template_key="refund_issued",
+                         payload={"amount": amount, "refId": ref_id, "reason": reason, "balance": balance,
+                                  "transactionId": tx.pk},
+                         dedupe_key=f"refund_issued:{tx.pk}")
+    return RefundResult(transaction=tx, balance=balance)
+
+
+def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, actor,
+                 idempotency_key: str = "") -> RefundResult:
+    """Credit `amount` (INR, > 0, 2 places) to the user's wallet against `ref_id`.
+
+    In one transaction: the journal entry (wallet +amount, refunds -amount), the guarded balance
+    UPDATE, the refId cap check, one AuditLog row, `wallet.balance` to the user and `admin.alert`
+    to admins; `refund_issued` is enqueued after commit. A non-empty `idempotency_key` is unique
+    per actor: a second call with it returns the first refund (`replayed=True`) and credits
+    nothing; the key stays on the journal entry forever, so it can never credit twice, even after
+    the API's key row is purged (a different refund under it is 422 `idempotency_key_reused`).
+    Raises ValidationFailed (400), NotFound (404, no such user), Unprocessable (422:
+    `refund_exceeds_charge`, `goodwill_limit_exceeded`).
+    """
+    if amount <= 0 or amount.as_tuple().exponent < -2:
+        raise ValidationFailed("Amount must be greater than zero with at most 2 places.",
+                               fields={"amount": "Must be greater than zero."})
+    if not ref_id or not reason or not reason.strip():
+        missing = "refId" if not ref_id else "reason"
+        raise ValidationFailed(f"{missing} is required.", fields={missing: "This field is required."})
+    try:
+        return _refund_write(user_id=user_id, amount=amount, reason=reason.strip(), ref_id=ref_id, actor=actor,
+                             idempotency_key=idempotency_key)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        earlier = Transaction.objects.filter(created_by=actor, kind=TransactionKind.REFUND,
+                                             idempotency_key=idempotency_key).first()
+        if earlier is None:
+            raise
+        if (earlier.wallet_id, earlier.amount, earlier.ref_id) != (user_id, amount, ref_id):
+            raise Unprocessable("This idempotency key was already used for a different refund.",
+                                code="idempotency_key_reused", fields={"Idempotency-Key": "Used for another refund."})
+        return RefundResult(transaction=earlier, balance=None, replayed=True)
