@@ -119,6 +119,8 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
         SECRET_KEY=SECRET_KEY, JWT_SECRET=JWT_SECRET, LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost",
         PATH=f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
+        # Plain HTTP on loopback (no TLS proxy) and throughput, not limits, under test (issue 4 defaults).
+        SECURE_SSL_REDIRECT="0", RATELIMIT_ENABLE="0",
     )
     env.update(extra)
     return env
