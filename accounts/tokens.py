@@ -18,6 +18,9 @@ from rest_framework_simplejwt.tokens import AccessToken as _AccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as _RefreshToken
 
 
+_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
+
+
 class LenientSubjectBackend(TokenBackend):
     """simplejwt's backend, except that `sub` may be a number (RFC 7519 says StringOrURI, but the
     existing apps send user ids as numbers). Only HS256 is accepted: `alg: none` and any other
@@ -31,7 +34,7 @@ class LenientSubjectBackend(TokenBackend):
 
     def decode(self, token, verify: bool = True) -> dict[str, Any]:
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 self.get_verifying_key(token),
                 algorithms=["HS256"],
@@ -42,6 +45,10 @@ class LenientSubjectBackend(TokenBackend):
             raise TokenBackendExpiredToken("Token is expired") from e
         except jwt.InvalidTokenError as e:
             raise TokenBackendError("Token is invalid") from e
+        # Times past year 9999 cannot become datetimes (simplejwt converts exp): invalid, not a 500.
+        if any(isinstance(claims.get(c), (int, float)) and not 0 <= claims[c] <= _MAX_EPOCH for c in ("exp", "iat", "nbf")):
+            raise TokenBackendError("Token is invalid")
+        return claims
 
 
 _backend = LenientSubjectBackend(

@@ -4,6 +4,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dgt.api.ratelimit import ratelimit
+
 from .serializers import EventBatchSerializer
 from .services import events_enqueue
 
@@ -15,12 +17,10 @@ class AnalyticsEventsView(APIView):
     Accepted batches are inserted by the `analytics` queue; the answer is 202 {batchId, accepted}.
     """
 
-    # Rate limiting goes here (a django-ratelimit decorator on `post`, keyed by user); it is
-    # added with the API rate limits, not in this change.
-
     @extend_schema(request=EventBatchSerializer,
                    responses={202: inline_serializer("AnalyticsAccepted", {"batchId": serializers.UUIDField(),
                                                                            "accepted": serializers.IntegerField()})})
+    @ratelimit(rate="analytics_ingest", key="ip")
     def post(self, request):
         data = EventBatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,7 +1,6 @@
 """Banner reads, including the cached public feed."""
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from django.conf import settings
@@ -47,17 +46,17 @@ def banner_feed(*, placement: str, serialize) -> list[dict]:
     key = CACHE_KEY.format(placement=placement)
     now = timezone.now()
     cached = cache.get(key)
-    # The entry carries its own end (the cache's TTL is only for eviction): a reader past the
-    # next schedule edge recomputes even if the backend still holds the entry.
-    if cached is not None and now.timestamp() < cached["until"]:
+    # The entry carries its own deadline: the cache's TTL runs on the cache server's clock, the
+    # schedule on ours, and a feed must never be served past a start or end it did not include.
+    if cached is not None and now.timestamp() < cached["validUntil"]:
         return cached["data"]
     data = serialize(banners_active(placement=placement, at=now))
     timeout = settings.BANNER_CACHE_SECONDS
     edge = _next_edge(placement, now)
     if edge is not None:
-        timeout = max(1, min(timeout, math.ceil((edge - now).total_seconds())))
-    until = min(now.timestamp() + settings.BANNER_CACHE_SECONDS, edge.timestamp() if edge else float("inf"))
-    cache.set(key, {"until": until, "data": data}, timeout)
+        timeout = max(1, min(timeout, int((edge - now).total_seconds())))
+    valid_until = now.timestamp() + timeout if edge is None else min(now.timestamp() + timeout, edge.timestamp())
+    cache.set(key, {"validUntil": valid_until, "data": data}, timeout)
     return data
 
 

@@ -28,5 +28,7 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
 ]
 
+handler400 = "dgt.api.errors.bad_request_view"
+handler403 = "dgt.api.errors.permission_denied_view"
 handler404 = "dgt.api.errors.not_found_view"
 handler500 = "dgt.api.errors.server_error_view"

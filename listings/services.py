@@ -34,7 +34,7 @@ def _check_category(category: str) -> None:
 
 
 @transaction.atomic
-def listing_create(*, owner, title: str, description: str, category: str, price: Decimal) -> Listing:
+def listing_create(*, owner, title: str, category: str, price: Decimal, description: str = "") -> Listing:
     """Create a pending listing for `owner`. `price` is INR with 2 places.
     Raises `admin.alert` (kind `listing.pending`) for the moderators' live dashboard.
     Raises ValidationFailed for a category outside LISTING_CATEGORIES."""
@@ -56,14 +56,33 @@ def _owned_locked(listing_id: int, owner) -> Listing:
 @transaction.atomic
 def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
     """Apply `changes` (subset of title, description, category, price) to the owner's listing.
-    Status and dates cannot be changed here. Raises NotFound for another user's listing."""
+
+    Status and dates cannot be set here, but moderation follows the content: when an approved,
+    rejected or expired listing's content actually changes it goes back to pending (out of
+    search, expiry cleared) for a moderator to look at again — otherwise an approved ad could be
+    rewritten into anything. Publishes `listings.update` and a `listing.pending` alert then.
+    Raises NotFound for another user's listing, ValidationFailed for an unknown category.
+    """
     listing = _owned_locked(listing_id, owner)
     if "category" in changes:
         _check_category(changes["category"])
-    for field in EDITABLE_FIELDS:
-        if field in changes:
-            setattr(listing, field, changes[field])
-    listing.save(update_fields=[*[f for f in EDITABLE_FIELDS if f in changes], "updated_at"])
+    changed = [f for f in EDITABLE_FIELDS if f in changes and getattr(listing, f) != changes[f]]
+    for field in changed:
+        setattr(listing, field, changes[field])
+    resubmitted = bool(changed) and listing.status != ListingStatus.PENDING
+    if resubmitted:
+        listing.status = ListingStatus.PENDING
+        listing.reason = ""
+        listing.approved_at = listing.expires_at = listing.expired_at = None
+        listing.reminder_sent_3d = listing.reminder_sent_1d = False
+        changed += ["status", "reason", "approved_at", "expires_at", "expired_at", "reminder_sent_3d",
+                    "reminder_sent_1d"]
+    listing.save(update_fields=[*changed, "updated_at"])
+    if resubmitted:
+        publish_listing_update(listing)
+        admin_alert(kind="listing.pending",
+                    message=f"Listing #{listing.pk} “{listing.title}” was edited and awaits moderation again.",
+                    data={"listingId": listing.pk, "ownerId": listing.owner_id})
     search_sync_on_commit(listing_id=listing.pk)
     return listing
 

@@ -25,14 +25,14 @@ class NotificationAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Notification._meta.fields]
     actions = ["retry_failed"]
 
-    @admin.action(description="Retry the selected failed notifications")
+    @admin.action(description="Retry the selected failed (or stuck sending) notifications")
     def retry_failed(self, request, queryset):
         if not getattr(request.user, "is_admin", False):
             self.message_user(request, "Only admins may retry notifications.", messages.ERROR)
             return
         ids = services.notifications_retry(notification_ids=list(queryset.values_list("pk", flat=True)),
                                            actor=request.user)
-        self.message_user(request, f"Requeued {len(ids)} failed notification(s).", messages.SUCCESS)
+        self.message_user(request, f"Requeued {len(ids)} notification(s).", messages.SUCCESS)
 
 
 @admin.register(Device)

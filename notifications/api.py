@@ -4,6 +4,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dgt.api.pagination import Pagination
+
 from . import services
 from .models import Notification
 from .selectors import device_list_for_user, notification_list_for_user, preference_for_user
@@ -27,7 +29,9 @@ class DeviceListCreateView(APIView):
 
     @extend_schema(responses=DeviceSerializer(many=True))
     def get(self, request):
-        return Response(DeviceSerializer(device_list_for_user(user=request.user), many=True).data)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(device_list_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
 
     @extend_schema(request=DeviceSerializer, responses={201: DeviceSerializer})
     def post(self, request):

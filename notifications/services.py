@@ -14,10 +14,12 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -96,6 +98,8 @@ def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int
         for r in requests for channel in channels.get(r.user_id, [])
     }
     keys = list(candidates)
+    if not keys:
+        return []
     with transaction.atomic():
         existing = set()
         for start in range(0, len(keys), _CHUNK):
@@ -109,11 +113,19 @@ def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int
             rows.extend(Notification.objects.filter(dedupe_key__in=keys[start:start + _CHUNK]).order_by("id")
                         .values("id", "dedupe_key", "user_id", "template_key", "channel", "payload", "status",
                                 "created_at"))
+        # One `notifications.new` per notification (not per delivery channel): the app shows one
+        # item; `channels` says where it is also delivered. Two deliveries racing on the same key
+        # may both publish it: events are at least once, clients drop duplicates by id.
+        created: dict[str, list[dict]] = {}
+        for row in rows:
+            if row["dedupe_key"] not in existing:
+                created.setdefault(row["dedupe_key"].rsplit(":", 1)[0], []).append(row)
         publish_many(events=(
-            (NOTIFICATIONS_NEW, [user_group(row["user_id"])],
-             {"id": row["id"], "templateKey": row["template_key"], "channel": row["channel"],
-              "data": row["payload"], "createdAt": row["created_at"]})
-            for row in rows if row["dedupe_key"] not in existing
+            (NOTIFICATIONS_NEW, [user_group(group[0]["user_id"])],
+             {"id": group[0]["id"], "ids": [r["id"] for r in group], "templateKey": group[0]["template_key"],
+              "channels": [r["channel"] for r in group], "data": group[0]["payload"],
+              "createdAt": group[0]["created_at"]})
+            for group in created.values()
         ))
     return [row["id"] for row in rows if row["status"] == NotificationStatus.QUEUED]
 
@@ -271,16 +283,21 @@ def preference_update(*, user, changes: dict) -> NotificationPreference:
 
 @transaction.atomic
 def notifications_retry(*, notification_ids: Sequence[int], actor) -> list[int]:
-    """Put failed notifications back to queued and send them again after commit (an admin's
-    retry, e.g. after fixing provider credentials). Writes one audit row per notification.
-    Returns the ids requeued (notifications not failed are left alone)."""
+    """Put notifications back to queued and send them again after commit (an admin's retry,
+    e.g. after fixing provider credentials): failed ones, and ones stuck in `sending` for longer
+    than NOTIFICATION_STALE_SENDING_SECONDS (their worker died between the claim and the
+    provider's answer — the admin accepts that the user may get it twice). Writes one audit row
+    per notification. Returns the ids requeued; the others are left alone."""
     from .tasks import notification_send_run
 
-    ids = list(Notification.objects.select_for_update().filter(pk__in=list(notification_ids),
-                                                               status=NotificationStatus.FAILED)
-               .order_by("id").values_list("id", flat=True))
+    stale = timezone.now() - timedelta(seconds=settings.NOTIFICATION_STALE_SENDING_SECONDS)
+    retryable = Q(status=NotificationStatus.FAILED) | Q(status=NotificationStatus.SENDING, claimed_at__lt=stale)
+    rows = list(Notification.objects.select_for_update().filter(retryable, pk__in=list(notification_ids))
+                .order_by("id").values_list("id", "status"))
+    ids = [pk for pk, _ in rows]
     Notification.objects.filter(pk__in=ids).update(status=NotificationStatus.QUEUED, error="")
-    for pk in ids:
-        audit_record(action="notification.retry", entity_type="notification", entity_id=pk, user=actor)
+    for pk, status in rows:
+        audit_record(action="notification.retry", entity_type="notification", entity_id=pk, user=actor,
+                     metadata={"previousStatus": status})
     transaction.on_commit(lambda: [notification_send_run.delay(notification_id=pk) for pk in ids])
     return ids

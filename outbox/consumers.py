@@ -155,7 +155,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         try:
             msg = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder allows
             return await self._error("bad_frame", "Frames are JSON objects.")
         if not isinstance(msg, dict):
             return await self._error("bad_frame", "Frames are JSON objects.")

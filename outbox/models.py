@@ -34,9 +34,12 @@ class EventOutbox(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
             models.Index(fields=["group", "id"], name="outbox_group_id_idx"),
-            # The relay's "earlier pending row of this group?" check stays small when sent rows pile up.
-            models.Index(fields=["group", "id"], name="outbox_pending_group_idx",
-                         condition=models.Q(status="pending")),
+            # Pending rows by id: the relay's claim and its "earlier pending row?" check read only
+            # pending rows, however many sent rows pile up.
+            models.Index(fields=["id"], name="outbox_pending_id_idx", condition=models.Q(status="pending")),
+            # Pending rows that failed or wait behind one: the relay's blockers (outbox.ordering).
+            models.Index(fields=["id"], name="outbox_pending_marked_idx",
+                         condition=models.Q(status="pending") & ~models.Q(last_error="")),
         ]
 
     def __str__(self) -> str:

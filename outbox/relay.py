@@ -9,22 +9,25 @@ One pass (`relay_pass`), in one transaction:
 4. mark the sent ones with one UPDATE; give the unsent an attempt, their error and the next
    attempt time `now + min(BASE * 2**(attempts-1), MAX)`; at OUTBOX_MAX_ATTEMPTS they become
    failed and one `admin.alert` (kind `outbox.failed`) names them.
-`relay_run` repeats passes until nothing due is left. Sources: Sentry's outbox drain, DESIGN.md.
+`relay_run` repeats passes, a cursor moving up the ids, until nothing due is left or the layer
+fails. Sources: Sentry's outbox drain, DESIGN.md.
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import runtime
 from .models import EventOutbox, OutboxStatus
-from .services import earlier_failed_groups
+from .ordering import find_blockers, hold, split_ready
 from .transport import send_batch
 
 log = logging.getLogger(__name__)
@@ -39,49 +42,76 @@ def backoff_seconds(attempts: int) -> int:
     return int(min(base * 2 ** max(attempts - 1, 0), settings.OUTBOX_BACKOFF_MAX_SECONDS))
 
 
-def _claim(batch_size: int, now) -> list[EventOutbox]:
-    return list(
-        EventOutbox.objects.select_for_update(skip_locked=True)
-        .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("id")[:batch_size]
-    )
+class ClaimedRow(NamedTuple):
+    """The fields of a claimed row that sending needs (attribute names as on EventOutbox; a
+    tuple because building 1,000 model instances per pass costs more than the send)."""
+
+    id: int
+    group: str
+    channel: str
+    payload: dict
+    request_id: str
+    created_at: datetime
+    attempts: int
 
 
-def relay_pass(*, batch_size: int | None = None) -> dict:
-    """One claim-send-mark pass. Returns {"claimed", "sent", "retrying", "failed", "held"}."""
+def _claim(batch_size: int, now, after_id: int) -> list[ClaimedRow]:
+    if connection.vendor == "postgresql":
+        # Walk outbox_pending_id_idx in id order. With the statistics of a table that was small
+        # at the last ANALYZE (a backlog that built up in a minute) the planner otherwise picks
+        # another index and sorts every pending row on each claim: measured 4.7k vs 11k rows/s.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
+    qs = (EventOutbox.objects.select_for_update(skip_locked=True)
+          .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now, id__gt=after_id)
+          .order_by("id").values_list(*ClaimedRow._fields)[:batch_size])
+    return [ClaimedRow(*values) for values in qs]
+
+
+def _ids(ids) -> QuerySet:
+    """Rows by id. On PostgreSQL the ids travel as one text parameter: psycopg dumps a
+    1,000-element list element by element, which showed up as a third of a pass."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return EventOutbox.objects.filter(RawSQL("id = ANY(string_to_array(%s, ',')::bigint[])",
+                                                 (",".join(map(str, ids)),), output_field=BooleanField()))
+    return EventOutbox.objects.filter(id__in=ids)
+
+
+def relay_pass(*, batch_size: int | None = None, after_id: int = 0, suspects: set[int] | None = None) -> dict:
+    """One claim-send-mark pass over due rows with id > `after_id`.
+
+    Returns {"claimed", "sent", "retrying", "failed", "held", "lastId"}. `suspects` (updated in
+    place) carries the due rows found locked by another relay to the next pass of a run.
+    """
     batch_size = batch_size or settings.OUTBOX_RELAY_BATCH
+    suspects = set() if suspects is None else suspects
     with transaction.atomic():
         now = timezone.now()
-        rows = _claim(batch_size, now)
-        stats = {"claimed": len(rows), "sent": 0, "retrying": 0, "failed": 0, "held": 0}
+        rows = _claim(batch_size, now, after_id)
+        stats = {"claimed": len(rows), "sent": 0, "retrying": 0, "failed": 0, "held": 0, "lastId": after_id}
         if not rows:
             return stats
-        blockers = earlier_failed_groups(groups={r.group for r in rows}, before_id=rows[-1].id,
-                                         exclude_ids=[r.id for r in rows])
-        # A row that cannot go blocks the later rows of its group in this batch as well.
-        ready, held = [], []
-        for row in rows:
-            if row.group in blockers and blockers[row.group] < row.id:
-                held.append(row.id)
-            else:
-                ready.append(row)
+        stats["lastId"] = rows[-1].id
+        blockers = find_blockers(upto_id=rows[-1].id, mine={r.id for r in rows}, now=now,
+                                 due_from_id=after_id + 1, suspects=suspects)
+        suspects.update(b.id for b in blockers.values() if b.next_attempt_at <= now)
+        ready, held = split_ready(rows, blockers)
         result = send_batch(ready)
         sent = set(result.sent)
         if sent:
-            EventOutbox.objects.filter(id__in=sent).update(status=OutboxStatus.SENT, sent_at=now, last_error="")
+            _ids(sent).update(status=OutboxStatus.SENT, sent_at=now, last_error="")
         stats["sent"] = len(sent)
         unsent = [r for r in ready if r.id not in sent]
         if unsent:
             _record_failures(unsent, result.error, now, stats)
         if held:
-            # Wait behind the earlier row rather than being claimed again at once.
-            EventOutbox.objects.filter(id__in=held).update(
-                next_attempt_at=now + timedelta(seconds=settings.OUTBOX_BACKOFF_BASE_SECONDS))
+            hold(held, now, _ids)
             stats["held"] = len(held)
         return stats
 
 
-def _record_failures(rows: list[EventOutbox], error: Exception | None, now, stats: dict) -> None:
+def _record_failures(rows: list[ClaimedRow], error: Exception | None, now, stats: dict) -> None:
     message = f"{type(error).__name__}: {error}"[:1000] if error else "not sent"
     by_attempts: dict[int, list[int]] = defaultdict(list)
     for row in rows:
@@ -89,13 +119,11 @@ def _record_failures(rows: list[EventOutbox], error: Exception | None, now, stat
     failed: list[int] = []
     for attempts, ids in by_attempts.items():
         if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-            EventOutbox.objects.filter(id__in=ids).update(status=OutboxStatus.FAILED, attempts=attempts,
-                                                          last_error=message)
+            _ids(ids).update(status=OutboxStatus.FAILED, attempts=attempts, last_error=message)
             failed.extend(ids)
         else:
-            EventOutbox.objects.filter(id__in=ids).update(
-                attempts=F("attempts") + 1, last_error=message,
-                next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts)))
+            _ids(ids).update(attempts=attempts, last_error=message,
+                             next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts)))
             stats["retrying"] += len(ids)
     log.warning("outbox relay: %d rows not sent (%s); %d failed for good", len(rows), message, len(failed))
     if failed:
@@ -118,13 +146,15 @@ def relay_run(*, max_batches: int | None = None) -> dict:
     if not runtime.may_send():
         return {"skipped": "embedded mode: the process serving websockets relays (see docs/realtime.md)"}
     totals = {"passes": 0, "claimed": 0, "sent": 0, "retrying": 0, "failed": 0, "held": 0}
+    after_id, suspects = 0, set()
     while max_batches is None or totals["passes"] < max_batches:
-        stats = relay_pass()
+        stats = relay_pass(after_id=after_id, suspects=suspects)
+        after_id = stats.pop("lastId")
         totals["passes"] += 1
         for key, value in stats.items():
             totals[key] += value
-        if stats["claimed"] == 0 or stats["sent"] == 0:
-            break
+        if stats["claimed"] == 0 or (stats["sent"] == 0 and (stats["retrying"] or stats["failed"])):
+            break  # nothing left, or the layer is down: do not hammer it with the whole backlog
     return totals
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from audit.context import current
@@ -25,6 +25,7 @@ from dgt.errors import Conflict, NotFound
 
 from . import runtime
 from .models import EventOutbox, OutboxStatus
+from .ordering import find_blockers, hold, split_ready
 from .transport import send_batch
 
 log = logging.getLogger(__name__)
@@ -73,23 +74,6 @@ def publish_many(*, events: Iterable[tuple[str, Iterable[str], dict]], batch_siz
     return rows
 
 
-def earlier_failed_groups(*, groups: Iterable[str], before_id: int, exclude_ids: Sequence[int] = ()) -> dict[str, int]:
-    """{group: smallest id} of pending rows of `groups` with id < `before_id` that must go out
-    first: rows that already failed once (last_error set) or are due (a relay may hold them).
-
-    A newer row of such a group waits for them, so each group's events go out in id order.
-    """
-    now = timezone.now()
-    qs = (EventOutbox.objects.filter(status=OutboxStatus.PENDING, group__in=set(groups), id__lt=before_id)
-          .filter(~Q(last_error="") | Q(next_attempt_at__lte=now)))
-    if exclude_ids:
-        qs = qs.exclude(id__in=list(exclude_ids))
-    blockers: dict[str, int] = {}
-    for group, row_id in qs.order_by("id").values_list("group", "id"):
-        blockers.setdefault(group, row_id)
-    return blockers
-
-
 def send_rows(rows: list[EventOutbox]) -> int:
     """Send committed pending rows to the channel layer in id order and mark them sent.
 
@@ -101,16 +85,16 @@ def send_rows(rows: list[EventOutbox]) -> int:
     rows = sorted(rows, key=lambda r: r.id)
     if not rows:
         return 0
+    now = timezone.now()
     try:
-        blockers = earlier_failed_groups(groups={r.group for r in rows}, before_id=rows[-1].id,
-                                         exclude_ids=[r.id for r in rows])
+        blockers = find_blockers(upto_id=rows[-1].id, mine={r.id for r in rows}, now=now,
+                                 groups={r.group for r in rows})
+        rows, held = split_ready(rows, blockers)
+        if held:
+            hold(held, now, lambda ids: EventOutbox.objects.filter(id__in=ids))
     except Exception as exc:  # database gone: the relay will find them
         log.warning("outbox send skipped for %d rows: %s", len(rows), exc)
         return 0
-    waiting = [r.id for r in rows if r.group in blockers and blockers[r.group] < r.id]
-    if waiting:
-        EventOutbox.objects.filter(id__in=waiting, status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
-        rows = [r for r in rows if r.id not in set(waiting)]
     result = send_batch(rows)
     sent = EventOutbox.objects.filter(id__in=result.sent, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""

@@ -54,14 +54,20 @@ def _pending_listings() -> int:
     return Listing.objects.filter(status=ListingStatus.PENDING).count()
 
 
+_broker_client = None
+
+
 def _queue_depths() -> dict[str, int]:
     """Messages waiting per Celery queue (Redis broker: the queue is a list). {} otherwise."""
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith(("redis://", "rediss://")):
         return {}
-    import redis
+    global _broker_client
+    if _broker_client is None:
+        import redis
 
-    client = redis.Redis.from_url(broker, socket_connect_timeout=1, socket_timeout=1)
+        _broker_client = redis.Redis.from_url(broker, socket_connect_timeout=1, socket_timeout=1)
+    client = _broker_client
     names = ["default", "notifications", "search", "analytics"]
     with client.pipeline(transaction=False) as pipe:
         for name in names:

@@ -56,6 +56,7 @@ def services_env(**extra) -> dict:
         "DEBUG": "0",
         "DGT_TESTING": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",  # plain http on 127.0.0.1 (TLS ends at the proxy in production)
     }
     env.update(extra)
     return env

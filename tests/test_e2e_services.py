@@ -59,7 +59,7 @@ def stack(transactional_db, tmp_path):
         "DGT_TESTING": "0",
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback: no TLS proxy in front
+        "SECURE_SSL_REDIRECT": "0",  # production mode, but plain HTTP on loopback (TLS ends at the proxy)
     }
     http_port, ws_port = _free_port(), _free_port()
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("web", "ws", "worker")}

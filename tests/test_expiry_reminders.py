@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from listings.expiry import expiry_reminders_run
 from listings.models import Listing, ListingStatus
@@ -122,22 +123,31 @@ def test_listings_that_are_not_approved_are_left_alone(db, django_capture_on_com
     assert Listing.objects.filter(status=status, reminder_sent_1d=False, reminder_sent_3d=False).count() == 3
 
 
-def test_batches_are_bounded_and_query_count_does_not_grow_with_due_rows(db, django_assert_num_queries,
-                                                                         django_capture_on_commit_callbacks):
-    # Given 7 due listings and a batch size of 3: three batches (3, 3, 1) per phase.
+def _queries_to_expire(count: int, *, owner, now, batch_size: int) -> int:
+    for _ in range(count):
+        approved_listing(owner=owner, expires_at=now - timedelta(minutes=5))
+    with CaptureQueriesContext(connection) as queries:
+        result = expiry_reminders_run(now=now, batch_size=batch_size)
+    assert result["expired"] == count
+    assert result["batches"] == -(-count // batch_size)
+    return len(queries.captured_queries)
+
+
+def test_batches_are_bounded_and_query_count_does_not_grow_with_due_rows(db):
+    # Given 50 listings that are not due (the cost must not depend on them) and a batch size of 3.
     owner = UserFactory()
     now = ist(2026, 12, 1, 10, 0)
-    for _ in range(7):
-        approved_listing(owner=owner, expires_at=now - timedelta(minutes=5))
-    for _ in range(50):  # not due: cost must not depend on them
+    for _ in range(50):
         approved_listing(owner=owner, expires_at=now + timedelta(days=20))
-    # Per batch: savepoint, claim (SELECT ... FOR UPDATE SKIP LOCKED), UPDATE, search document
-    # DELETE, outbox INSERT, release — 6 statements whatever its size; plus one empty claim per
-    # reminder phase.
-    with django_assert_num_queries(3 * 6 + 2 * 3):
-        result = expiry_reminders_run(now=now, batch_size=3)
-    assert result == {"expired": 7, "reminded1d": 0, "reminded3d": 0, "batches": 3}
-    assert Listing.objects.filter(status=ListingStatus.EXPIRED, expired_at=now).count() == 7
+    cost = {n: _queries_to_expire(n, owner=owner, now=now, batch_size=3) for n in (1, 2, 4, 7)}
+
+    # Then more rows in a batch cost no query, and each further batch (of up to 3 rows) costs the
+    # same fixed number of statements (claim, update, bulk inserts...), not one per row.
+    assert cost[1] == cost[2]
+    per_batch = cost[4] - cost[2]
+    assert cost[7] - cost[4] == per_batch
+    assert 3 <= per_batch <= 8
+    assert Listing.objects.filter(status=ListingStatus.EXPIRED, expired_at=now).count() == 14
 
 
 @pytest.mark.postgres

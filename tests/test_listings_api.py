@@ -202,3 +202,27 @@ def test_moderator_sees_listings_in_admin(client, moderator, listing):
     client.force_login(moderator)
     assert client.get("/admin/listings/listing/").status_code == 200
     assert Role.MODERATOR == moderator.role
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [ListingStatus.APPROVED, ListingStatus.REJECTED, ListingStatus.EXPIRED])
+def test_editing_a_moderated_listing_sends_it_back_to_moderation(api_for, seller, status):
+    from django.utils import timezone
+
+    listing = ListingFactory(owner=seller, status=status, reason="was fine", approved_at=timezone.now(),
+                             expires_at=timezone.now())
+    response = api_for(seller).patch(f"/api/listings/{listing.pk}", {"title": "Completely different"}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["reason"], body["expiresAt"], body["approvedAt"]) == ("pending", "", None, None)
+    assert list(EventOutbox.objects.filter(channel="listings.update").values_list("payload__status", flat=True)) == [
+        "pending", "pending"]  # owner and admin room
+    assert EventOutbox.objects.filter(channel="admin.alert", payload__kind="listing.pending").count() == 1
+
+
+@pytest.mark.django_db
+def test_saving_the_same_content_keeps_the_approval(api_for, seller):
+    listing = ListingFactory(owner=seller, status=ListingStatus.APPROVED, title="Same")
+    response = api_for(seller).patch(f"/api/listings/{listing.pk}", {"title": "Same"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "approved"
+    assert EventOutbox.objects.count() == 0

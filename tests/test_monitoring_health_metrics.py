@@ -103,12 +103,34 @@ def test_metrics_for_the_monitoring_network(client, seller):
     assert 'django_http_requests_latency_seconds_by_view_method_count{method="GET",view="healthz"}' in text
 
 
-def test_reconciliation_gauge_only_when_wallet_provides_it(client, monkeypatch):
-    assert "dgt_reconciliation_mismatches" not in client.get("/metrics").content.decode()
-    selectors = types.ModuleType("wallet.selectors")
-    selectors.reconciliation_mismatch_count = lambda: 3
-    monkeypatch.setitem(sys.modules, "wallet.selectors", selectors)
-    assert metric(client.get("/metrics").content.decode(), "dgt_reconciliation_mismatches") == 3
+class FakeMismatchModel:
+    """Stands in for wallet.ReconciliationMismatch: `objects.count()` and a detected_at filter."""
+
+    class objects:  # noqa: N801
+        @staticmethod
+        def count():
+            return 5
+
+        @staticmethod
+        def filter(**lookups):
+            assert list(lookups) == ["detected_at__gte"]
+            return types.SimpleNamespace(count=lambda: 2)
+
+
+def test_reconciliation_gauges_follow_the_wallet_model(client, monkeypatch):
+    from dgt.monitoring import metrics as metrics_module
+
+    text = client.get("/metrics").content.decode()
+    model = metrics_module.reconciliation_mismatch_model()
+    if model is None:  # the wallet app has no such model: no gauge that could fire falsely
+        assert "dgt_reconciliation_mismatches" not in text
+    else:  # read from the real table
+        assert metric(text, "dgt_reconciliation_mismatches") == model.objects.count()
+        assert metric(text, "dgt_reconciliation_mismatches_last_day") == 0
+    monkeypatch.setattr(metrics_module, "reconciliation_mismatch_model", lambda: FakeMismatchModel)
+    text = client.get("/metrics").content.decode()
+    assert metric(text, "dgt_reconciliation_mismatches") == 5
+    assert metric(text, "dgt_reconciliation_mismatches_last_day") == 2
 
 
 @pytest.mark.parametrize("role, remote, expected", [

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 from datetime import timedelta
 
 import pytest
@@ -143,8 +144,9 @@ def test_with_a_real_worker(settings, tmp_path):
     queue = f"dgt_i16_e2e_{os.getpid()}"
     settings.MONITORED_QUEUES = [queue]
     db = settings.DATABASES["default"]
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "DGT_TESTING": "0", "CELERY_TASK_ALWAYS_EAGER": "0"}
+    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+    env = {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "DEBUG": "1", "DGT_TESTING": "0", "CELERY_TASK_ALWAYS_EAGER": "0"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "dgt", "worker", "-Q", queue, "-n", f"{queue}@%h", "--concurrency", "1",
          "--pool", "solo", "-l", "warning"],

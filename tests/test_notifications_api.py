@@ -43,7 +43,7 @@ def test_register_list_and_unregister_a_device(seller, buyer, api_for):
     # The same token registered again by another user (shared phone) moves to them.
     assert api_for(buyer).post("/api/notifications/devices", {"token": "fcm-1"}, format="json").status_code == 201
     assert Device.objects.get(token="fcm-1").user == buyer
-    assert client.get("/api/notifications/devices").json() == []
+    assert client.get("/api/notifications/devices").json()["results"] == []
 
     device_id = Device.objects.get(token="fcm-1").pk
     assert client.delete(f"/api/notifications/devices/{device_id}").status_code == 404  # not the seller's
@@ -93,7 +93,24 @@ def test_admin_retry_requeues_failed_and_sends_once_with_an_audit_row(db, admin_
     failed.refresh_from_db()
     assert (failed.status, failed.error) == ("sent", "")
     assert len(scripted["email"].calls) == 1
-    assert list(AuditLog.objects.values_list("action", "entity_id")) == [("notification.retry", str(failed.pk))]
+    assert list(AuditLog.objects.values_list("action", "entity_id", "metadata")) == [
+        ("notification.retry", str(failed.pk), {"previousStatus": "failed"})]
+
+
+def test_admin_retry_takes_stuck_sending_rows_only_when_stale(db, admin_user, seller, scripted, settings,
+                                                              django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.NOTIFICATION_STALE_SENDING_SECONDS = 600
+    now = timezone.now()
+    stuck = _notification(seller, "st:email", status="sending", claimed_at=now - timedelta(minutes=11))
+    busy = _notification(seller, "bu:email", status="sending", claimed_at=now - timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications_retry(notification_ids=[stuck.pk, busy.pk], actor=admin_user) == [stuck.pk]
+    assert dict(Notification.objects.values_list("pk", "status")) == {stuck.pk: "sent", busy.pk: "sending"}
+    assert len(scripted["email"].calls) == 1
 
 
 def test_admin_action_retries_through_the_service(db, admin_user, seller, client, scripted,

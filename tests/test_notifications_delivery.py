@@ -55,7 +55,9 @@ def test_one_event_fans_out_to_each_channel_with_its_own_dedupe_key(db, scripted
                                       "body": "dgt: your listing “Sofa” expires within a day, on 05 Dec 2026, 02:00 IST."}]
     assert [c["to"] for c in scripted["email"].calls] == ["asha@example.com"]
     assert scripted["email"].calls[0]["subject"] == "“Sofa” expires within a day"
-    assert EventOutbox.objects.filter(channel="notifications.new", group=f"user.{user.pk}").count() == 3
+    (event,) = EventOutbox.objects.filter(channel="notifications.new", group=f"user.{user.pk}")
+    assert event.payload["channels"] == ["push", "sms", "email"]
+    assert event.payload["ids"] == [rows["push"].pk, rows["sms"].pk, rows["email"].pk]
 
 
 @pytest.mark.parametrize(("pref", "expected"), [

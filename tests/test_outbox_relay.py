@@ -13,6 +13,7 @@ from audit.models import AuditLog
 from outbox import relay as relay_mod
 from outbox import runtime
 from outbox.models import EventOutbox, OutboxStatus
+from outbox.ordering import WAITING
 from outbox.relay import backoff_seconds, outbox_purge, relay_pass, relay_run
 from outbox.services import publish
 from outbox.tasks import outbox_purge_run, outbox_relay_run
@@ -82,7 +83,7 @@ def test_relay_delivers_pending_rows_when_layer_is_back(settings, layer_down):
     assert set(EventOutbox.objects.values_list("status", flat=True)) == {"pending"}
     layer_down()  # the layer is back
     with time_machine.travel(timezone.now() + timedelta(seconds=11), tick=False):
-        result = outbox_relay_run.apply().get()
+        result = outbox_relay_run.apply(throw=True).result
     assert result["sent"] == 5 and result["claimed"] == 5
     assert list(EventOutbox.objects.filter(id__in=ids).values_list("status", flat=True)) == ["sent"] * 5
 
@@ -114,17 +115,29 @@ def test_group_order_newer_row_waits_behind_a_failed_one(settings, layer_down):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_relay_holds_rows_behind_an_earlier_row_not_yet_due(settings, layer_down):
+def test_rows_wait_behind_an_earlier_row_of_their_group_until_it_is_due(settings, layer_down):
     [old] = _publish(1, group="user.1")
-    EventOutbox.objects.filter(id=old).update(next_attempt_at=timezone.now() + timedelta(hours=1))
-    [mid] = _publish(1, group="user.1")  # also fails (layer still down) -> pending, due in 10 s
+    later = timezone.now() + timedelta(hours=1)
+    EventOutbox.objects.filter(id=old).update(next_attempt_at=later)
+    layer_down()  # the layer is back, but `old` is not due for an hour
+    [mid] = _publish(1, group="user.1")
     [other] = _publish(1, group="user.9")
-    layer_down()
-    with time_machine.travel(timezone.now() + timedelta(seconds=11), tick=False):
-        stats = relay_pass()
-    assert stats["held"] == 1 and stats["sent"] == 1
+    held = EventOutbox.objects.get(id=mid)
+    assert (held.status, held.next_attempt_at, held.last_error) == ("pending", later, WAITING)
     assert EventOutbox.objects.get(id=other).status == "sent"
-    assert EventOutbox.objects.get(id=mid).status == "pending"
+    # The relay does not let `mid` overtake `old` (a row claimed with a blocker is held too).
+    EventOutbox.objects.filter(id=mid).update(next_attempt_at=timezone.now())
+    stats = relay_pass()
+    assert (stats["claimed"], stats["held"], stats["sent"]) == (1, 1, 0)
+    assert EventOutbox.objects.get(id=mid).next_attempt_at == later
+    order = []
+    real = relay_mod.send_batch
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(relay_mod, "send_batch", lambda batch: (order.extend(r.id for r in batch), real(batch))[1])
+        with time_machine.travel(later + timedelta(seconds=1), tick=False):
+            relay_run()
+    assert order == [old, mid]
+    assert set(EventOutbox.objects.values_list("status", flat=True)) == {"sent"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -136,7 +149,7 @@ def test_purge_deletes_only_old_sent_rows(settings):
         old_failed = _publish(1)
     EventOutbox.objects.filter(id__in=old_failed).update(status=OutboxStatus.FAILED)
     fresh = _publish(1)
-    assert outbox_purge_run.apply().get() == {"deleted": 2}
+    assert outbox_purge_run.apply(throw=True).result == {"deleted": 2}
     assert sorted(EventOutbox.objects.values_list("id", flat=True)) == sorted(old_failed + fresh)
     assert not EventOutbox.objects.filter(id__in=old_sent).exists()
     assert outbox_purge() == 0
@@ -166,10 +179,13 @@ def test_embedded_non_serving_process_leaves_rows_for_the_server(settings, monke
 @pytest.mark.django_db(transaction=True)
 def test_two_relays_at_once_never_send_a_row_twice(settings, layer_down):
     settings.OUTBOX_RELAY_BATCH = 50
-    groups = [f"user.{i}" for i in range(40)]
+    # Each group's 10 rows have neighbouring ids, so batches of 50 rows cover about 5 groups and
+    # the two relays can work side by side; a group split across two batches is held by the
+    # second relay until the first has sent its part.
     with transaction.atomic():
-        for i in range(10):
-            publish(channel="test.event", groups=groups, data={"i": i})
+        for g in range(40):
+            for i in range(10):
+                publish(channel="test.event", groups=[f"user.{g}"], data={"i": i})
     layer_down()
     assert EventOutbox.objects.filter(status="pending").count() == 400
     EventOutbox.objects.update(next_attempt_at=timezone.now(), last_error="", attempts=0)
@@ -178,9 +194,14 @@ def test_two_relays_at_once_never_send_a_row_twice(settings, layer_down):
     real = relay_mod.send_batch
     errors = []
 
+    order: list[int] = []  # every send, both relays, in the order they happened
+    lock = threading.Lock()
+
     def recording(batch):
         name = threading.current_thread().name
-        sent[name].extend(r.id for r in batch)
+        with lock:
+            sent[name].extend(r.id for r in batch)
+            order.extend(r.id for r in batch)
         barrier_wait()
         return real(batch)
 
@@ -218,13 +239,13 @@ def test_two_relays_at_once_never_send_a_row_twice(settings, layer_down):
     all_sent = sent["a"] + sent["b"] + later
     assert len(all_sent) == len(set(all_sent)) == 400
     assert EventOutbox.objects.filter(status="sent").count() == 400
-    # Within each relay, every group's rows went out in id order.
-    for ids in sent.values():
-        rows = EventOutbox.objects.in_bulk(ids)
-        per_group: dict[str, list[int]] = {}
-        for i in ids:
-            per_group.setdefault(rows[i].group, []).append(i)
-        assert all(v == sorted(v) for v in per_group.values())
+    # Across both relays and the later pass, every group's rows went out in id order.
+    rows = EventOutbox.objects.in_bulk(order + later)
+    per_group: dict[str, list[int]] = {}
+    for i in order + later:
+        per_group.setdefault(rows[i].group, []).append(i)
+    assert len(per_group) == 40
+    assert all(v == sorted(v) for v in per_group.values())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,8 +1,10 @@
 """Listing search: the `search` tasks keep one document per live listing, and
 `GET /api/listings/search` ranks a title match above a description match."""
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -83,6 +85,9 @@ def test_edit_reindexes_and_delete_removes(api, seller, moderator, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         services.listing_update(listing_id=listing.pk, owner=seller, changes={"title": "Walnut writing desk",
                                                                               "category": "furniture"})
+    # An edited listing goes back to moderation: out of search until approved again.
+    assert search(api, q="walnut")["count"] == 0 and search(api, q="wooden")["count"] == 0
+    listing = approve(listing, moderator, django_capture_on_commit_callbacks)
     assert search(api, q="walnut", category="furniture")["count"] == 1
     assert search(api, q="walnut", category="electronics")["count"] == 0
     assert search(api, q="wooden")["count"] == 0
@@ -160,3 +165,16 @@ def test_page_size_is_capped_at_50(api, seller):
         search_document_sync(listing_id=listing.pk)
     body = search(api, pageSize=1000)
     assert body["count"] == 55 and len(body["results"]) == 50
+
+
+def test_search_rebuild_repairs_the_index(seller):
+    # given live listings without documents (a lost task) and a stale document of a pending listing
+    future = timezone.now() + timedelta(days=5)
+    live = ListingFactory.create_batch(3, owner=seller, status=ListingStatus.APPROVED, approved_at=timezone.now(),
+                                       expires_at=future)
+    pending = ListingFactory(owner=seller)
+    SearchDocument.objects.create(listing=pending, title=pending.title, category=pending.category)
+    out = StringIO()
+    call_command("search_rebuild", stdout=out)
+    assert out.getvalue().strip() == "search_rebuild: indexed 3, removed 1"
+    assert set(SearchDocument.objects.values_list("listing_id", flat=True)) == {x.pk for x in live}

@@ -4,6 +4,7 @@ double submit (or a browser resubmit) credits once."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,7 +19,7 @@ from .models import (
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0.01, help_text="INR, e.g. 500.00")
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="INR, e.g. 500.00")
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     ref_id = forms.CharField(max_length=100, label="Ref id", help_text="The charge refunded, e.g. listing-fee-1")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
 from dgt.api.pagination import Pagination
+from dgt.api.ratelimit import ratelimit
 
 from . import services
 from .idempotency import HEADER, idempotent_response, key_from_request
@@ -47,6 +48,7 @@ class RefundView(APIView):
 
     @extend_schema(request=RefundInputSerializer, responses={201: RefundOutputSerializer},
                    parameters=[IDEMPOTENCY_PARAM])
+    @ratelimit(rate="wallet_refund", key="user")
     def post(self, request):
         key_from_request(request)
         data = RefundInputSerializer(data=request.data)
@@ -74,6 +76,7 @@ class PayoutListCreateView(APIView):
         return paginator.get_paginated_response(PayoutSerializer(page, many=True).data)
 
     @extend_schema(request=PayoutInputSerializer, responses={201: PayoutSerializer}, parameters=[IDEMPOTENCY_PARAM])
+    @ratelimit(rate="wallet_payout", key="user")
     def post(self, request):
         key_from_request(request)
         data = PayoutInputSerializer(data=request.data)

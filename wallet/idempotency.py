@@ -87,7 +87,12 @@ def fingerprint(*, method: str, path: str, data) -> str:
 
 def _insert(*, owner_id: int, key: str, fp: str, token: str) -> int | None:
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The claim need not survive a database crash: the journal entry keeps the key under a
+            # unique constraint, so a lost claim can never lead to a second credit. Not waiting for
+            # the WAL flush saves one disk sync per request on the hot path.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(_CLAIM_SQL, [owner_id, key, fp, IdempotencyKey.Status.IN_FLIGHT, token, now, now])
         row = cursor.fetchone()
     return row[0] if row else None

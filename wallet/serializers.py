@@ -38,7 +38,7 @@ class PayoutSerializer(serializers.ModelSerializer):
 
 
 class RefundInputSerializer(serializers.Serializer):
-    userId = serializers.IntegerField(min_value=1)
+    userId = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     amount = MoneyField()
     reason = serializers.CharField(max_length=2000)
     refId = serializers.CharField(max_length=100)

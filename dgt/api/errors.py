@@ -85,6 +85,15 @@ def exception_handler(exc, context):
     return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
 
 
+def bad_request_view(request, exception=None):
+    """Django's 400 (e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host) in the API shape."""
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+
+
+def permission_denied_view(request, exception=None):
+    return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+
+
 def not_found_view(request, exception=None):
     return JsonResponse(error_body("not_found", "Not found."), status=404)
 

@@ -1,7 +1,11 @@
 """Serializer fields shared by every app's API."""
+import re
 from decimal import Decimal
 
 from rest_framework import serializers
+
+
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class MoneyField(serializers.DecimalField):
@@ -28,6 +32,10 @@ class MoneyField(serializers.DecimalField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or data is None:
             self.fail("boolean")
+        # A string is plain ASCII decimal notation: no exponent, underscores, spaces, "+" or
+        # non-ASCII digits, which Decimal() would otherwise accept ("1e2", "1_000", "٥").
+        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if self.positive and value <= 0:
             self.fail("not_positive")

@@ -24,7 +24,7 @@ class Broker(HealthCheck):
         seconds = self.timeout.total_seconds()
         try:
             with broker_connection(seconds) as conn:
-                conn.ensure_connection(max_retries=1, timeout=seconds)
+                conn.ensure_connection(max_retries=0, timeout=seconds)  # one attempt: the probe is retried
         except Exception as exc:  # kombu wraps every transport's errors differently
             raise ServiceUnavailable(f"Broker unreachable ({type(exc).__name__}: {str(exc)[:200]})") from exc
 

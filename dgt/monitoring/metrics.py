@@ -7,20 +7,21 @@ by view and method). dgt adds gauges read from the database and the broker at sc
 * `dgt_queue_waiting{queue}` and `dgt_broker_up` (1/0)
 * `dgt_tasks_last_hour{queue,state}` (completed/failed, django-celery-results)
 * `dgt_notifications_last_hour{channel,status}` (notifications.Notification)
-* `dgt_reconciliation_mismatches`: only when `wallet.selectors.reconciliation_mismatch_count()`
-  exists (the wallet app provides it); absent otherwise, so an alert on it cannot fire falsely.
+* `dgt_reconciliation_mismatches` (all recorded) and `dgt_reconciliation_mismatches_last_day`:
+  only when the wallet app has its `ReconciliationMismatch` model (looked up by name, so this
+  module does not import the wallet); absent otherwise.
 
 With gunicorn set PROMETHEUS_MULTIPROC_DIR so request metrics of every worker are merged
 (prometheus_client multiprocess mode); dgt's gauges are computed per scrape either way.
 """
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import logging
 import os
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
@@ -55,14 +56,13 @@ def ip_allowed(meta: dict) -> bool:
     return False
 
 
-def reconciliation_mismatch_reader():
-    """`wallet.selectors.reconciliation_mismatch_count` when the wallet app provides it, else None."""
+def reconciliation_mismatch_model():
+    """`wallet.ReconciliationMismatch` when the wallet app has it (payouts whose gateway state
+    contradicts ours, recorded once each, never deleted), else None."""
     try:
-        module = importlib.import_module("wallet.selectors")
-    except ImportError:
+        return apps.get_model("wallet", "ReconciliationMismatch")
+    except LookupError:
         return None
-    reader = getattr(module, "reconciliation_mismatch_count", None)
-    return reader if callable(reader) else None
 
 
 class DgtCollector(Collector):
@@ -106,10 +106,14 @@ class DgtCollector(Collector):
             sent.add_metric([row["channel"], row["status"]], row["n"])
         yield sent
 
-        reader = reconciliation_mismatch_reader()
-        if reader is not None:
+        mismatch = reconciliation_mismatch_model()
+        if mismatch is not None:
             yield GaugeMetricFamily("dgt_reconciliation_mismatches",
-                                    "Open payout reconciliation mismatches (wallet).", value=reader())
+                                    "Payout reconciliation mismatches ever recorded (wallet).",
+                                    value=mismatch.objects.count())
+            yield GaugeMetricFamily("dgt_reconciliation_mismatches_last_day",
+                                    "Payout reconciliation mismatches recorded in the last 24 h (wallet).",
+                                    value=mismatch.objects.filter(detected_at__gte=now - timedelta(days=1)).count())
 
 
 def metrics_text() -> tuple[bytes, str]:

@@ -45,7 +45,7 @@ def queue_waiting(*, queues: list[str], timeout: float) -> dict[str, int]:
         return {q: 0 for q in queues}
     waiting = {}
     with broker_connection(timeout) as conn:
-        conn.ensure_connection(max_retries=1, timeout=timeout)
+        conn.ensure_connection(max_retries=0, timeout=timeout)  # one attempt: probes are retried by their callers
         for queue in queues:
             channel = conn.channel()
             try:

@@ -8,6 +8,7 @@ re-evaluates it on the newest row version after waiting for the lock).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -16,19 +17,27 @@ from django.utils import timezone
 
 from audit.context import current
 from audit.services import audit_record
-from dgt.errors import Conflict, NotFound, ValidationFailed
+from dgt.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 
 from ..events import publish_balance
 from ..models import CENT, Account, Posting, Transaction, TransactionKind, Wallet
 
+# The largest balance the column holds (max_digits 14, 2 places): a credit beyond it is refused
+# with 422 instead of overflowing the column. A literal in the SQL, not a parameter: SQLite
+# would compare a number with the text of a Decimal parameter (and text always compares greater).
+MAX_BALANCE = Decimal("999999999999.99")
 _APPLY_SQL = (
     f"UPDATE {Wallet._meta.db_table} SET balance = balance + %s, updated_at = %s "
-    "WHERE user_id = %s AND balance + %s >= 0 RETURNING balance"
+    f"WHERE user_id = %s AND balance + %s >= 0 AND balance + %s <= {MAX_BALANCE} RETURNING balance"
 )
 
 
 class InsufficientFunds(Conflict):
     code = "insufficient_funds"
+
+
+class BalanceLimitExceeded(Unprocessable):
+    code = "balance_limit_exceeded"
 
 
 def money(value) -> Decimal:
@@ -51,16 +60,21 @@ def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
     """Add `delta` (INR, signed) to the user's wallet with one guarded UPDATE; return the new
     balance. Must run inside a transaction: the row stays locked until it ends. Creates the
     wallet on first use. Raises InsufficientFunds (409) when the balance would go below zero,
-    NotFound when the user does not exist."""
-    assert not connection.get_autocommit(), "wallet_apply must run inside transaction.atomic()"
+    BalanceLimitExceeded (422) above MAX_BALANCE, NotFound when the user does not exist."""
+    if connection.get_autocommit():
+        raise RuntimeError("wallet_apply must run inside transaction.atomic(): the row lock ends with it")
     with connection.cursor() as cursor:
-        cursor.execute(_APPLY_SQL, [delta, timezone.now(), user_id, delta])
+        params = [delta, timezone.now(), user_id, delta, delta]
+        cursor.execute(_APPLY_SQL, params)
         row = cursor.fetchone()
         if row is None:
-            # Error path only: the wallet is missing (create it, then retry) or would overdraw.
+            # Error path only: the wallet is missing (create it, then retry), would overdraw or overflow.
             wallet = wallet_ensure(user_id=user_id)
+            if wallet.balance + delta > MAX_BALANCE:
+                raise BalanceLimitExceeded(f"The wallet balance cannot exceed {MAX_BALANCE} INR.",
+                                           fields={"amount": "Would take the balance over the limit."})
             if wallet.balance + delta >= 0:
-                cursor.execute(_APPLY_SQL, [delta, timezone.now(), user_id, delta])
+                cursor.execute(_APPLY_SQL, params)
                 row = cursor.fetchone()
     if row is None:
         raise InsufficientFunds("Insufficient funds in the wallet.", fields={"amount": "Exceeds the wallet balance."})
@@ -69,7 +83,8 @@ def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
 
 def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter_account: str,
                ref_id: str = "", reason: str = "", created_by=None, idempotency_key: str = "",
-               unique_key: str | None = None, extra_postings: tuple = ()) -> tuple[Transaction, Decimal | None]:
+               unique_key: str | None = None, extra_postings: tuple = (),
+               before_lock: Callable[[Transaction], None] | None = None) -> tuple[Transaction, Decimal | None]:
     """Write one journal entry moving `wallet_delta` (signed INR) between the user's wallet and
     `counter_account`, and apply it to the wallet balance. Returns (transaction, new balance).
 
@@ -91,6 +106,8 @@ def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter
         postings = [Posting(transaction=tx, account=extra_postings[0], amount=wallet_delta),
                     Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]
     Posting.objects.bulk_create(postings)
+    if before_lock is not None:
+        before_lock(tx)
     balance = wallet_apply(user_id=user_id, delta=wallet_delta) if user_id is not None else None
     return tx, balance
 

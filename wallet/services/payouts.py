@@ -17,7 +17,7 @@ from django.db.models import F
 from dgt.errors import NotFound, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
-from ..events import publish_admin_alert, publish_balance, publish_payout_update
+from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
 from ..gateways import GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
 from ..models import (
     FINAL_PAYOUT_STATUSES, Account, Payout, PayoutStatus, ReconciliationMismatch, TransactionKind,
@@ -38,8 +38,7 @@ def _payout_write(*, user, amount: Decimal, idempotency_key: str) -> Payout:
     tx, balance = entry_post(kind=TransactionKind.PAYOUT, user_id=user.pk, wallet_delta=-amount,
                              counter_account=Account.PAYOUTS_CLEARING, ref_id=f"payout:{payout.pk}",
                              reason="payout", created_by=user, unique_key=f"payout:{payout.pk}")
-    publish_balance(user_id=user.pk, balance=balance, transaction_id=tx.pk)
-    publish_payout_update(payout)
+    publish(balance_event(user_id=user.pk, balance=balance, transaction_id=tx.pk), payout_event(payout))
     from ..tasks import payout_submit_task
 
     payout_id = payout.pk
@@ -139,6 +138,7 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
     payout.save(update_fields=["status", "gateway_payout_id", "gateway_status", "failure_reason", "last_error",
                                "updated_at"])
     ref = f"payout:{payout.pk}"
+    events = [payout_event(payout)]
     if status == PayoutStatus.COMPLETED:
         entry_post(kind=TransactionKind.PAYOUT_SETTLEMENT, user_id=None, wallet_delta=payout.amount,
                    counter_account=Account.PAYOUTS_CLEARING, extra_postings=(Account.GATEWAY_CLEARING,),
@@ -148,8 +148,13 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
                                  wallet_delta=payout.amount, counter_account=Account.PAYOUTS_CLEARING, ref_id=ref,
                                  reason=f"payout {status} ({source}): {payout.failure_reason}"[:2000],
                                  unique_key=f"payout_reversal:{payout.pk}")
-        publish_balance(user_id=payout.wallet_id, balance=balance, transaction_id=tx.pk)
-    publish_payout_update(payout)
+        events.append(balance_event(user_id=payout.wallet_id, balance=balance, transaction_id=tx.pk))
+        # The live admin dashboard lists failed payouts (docs/realtime.md).
+        events.append(admin_alert_event(
+            kind="payout.failed", message=f"Payout #{payout.pk} of {payout.amount} INR to user "
+                                          f"{payout.wallet_id} {status}: {payout.failure_reason}",
+            payoutId=payout.pk, userId=payout.wallet_id, amount=payout.amount, status=status))
+    publish(*events)
     if status in FINAL_PAYOUT_STATUSES:
         template = "payout_completed" if status == PayoutStatus.COMPLETED else "payout_failed"
         notification_enqueue(user_id=payout.wallet_id, template_key=template,

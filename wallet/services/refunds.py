@@ -18,7 +18,7 @@ from audit.services import audit_record
 from dgt.errors import Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
-from ..events import publish_admin_alert, publish_balance
+from ..events import admin_alert_event, balance_event, publish
 from ..models import Account, Transaction, TransactionKind
 from .ledger import entry_post, money
 
@@ -58,15 +58,19 @@ def _check_cap(*, user_id: int, ref_id: str, amount: Decimal) -> None:
 @transaction.atomic
 def _refund_write(*, user_id: int, amount: Decimal, reason: str, ref_id: str, actor,
                   idempotency_key: str) -> RefundResult:
+    # The audit row does not need the new balance: it is written before the wallet row is locked
+    # (inside entry_post's UPDATE), so concurrent refunds to one wallet wait for as little as possible.
+    def before_lock(tx: Transaction) -> None:
+        audit_record(action="wallet.refund", entity_type="wallet", entity_id=user_id, user=actor, reason=reason,
+                     metadata={"amount": str(amount), "refId": ref_id, "transactionId": tx.pk})
+
     tx, balance = entry_post(kind=TransactionKind.REFUND, user_id=user_id, wallet_delta=amount,
                              counter_account=Account.REFUNDS, ref_id=ref_id, reason=reason, created_by=actor,
-                             idempotency_key=idempotency_key)
+                             idempotency_key=idempotency_key, before_lock=before_lock)
     _check_cap(user_id=user_id, ref_id=ref_id, amount=amount)
-    audit_record(action="wallet.refund", entity_type="wallet", entity_id=user_id, user=actor, reason=reason,
-                 metadata={"amount": str(amount), "refId": ref_id, "transactionId": tx.pk, "balance": str(balance)})
-    publish_balance(user_id=user_id, balance=balance, transaction_id=tx.pk)
-    publish_admin_alert(kind="refund", message=f"Refund of {amount} INR to user {user_id} ({ref_id}).",
-                        userId=user_id, amount=amount, refId=ref_id, transactionId=tx.pk, actorId=actor.pk)
+    publish(balance_event(user_id=user_id, balance=balance, transaction_id=tx.pk),
+            admin_alert_event(kind="refund", message=f"Refund of {amount} INR to user {user_id} ({ref_id}).",
+                              userId=user_id, amount=amount, refId=ref_id, transactionId=tx.pk, actorId=actor.pk))
     notification_enqueue(user_id=user_id, template_key="refund_issued",
                          payload={"amount": amount, "refId": ref_id, "reason": reason, "balance": balance,
                                   "transactionId": tx.pk},

@@ -27,5 +27,5 @@ class Command(BaseCommand):
         task = current_app.tasks.get(job.task)
         if task is None:
             raise CommandError(f"job {name!r}: task {job.task} is not registered")
-        result = task.apply(throw=True).get()
+        result = task.apply(throw=True).result
         self.stdout.write(f"{name}: {json.dumps(result, default=str)}")

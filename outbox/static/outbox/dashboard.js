@@ -40,7 +40,11 @@
     if (frame.channel === "listings.update") {
       return { kind: "listing." + d.status, text: "Listing #" + d.id + " “" + (d.title || "") + "” is now " + d.status + "." };
     }
-    if (frame.channel === "users.blocked") return { kind: "user.blocked", text: "User #" + (d.userId || d.id) + " was blocked." };
+    if (frame.channel === "users.blocked") {
+      var who = "User #" + d.userId + (d.username ? " (" + d.username + ")" : "");
+      return d.blocked ? { kind: "user.blocked", text: who + " was blocked" + (d.reason ? ": " + d.reason : "") + "." }
+                       : { kind: "user.unblocked", text: who + " was unblocked." };
+    }
     return null;
   }
 
