@@ -15,3 +15,14 @@ def auto_unblock_run() -> dict:
     ids = list(users_with_expired_block().values_list("pk", flat=True))
     lifted = [user_id for user_id in ids if user_block_expire(user_id=user_id)]
     return {"checked": len(ids), "unblocked": lifted}
+
+
+@shared_task(name="accounts.tasks.refresh_tokens_purge")
+def refresh_tokens_purge() -> dict:
+    """Daily: delete outstanding (and so blacklisted) refresh tokens past their expiry; they can
+    no longer be used, blacklisted or not. Idempotent. Returns `{"deleted": n}`."""
+    from django.utils import timezone
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return {"deleted": deleted}

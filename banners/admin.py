@@ -13,6 +13,9 @@ _CAMEL_TO_FIELD = {camel: name for name, camel in services.FIELDS.items()}
 
 
 class BannerForm(forms.ModelForm):
+    image_url = forms.URLField(max_length=1000, assume_scheme="https", label="Image URL")
+    link = forms.URLField(max_length=1000, required=False, assume_scheme="https")
+
     class Meta:
         model = Banner
         fields = list(services.FIELDS)

@@ -30,6 +30,8 @@ JOBS: dict[str, Job] = {
                         "hourly: lift blocks whose blockUntil has passed"),
     "idempotency_purge": Job("wallet.tasks.idempotency_keys_purge", crontab(hour=4, minute=0),
                              "daily 04:00: purge idempotency keys older than 24 h"),
+    "refresh_tokens_purge": Job("accounts.tasks.refresh_tokens_purge", crontab(hour=4, minute=45),
+                                "daily 04:45: delete expired refresh-token records (token blacklist)"),
     "outbox_purge": Job("outbox.tasks.outbox_purge_run", crontab(hour=4, minute=30),
                         "daily 04:30: purge sent outbox rows older than OUTBOX_RETENTION"),
 }

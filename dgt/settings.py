@@ -350,6 +350,8 @@ else:
 # Refresh tokens are recorded (OutstandingToken) so a block can blacklist them (accounts.services).
 INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
 SIMPLE_JWT["TOKEN_REFRESH_SERIALIZER"] = "accounts.serializers.TokenRefreshSerializerDB"
+# A blocked user's Django session (admin, websocket session auth) stops working at once.
+AUTHENTICATION_BACKENDS = ["accounts.backends.BlockAwareModelBackend"]
 
 # Rate limits (django-ratelimit through dgt.api.ratelimit): name -> "count/period", env-overridable
 # as RATELIMIT_<NAME upper>. Counted in the default cache: Redis in services mode, so every

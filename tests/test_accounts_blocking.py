@@ -301,3 +301,66 @@ def test_admin_action_role_change(client, admin_user, moderator):
 def test_moderator_cannot_see_users_in_admin(client, moderator):
     client.force_login(moderator)
     assert client.get("/admin/accounts/user/").status_code == 403
+
+
+# --- concurrency (PostgreSQL, real threads) -------------------------------------------------------
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_auto_unblock_runs_at_once_lift_each_block_once(admin_user, make_user):
+    import threading
+
+    from django.db import connection
+
+    users = [make_user(username=f"c{i}") for i in range(5)]
+    for user in users:
+        services.user_block(user_id=user.pk, actor=admin_user, reason="x", until=timezone.now() + timedelta(minutes=1))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait(timeout=30)
+            results.append(auto_unblock_run())
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    assert errors == []
+    lifted = sorted(pk for r in results for pk in r["unblocked"])
+    assert lifted == sorted(u.pk for u in users)
+    assert AuditLog.objects.filter(action="user.unblock").count() == 5
+    assert User.objects.filter(blocked_at__isnull=False).count() == 0
+
+
+def test_blocked_moderators_admin_session_ends_at_once(client, admin_user, moderator):
+    client.force_login(moderator)
+    assert client.get("/admin/listings/listing/").status_code == 200
+    services.user_block(user_id=moderator.pk, actor=admin_user, reason="compromised account")
+    response = client.get("/admin/listings/listing/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    services.user_unblock(user_id=moderator.pk, actor=admin_user)
+    assert client.get("/admin/listings/listing/").status_code == 200
+
+
+def test_refresh_tokens_purge_deletes_only_expired_records(seller, admin_user):
+    from accounts.tasks import refresh_tokens_purge
+
+    token_pair_for(seller)
+    services.user_block(user_id=seller.pk, actor=admin_user, reason="x")  # blacklists it
+    token_pair_for(admin_user)
+    assert refresh_tokens_purge() == {"deleted": 0}
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        token_pair_for(admin_user)  # minted "now" in the future: not expired
+        result = refresh_tokens_purge()
+    # 2 outstanding rows expired + 1 blacklist row cascaded
+    assert result == {"deleted": 3}
+    assert OutstandingToken.objects.count() == 1 and BlacklistedToken.objects.count() == 0

@@ -92,7 +92,7 @@ def _ws_status(token: str):
     async def run():
         comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())])
         await comm.connect()
-        first = await comm.receive_output(timeout=3)
+        first = await comm.receive_output(timeout=5)
         await comm.disconnect()
         return first
 

@@ -100,6 +100,10 @@ ENDPOINTS: list[Endpoint] = [
     # Public: no authentication at all, so even a blocked user's token is not looked at.
     Endpoint("get", "/api/banners?placement=home", EVERYONE | {BLOCKED}),
     Endpoint("get", "/api/schema", EVERYONE),
+    Endpoint("get", "/api/docs", EVERYONE),
+    # Probes are plain Django views outside the API: no authentication, nothing to block.
+    Endpoint("get", "/healthz", EVERYONE | {BLOCKED}),
+    Endpoint("get", "/readyz", EVERYONE | {BLOCKED}),
 ]
 
 COUNTED = ["accounts.User", "listings.Listing", "audit.AuditLog", "outbox.EventOutbox", "banners.Banner",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from accounts import services
 from audit.context import client_ip
 from audit.models import AuditLog
 

@@ -72,6 +72,13 @@ class Command(BaseCommand):
             )
         _demo_wallets(users)
         _expiry_demo(seller)
+        from banners.models import Banner  # issue 4: one home banner for the public feed
+        from banners.services import banner_create
+
+        if not Banner.objects.exists():
+            banner_create(actor=users["admin"], placement="home", title="Festive sale: 0% commission",
+                          image_url="https://picsum.photos/seed/dgt/1200/300", link="https://example.com/festive",
+                          start_date=timezone.now(), priority=10)
         if quiet:
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
