@@ -459,4 +459,4 @@ def sql_fill(model, n: int, exprs: dict[str, str], *, start: int = 0) -> None:
     sql = (f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(cols)}) "
            f"SELECT {', '.join(values)} FROM generate_series({start}, {start + n - 1}) AS g")
     with connection.cursor() as cur:
-        cur.execute(sql, params or None)  # no params: "%" in the SQL is the modulo operator
+        cur.execute(sql, params)  # with params (even none) "%%" is the modulo operator, "%s" a value
