@@ -33,6 +33,7 @@ from accounts.authentication import user_from_token
 from accounts.tokens import token_deadline
 
 from . import dashboard
+from .layers import DROPS
 from .replay import rows_after
 from .services import GROUP_ADMIN
 
@@ -198,10 +199,24 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _error(self, code: str, message: str):
         await self._send_json({"type": "error", "code": code, "message": message})
 
+    async def dispatch(self, message):
+        # Hot path: an event's frame text is ready and writing it touches no database, so skip
+        # channels' per-message close_old_connections(), a hop through the one shared sync thread
+        # that dominated the websocket process's profile (docs/benchmarks.md, event latency).
+        if message["type"] == "outbox.event":
+            return await self.outbox_event(message)
+        return await super().dispatch(message)
+
     async def outbox_event(self, message):
         """A committed outbox row for one of this socket's groups: write its frame unless this
         socket already had it (from a resume replay, or a second relay of the row)."""
         row_id = message["id"]
+        dropped = DROPS.take(self.channel_name)
+        if dropped is not None:
+            # The layer dropped frames for this socket (its buffer was full): replay from the
+            # outbox, in id order, from just before the first lost id (this row included); rows
+            # already written are skipped, later live frames too. The client sees no gap.
+            return await self._resume(max(0, min(dropped, row_id) - 1))
         if row_id in self.sent:
             return
         self.sent.add(row_id)

@@ -26,13 +26,25 @@ class DropCounter:
     def __init__(self):
         self._lock = threading.Lock()
         self.count = 0
+        self._first_dropped: dict[str, int] = {}
 
-    def add(self, channel: str) -> None:
+    def add(self, channel: str, event_id: int | None = None) -> None:
+        """Count a frame dropped for `channel`; remember the smallest outbox id it lost."""
         with self._lock:
             self.count += 1
             total = self.count
-        log.warning("channel layer full for %s: frame dropped (%d dropped in this process); the client recovers "
-                    "it with resume", channel, total)
+            if event_id is not None:
+                known = self._first_dropped.get(channel)
+                self._first_dropped[channel] = event_id if known is None else min(known, event_id)
+        log.warning("channel layer full for %s: frame dropped (%d dropped in this process); the socket replays "
+                    "it from the outbox", channel, total)
+
+    def take(self, channel: str) -> int | None:
+        """The smallest event id dropped for `channel` since the last call, or None (and forget it)."""
+        if channel not in self._first_dropped:  # the hot path: no lock when nothing was dropped
+            return None
+        with self._lock:
+            return self._first_dropped.pop(channel, None)
 
 
 DROPS = DropCounter()
@@ -49,7 +61,15 @@ class CountingInMemoryChannelLayer(InMemoryChannelLayer):
             try:
                 await self.send(channel, message)
             except ChannelFull:
-                DROPS.add(channel)
+                DROPS.add(channel, message.get("id"))
+
+
+def _event_id(layer, data) -> int | None:
+    """The outbox id of a serialized layer message (drop path only)."""
+    try:
+        return layer.channel_layer.deserialize(data).get("id")
+    except Exception:
+        return None
 
 
 class _BoundedShard(RedisSingleShardConnection):
@@ -67,7 +87,7 @@ class _BoundedShard(RedisSingleShardConnection):
             try:
                 queue.put_nowait(message["data"])
             except asyncio.QueueFull:
-                DROPS.add(channel_name)
+                DROPS.add(channel_name, _event_id(layer, message["data"]))
 
 
 class _BoundedLoopLayer(RedisPubSubLoopLayer):
