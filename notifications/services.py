@@ -188,8 +188,9 @@ def notifications_sweep(*, now=None, limit: int | None = None) -> dict:
     NOTIFICATION_SWEEP_AFTER_SECONDS ago (their retry message should have run by then), oldest
     first, at most `limit` (NOTIFICATION_SWEEP_LIMIT). Each gets a send task that continues its
     retry count: a row back in queued after `attempts` tries lost the message of retry number
-    `attempts`, so NOTIFICATION_MAX_RETRIES still bounds the tries. Safe to run twice at once or while the original message is
-    still on its way: the send claim (queued -> sending) lets one task send, the others no-op.
+    `attempts`, so NOTIFICATION_MAX_RETRIES still bounds the tries. Safe to run twice at once or
+    while the original message is still on its way: the send claim (queued -> sending) lets one
+    task send, the others no-op.
 
     `sending` rows are NOT requeued: their worker claimed them and may have reached the provider
     before dying, so a resend could duplicate the message (sends are at most once). Rows in
