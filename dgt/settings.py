@@ -432,3 +432,9 @@ NOTIFICATION_PROVIDERS = {
             else "notifications.providers.console.ConsoleSmsProvider"),
     "email": "notifications.providers.email.DjangoEmailProvider",
 }
+
+# --- notifications outbox sweeper (issue 9) ---
+# A queued notification older than this (never claimed) lost its task message: the sweeper sends it.
+NOTIFICATION_SWEEP_AFTER_SECONDS = env.int("NOTIFICATION_SWEEP_AFTER_SECONDS", default=120)
+# Rows queued again per sweep (every 5 minutes); the rest wait for the next run.
+NOTIFICATION_SWEEP_LIMIT = env.int("NOTIFICATION_SWEEP_LIMIT", default=5000)

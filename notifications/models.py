@@ -42,6 +42,8 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["user", "-id"], name="notification_user_idx"),
             models.Index(fields=["status", "channel"], name="notification_status_idx"),
+            # The sweeper's scan: only the (few) rows still queued, oldest first.
+            models.Index(fields=["created_at"], condition=models.Q(status="queued"), name="notification_queued_idx"),
         ]
 
     def __str__(self) -> str:

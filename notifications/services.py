@@ -1,12 +1,14 @@
-"""Notification writes: enqueue after commit, record once per channel, send once.
+"""Notification writes: record in the caller's transaction (outbox), send after commit, once.
 
 Flow: a service calls `notification_enqueue` (or `notifications_enqueue_many`) inside its
-transaction; after commit one `notifications` task records one Notification per channel the
-user can receive (`<dedupe key>:<channel>`, unique) and queues one send task per row. A send
-claims its row (queued -> sending, guarded UPDATE) before it waits for the global rate limit
-and calls the provider, so a task delivered twice sends once. Transient provider errors put
-the row back to queued and the task retries with backoff; permanent ones mark it failed and
-deactivate the device token or phone number that caused them.
+transaction; that records one Notification per channel the user can receive (`<dedupe
+key>:<channel>`, unique) and its `notifications.new` event in the same transaction, and queues
+the send tasks by row id after commit. The rows are the outbox: a lost task message leaves a
+`queued` row that `notifications_sweep` (job `notifications_sweep`) queues again. A send claims
+its row (queued -> sending, guarded UPDATE) before it waits for the global rate limit and calls
+the provider, so a task delivered twice (or swept while its message still arrives) sends once.
+Transient provider errors put the row back to queued and the task retries with backoff;
+permanent ones mark it failed and deactivate the device token or phone number that caused them.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -59,67 +61,104 @@ def _check_template(template_key: str) -> None:
                     template_key)
 
 
-def notification_enqueue(*, user_id: int, template_key: str, payload: dict, dedupe_key: str) -> None:
-    """Queue `template_key` for `user_id` once the caller's transaction commits (nothing is
-    queued if it rolls back). `dedupe_key` makes the delivery idempotent. A template key
-    without text in notifications.catalog is logged and sent with the generic text."""
-    from .tasks import notification_deliver
+def notification_enqueue(*, user_id: int, template_key: str, payload: dict, dedupe_key: str) -> list[int]:
+    """Record the notification of one event inside the caller's transaction (one Notification
+    row per channel the user can receive, `<dedupe_key>:<channel>`, and one `notifications.new`
+    event) and queue one send task per new row after commit. A rollback leaves nothing; a lost
+    task message leaves a queued row that `notifications_sweep` sends later. Returns the new
+    row ids ([] when the key was recorded before or the user can receive nothing).
+
+    `payload` is the template context (Decimal/datetime allowed: stored as JSON strings). A
+    template key without text in notifications.catalog is logged and sent with the generic text.
+    Three statements (channels, notification INSERT, outbox INSERT); none without a channel.
+    """
+    from .tasks import notification_send_run
 
     _check_template(template_key)
-    item = NotificationRequest(user_id, template_key, payload, dedupe_key).as_task_item()
-    transaction.on_commit(lambda: notification_deliver.delay(**item))
+    ids = notifications_record(requests=[NotificationRequest(user_id, template_key, payload, dedupe_key)])
+    if ids:
+        transaction.on_commit(lambda: _queue_each(notification_send_run, ids), robust=True)
+    return ids
 
 
-def notifications_enqueue_many(*, requests: Sequence[NotificationRequest]) -> None:
-    """Like `notification_enqueue` for many events: one task message per call, whatever the
-    number of requests (the expiry job sends a batch of hundreds at once)."""
-    from .tasks import notification_deliver_many
+def notifications_enqueue_many(*, requests: Sequence[NotificationRequest]) -> list[int]:
+    """Like `notification_enqueue` for many events (the expiry job's batches of hundreds): the
+    rows and events are written set-based (a constant number of statements per 1,000 rows) and
+    ONE task message carries the new ids after commit; the worker fans it out into send tasks."""
+    from .tasks import notifications_send_many
 
     if not requests:
-        return
+        return []
     for request in requests:
         _check_template(request.template_key)
-    items = [request.as_task_item() for request in requests]
-    transaction.on_commit(lambda: notification_deliver_many.delay(items=items))
+    ids = notifications_record(requests=requests)
+    if ids:
+        transaction.on_commit(lambda: notifications_send_many.delay(notification_ids=ids), robust=True)
+    return ids
+
+
+def _queue_each(task, ids: Sequence[int]) -> None:
+    for pk in ids:
+        task.delay(notification_id=pk)
+
+
+def _insert_ignoring_duplicates(rows: list[dict]) -> dict[str, int]:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id (PostgreSQL, SQLite >= 3.35):
+    one statement per chunk, never an IntegrityError in the caller's transaction (no savepoint
+    needed). Django's bulk_create(ignore_conflicts=True) cannot return the ids. Returns
+    {dedupe_key: id} of the rows inserted now."""
+    fields = [Notification._meta.get_field(name) for name in
+              ("user", "template_key", "channel", "payload", "status", "dedupe_key", "error", "attempts", "created_at")]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    inserted: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start:start + _CHUNK]
+            params = [f.get_db_prep_save(row[f.attname], connection) for row in chunk for f in fields]
+            cursor.execute(
+                f"INSERT INTO {quote(Notification._meta.db_table)} ({columns}) VALUES "
+                f"{', '.join([placeholder] * len(chunk))} ON CONFLICT ({quote('dedupe_key')}) DO NOTHING "
+                f"RETURNING {quote('id')}, {quote('dedupe_key')}", params)
+            inserted.update((key, pk) for pk, key in cursor.fetchall())
+    return inserted
 
 
 def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int]:
     """Create the Notification rows of `requests`, one per channel each user can receive, and
-    publish `notifications.new` for the rows created, in one transaction.
+    publish one `notifications.new` per notification created, in the current transaction (or
+    one of its own).
 
-    Idempotent: rows whose dedupe key exists are not created again. Returns the ids of the
-    rows of these requests that are still queued (to be sent). A constant number of queries per
-    1,000 rows.
+    Idempotent: a dedupe key recorded before (or by a concurrent transaction) is skipped, with
+    no event. Returns the ids of the rows created now, all `queued`. Statements: one SELECT of
+    channels, one INSERT per 1,000 rows, one outbox INSERT — whatever the number of users.
     """
     channels = channels_for_users(user_ids=[r.user_id for r in requests])
-    candidates = {
-        f"{r.dedupe_key}:{channel}": Notification(user_id=r.user_id, template_key=r.template_key, channel=channel,
-                                                  payload=r.payload, dedupe_key=f"{r.dedupe_key}:{channel}")
-        for r in requests for channel in channels.get(r.user_id, [])
-    }
-    keys = list(candidates)
-    if not keys:
+    now = timezone.now()
+    candidates: dict[str, dict] = {}
+    for r in requests:
+        payload = json.loads(json.dumps(r.payload, cls=DjangoJSONEncoder))
+        for channel in channels.get(r.user_id, []):
+            key = f"{r.dedupe_key}:{channel}"
+            candidates.setdefault(key, {
+                "user_id": r.user_id, "template_key": r.template_key, "channel": channel, "payload": payload,
+                "status": NotificationStatus.QUEUED.value, "dedupe_key": key, "error": "", "attempts": 0,
+                "created_at": now, "event_key": r.dedupe_key})
+    if not candidates:
         return []
-    with transaction.atomic():
-        existing = set()
-        for start in range(0, len(keys), _CHUNK):
-            existing.update(Notification.objects.filter(dedupe_key__in=keys[start:start + _CHUNK])
-                            .values_list("dedupe_key", flat=True))
-        new = [n for key, n in candidates.items() if key not in existing]
-        # ignore_conflicts: a concurrent redelivery may insert the same key between the two statements.
-        Notification.objects.bulk_create(new, batch_size=_CHUNK, ignore_conflicts=True)
-        rows = []
-        for start in range(0, len(keys), _CHUNK):
-            rows.extend(Notification.objects.filter(dedupe_key__in=keys[start:start + _CHUNK]).order_by("id")
-                        .values("id", "dedupe_key", "user_id", "template_key", "channel", "payload", "status",
-                                "created_at"))
+    # savepoint=False: inside the caller's transaction this adds no statement; a failure here
+    # fails the caller's transaction as a whole (nothing half-recorded).
+    with transaction.atomic(savepoint=False):
+        inserted = _insert_ignoring_duplicates(list(candidates.values()))
         # One `notifications.new` per notification (not per delivery channel): the app shows one
-        # item; `channels` says where it is also delivered. Two deliveries racing on the same key
-        # may both publish it: events are at least once, clients drop duplicates by id.
+        # item; `channels` says where it is also delivered.
         created: dict[str, list[dict]] = {}
-        for row in rows:
-            if row["dedupe_key"] not in existing:
-                created.setdefault(row["dedupe_key"].rsplit(":", 1)[0], []).append(row)
+        for key, row in candidates.items():
+            if key in inserted:
+                created.setdefault(row["event_key"], []).append({**row, "id": inserted[key]})
+        for group in created.values():
+            group.sort(key=lambda row: row["id"])
         publish_many(events=(
             (NOTIFICATIONS_NEW, [user_group(group[0]["user_id"])],
              {"id": group[0]["id"], "ids": [r["id"] for r in group], "templateKey": group[0]["template_key"],
@@ -127,17 +166,55 @@ def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int
               "createdAt": group[0]["created_at"]})
             for group in created.values()
         ))
-    return [row["id"] for row in rows if row["status"] == NotificationStatus.QUEUED]
+    return sorted(inserted.values())
 
 
 def notifications_deliver(*, requests: Sequence[NotificationRequest]) -> list[int]:
     """Record `requests` (see `notifications_record`) and, after commit, queue one send task per
-    queued row on the `notifications` queue. Returns the ids queued for sending."""
+    new row. Used by the pre-outbox `notification_deliver(_many)` tasks still in a broker at
+    deploy time. Returns the ids queued for sending."""
     from .tasks import notification_send_run
 
     ids = notifications_record(requests=requests)
-    transaction.on_commit(lambda: [notification_send_run.delay(notification_id=pk) for pk in ids])
+    transaction.on_commit(lambda: _queue_each(notification_send_run, ids))
     return ids
+
+
+def notifications_sweep(*, now=None, limit: int | None = None) -> dict:
+    """Queue again the sends whose task message was lost (outbox sweeper, job `notifications_sweep`).
+
+    Picks `queued` rows older than NOTIFICATION_SWEEP_AFTER_SECONDS that were never claimed, or
+    that went back to queued after a transient error more than NOTIFICATION_RETRY_MAX_SECONDS +
+    NOTIFICATION_SWEEP_AFTER_SECONDS ago (their retry message should have run by then), oldest
+    first, at most `limit` (NOTIFICATION_SWEEP_LIMIT). Each gets a send task that continues its
+    retry count: a row back in queued after `attempts` tries lost the message of retry number
+    `attempts`, so NOTIFICATION_MAX_RETRIES still bounds the tries. Safe to run twice at once or
+    while the original message is still on its way: the send claim (queued -> sending) lets one
+    task send, the others no-op.
+
+    `sending` rows are NOT requeued: their worker claimed them and may have reached the provider
+    before dying, so a resend could duplicate the message (sends are at most once). Rows in
+    `sending` longer than NOTIFICATION_STALE_SENDING_SECONDS are counted and logged for an admin
+    to retry (`notifications_retry`). Returns {"requeued", "staleSending"}.
+    """
+    from .tasks import notification_send_run
+
+    now = now or timezone.now()
+    limit = limit or settings.NOTIFICATION_SWEEP_LIMIT
+    after = timedelta(seconds=settings.NOTIFICATION_SWEEP_AFTER_SECONDS)
+    retry_after = after + timedelta(seconds=settings.NOTIFICATION_RETRY_MAX_SECONDS)
+    rows = list(Notification.objects.filter(status=NotificationStatus.QUEUED, created_at__lt=now - after)
+                .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - retry_after))
+                .order_by("created_at", "id").values_list("id", "attempts")[:limit])
+    for pk, attempts in rows:
+        notification_send_run.apply_async(kwargs={"notification_id": pk}, retries=attempts)
+    stale = Notification.objects.filter(
+        status=NotificationStatus.SENDING,
+        claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_STALE_SENDING_SECONDS)).count()
+    if rows or stale:
+        log.warning("notifications sweep: requeued %d queued notification(s); %d stuck in sending "
+                    "(not resent automatically: an admin may retry them)", len(rows), stale)
+    return {"requeued": len(rows), "staleSending": stale}
 
 
 def _claim(notification_id: int) -> bool:

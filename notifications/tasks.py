@@ -5,9 +5,27 @@ from celery import shared_task
 from django.conf import settings
 
 from .providers import TransientProviderError
-from .services import NotificationRequest, notification_fail, notification_send, notifications_deliver
+from .services import (NotificationRequest, notification_fail, notification_send, notifications_deliver,
+                       notifications_sweep)
 
 
+@shared_task(acks_late=True)
+def notifications_send_many(*, notification_ids: list[int]) -> int:
+    """Fan a batch of recorded notifications out into one send task each (so the caller sends one
+    message per batch). Losing this message loses nothing: the rows stay queued for the sweeper."""
+    for pk in notification_ids:
+        notification_send_run.delay(notification_id=pk)
+    return len(notification_ids)
+
+
+@shared_task
+def notifications_sweep_run() -> dict:
+    """Job `notifications_sweep`: queue again the queued notifications whose message was lost."""
+    return notifications_sweep()
+
+
+# The two deliver tasks below are the pre-outbox flow (record in the worker); kept so messages
+# already in a broker at deploy time are still recorded and sent. Nothing new sends them.
 @shared_task(acks_late=True)
 def notification_deliver(*, user_id: int, template_key: str, payload: dict, dedupe_key: str) -> list[int]:
     """Record the notification of one event (one row per channel, once) and queue their sends."""

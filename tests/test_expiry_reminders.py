@@ -146,7 +146,9 @@ def test_batches_are_bounded_and_query_count_does_not_grow_with_due_rows(db):
     assert cost[1] == cost[2]
     per_batch = cost[4] - cost[2]
     assert cost[7] - cost[4] == per_batch
-    assert 3 <= per_batch <= 8
+    # + 3 since the notifications are recorded in the batch's transaction (outbox): channels
+    # SELECT, notification INSERT, notifications.new outbox INSERT.
+    assert 3 <= per_batch <= 11
     assert Listing.objects.filter(status=ListingStatus.EXPIRED, expired_at=now).count() == 14
 
 
