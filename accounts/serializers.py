@@ -19,8 +19,12 @@ class TokenObtainSerializer(TokenObtainPairSerializer):
 
 
 class TokenRefreshSerializerDB(TokenRefreshSerializer):
-    """{refresh} -> {access}; the user must still exist, be active and not blocked, and the new
-    access token carries the role from the database.
+    """{refresh} -> {access, refresh}; the user must still exist, be active and not blocked, and
+    the new tokens carry the role from the database.
+
+    Refresh tokens rotate (OWASP / RFC 6819 §5.2.2.3): each is good for one refresh and is
+    blacklisted by it, so a stolen refresh token stops working as soon as either party uses it,
+    and its reuse is refused (401). Two concurrent refreshes with one token: one wins.
 
     Order of checks: signature, algorithm and expiry (401) -> user exists and is active (401) ->
     not blocked (403 `user_blocked`, as on every API call) -> token not blacklisted (401; a block
@@ -45,10 +49,10 @@ class TokenRefreshSerializerDB(TokenRefreshSerializer):
             raise InvalidToken({"detail": str(e), "code": "token_not_valid"}) from e
         if str(refresh[api_settings.USER_ID_CLAIM]) != str(user.pk):
             raise InvalidToken({"detail": "Token is invalid.", "code": "token_not_valid"})
-        refresh["role"] = user.role
-        access = refresh.access_token
-        access["role"] = user.role
-        return {"access": str(access)}
+        _, first_use = refresh.blacklist()
+        if not first_use:
+            raise InvalidToken({"detail": "Token is blacklisted", "code": "token_not_valid"})
+        return token_pair_for(user)
 
 
 class MeSerializer(serializers.ModelSerializer):

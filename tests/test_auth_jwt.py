@@ -93,3 +93,13 @@ def test_refresh_gives_a_new_access_token_with_the_current_role(api, seller):
     assert response.status_code == 200
     assert jwt.decode(response.json()["access"], settings.JWT_SECRET, algorithms=["HS256"])["role"] == "moderator"
     assert api.post("/api/auth/token/refresh", {"refresh": pair["access"]}, format="json").status_code == 401
+
+
+@pytest.mark.django_db
+def test_refresh_tokens_rotate_and_a_used_one_is_refused(api, seller):
+    pair = api.post("/api/auth/token", {"username": "seller", "password": "demo-pass-123"}, format="json").json()
+    first = api.post("/api/auth/token/refresh", {"refresh": pair["refresh"]}, format="json")
+    assert first.status_code == 200 and set(first.json()) == {"access", "refresh"}
+    reused = api.post("/api/auth/token/refresh", {"refresh": pair["refresh"]}, format="json")
+    assert reused.status_code == 401
+    assert api.post("/api/auth/token/refresh", {"refresh": first.json()["refresh"]}, format="json").status_code == 200
