@@ -7,13 +7,12 @@ Turning `is_active` off on the form closes the user's sockets like a block does.
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
-from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from dgt.errors import ServiceError
+from dgt.admin_actions import form_action
 from outbox.control import sockets_recheck
 
 from . import services
@@ -52,30 +51,7 @@ class RoleForm(forms.Form):
 
 def _act(modeladmin, request, queryset, *, form_class, title, call):
     """Show `form_class` for the selected users; on submit call `call(user_id, actor, form)` per user."""
-    form = form_class(request.POST if "apply" in request.POST else None)
-    if "apply" in request.POST and form.is_valid():
-        done, failed = 0, []
-        for user_id in queryset.values_list("pk", flat=True):
-            try:
-                call(user_id, request.user, form)
-                done += 1
-            except ServiceError as exc:
-                failed.append(f"#{user_id}: {exc.message}")
-        if done:
-            modeladmin.message_user(request, f"{title}: {done} user(s).", messages.SUCCESS)
-        for line in failed:
-            modeladmin.message_user(request, line, messages.ERROR)
-        return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "queryset": queryset,
-        "action": request.POST.get("action"),
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/accounts/user_action.html", context)
+    return form_action(modeladmin, request, queryset, form_class=form_class, title=title, noun="user", call=call)
 
 
 @admin.register(User)

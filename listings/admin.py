@@ -1,10 +1,9 @@
 """Moderation in Django admin: bulk approve / reject through the same services as the API."""
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
-from django.template.response import TemplateResponse
+from django.contrib import admin
 
-from dgt.errors import ServiceError
+from dgt.admin_actions import form_action
 
 from . import services
 from .models import Listing
@@ -39,31 +38,6 @@ class RoleAdminMixin:
         return request.user.is_active and getattr(request.user, "is_admin", False)
 
 
-def _moderate(modeladmin, request, queryset, *, form_class, title, call):
-    form = form_class(request.POST if "apply" in request.POST else None)
-    if "apply" in request.POST and form.is_valid():
-        done, failed = 0, []
-        for listing_id in queryset.values_list("pk", flat=True):
-            try:
-                call(listing_id, request.user, form.cleaned_data)
-                done += 1
-            except ServiceError as exc:
-                failed.append(f"#{listing_id}: {exc.message}")
-        if done:
-            modeladmin.message_user(request, f"{title}: {done} listing(s).", messages.SUCCESS)
-        for line in failed:
-            modeladmin.message_user(request, line, messages.ERROR)
-        return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "queryset": queryset,
-        "action": request.POST.get("action"),
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/listings/moderate.html", context)
 
 
 @admin.register(Listing)
@@ -79,15 +53,16 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Approve selected listings")
     def approve_selected(self, request, queryset):
-        return _moderate(self, request, queryset, form_class=ApproveForm, title="Approve listings",
-                         call=lambda pk, user, data: services.listing_approve(
-                             listing_id=pk, actor=user, reason=data["reason"], expiry_days=data["expiry_days"]))
+        return form_action(self, request, queryset, form_class=ApproveForm, title="Approve listings", noun="listing",
+                           call=lambda pk, user, form: services.listing_approve(
+                               listing_id=pk, actor=user, reason=form.cleaned_data["reason"],
+                               expiry_days=form.cleaned_data["expiry_days"]))
 
     @admin.action(description="Reject selected listings")
     def reject_selected(self, request, queryset):
-        return _moderate(self, request, queryset, form_class=RejectForm, title="Reject listings",
-                         call=lambda pk, user, data: services.listing_reject(listing_id=pk, actor=user,
-                                                                              reason=data["reason"]))
+        return form_action(self, request, queryset, form_class=RejectForm, title="Reject listings", noun="listing",
+                           call=lambda pk, user, form: services.listing_reject(listing_id=pk, actor=user,
+                                                                              reason=form.cleaned_data["reason"]))
 
     def has_change_permission(self, request, obj=None):
         # Moderators act through the actions; editing a seller's text is not moderation.
