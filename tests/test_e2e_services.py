@@ -4,88 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
+from contextlib import ExitStack
 
 import pytest
 import websockets
-from django.conf import settings
-from django.db import connection
 
 from accounts.tokens import access_token_for
 from notifications.models import Notification
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"nothing listening on {port}")
+from .outbox_servers import BIN, free_port, process, services_env
 
 
 @pytest.fixture
 def stack(transactional_db, tmp_path):
     """gunicorn + daphne + celery worker on the test database, same Redis and channel prefix."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "JWT_SECRET": settings.JWT_SECRET,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DEBUG": "0",
-        "DGT_TESTING": "0",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",  # production mode, but plain HTTP on loopback (TLS ends at the proxy)
-    }
-    http_port, ws_port = _free_port(), _free_port()
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("web", "ws", "worker")}
-    procs = {
-        "web": subprocess.Popen([str(BIN / "gunicorn"), "dgt.wsgi:application", "-b", f"127.0.0.1:{http_port}", "-w", "2"],
-                                cwd=ROOT, env=env, stdout=logs["web"], stderr=subprocess.STDOUT),
-        "ws": subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "dgt.asgi:application"],
-                               cwd=ROOT, env=env, stdout=logs["ws"], stderr=subprocess.STDOUT),
-        "worker": subprocess.Popen([str(BIN / "celery"), "-A", "dgt", "worker", "-P", "solo", "-l", "info",
-                                    "-Q", "default,notifications,search,analytics"],
-                                   cwd=ROOT, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT),
-    }
-    try:
-        _wait_port(http_port, procs["web"])
-        _wait_port(ws_port, procs["ws"])
+    env = services_env(CELERY_TASK_ALWAYS_EAGER="0")
+    http_port = free_port(19560)
+    ws_port = free_port(http_port + 1)
+    with ExitStack() as stack:
+        stack.enter_context(process([str(BIN / "gunicorn"), "dgt.wsgi:application", "-b", f"127.0.0.1:{http_port}",
+                                     "-w", "2"], env, tmp_path / "web.log", port=http_port))
+        stack.enter_context(process([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "dgt.asgi:application"],
+                                    env, tmp_path / "ws.log", port=ws_port))
+        stack.enter_context(process([str(BIN / "celery"), "-A", "dgt", "worker", "-P", "solo", "-l", "info",
+                                     "-Q", "default,notifications,search,analytics"], env, tmp_path / "worker.log"))
         yield {"http": f"http://127.0.0.1:{http_port}", "ws": f"ws://127.0.0.1:{ws_port}/ws/events/", "logs": tmp_path}
-    finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in logs.values():
-            log.close()
 
 
 def _post(url: str, body: dict, token: str, request_id: str):
