@@ -363,7 +363,7 @@ RATELIMIT_RATES = {
         "token_username": "10/m",  # POST /api/auth/token per username tried
         "token_refresh": "30/m",  # POST /api/auth/token/refresh per client IP
         "user_block": "30/m",  # block / unblock / role per admin
-        "wallet_refund": "30/m",  # POST /api/wallet/refund per admin
+        "wallet_refund": "120/m",  # POST /api/wallet/refund per admin (replays count too)
         "wallet_payout": "10/m",  # POST /api/wallet/payouts per user
         "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
     }.items()
