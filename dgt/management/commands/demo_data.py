@@ -71,7 +71,7 @@ class Command(BaseCommand):
                 for title, category, price in LISTINGS
             )
         _demo_wallets(users)
-        _expiry_demo(seller)
+        _expiry_demo(users["buyer"])
         from banners.models import Banner  # issue 4: one home banner for the public feed
         from banners.services import banner_create
 
@@ -92,24 +92,26 @@ class Command(BaseCommand):
         self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")
 
 
-# Approved listings due for the expiry job (issue 6): `runjob expiry_reminders` sends a 1-day and
-# a 3-day reminder and expires one; a second run sends none. The seller has a console device and phone.
+# Approved listings due for the expiry job (issue 6), owned by buyer (who also sells): `runjob
+# expiry_reminders` sends a 1-day and a 3-day reminder and expires one; a second run sends none.
+# Buyer has a console device and a phone too, so those reminders go out on push, SMS and email;
+# seller (the README's walk-through) is reached by email only.
 EXPIRY_DEMO = [("Canon EOS 1500D camera", "electronics", "26000.00", timedelta(hours=20)),
                ("Study table with drawer", "furniture", "3500.00", timedelta(days=2, hours=12)),
                ("Royal Enfield helmet", "vehicles", "1800.00", timedelta(hours=-1))]
 
 
-def _expiry_demo(seller) -> None:
+def _expiry_demo(owner) -> None:
     from notifications.models import Device, NotificationPreference
 
-    if Listing.objects.filter(owner=seller, title=EXPIRY_DEMO[0][0]).exists():
+    if Listing.objects.filter(owner=owner, title=EXPIRY_DEMO[0][0]).exists():
         return
     now = timezone.now()
     Listing.objects.bulk_create(
-        Listing(owner=seller, title=title, description=f"Demo listing: {title}.", category=category,
+        Listing(owner=owner, title=title, description=f"Demo listing: {title}.", category=category,
                 price=Decimal(price), status=ListingStatus.APPROVED, approved_at=now - timedelta(days=29),
                 expires_at=now + due_in)
         for title, category, price, due_in in EXPIRY_DEMO
     )
-    Device.objects.get_or_create(token="demo-fcm-token-seller", defaults={"user": seller, "platform": "android"})
-    NotificationPreference.objects.get_or_create(user=seller, defaults={"phone": "+919800000001"})
+    Device.objects.get_or_create(token="demo-fcm-token-buyer", defaults={"user": owner, "platform": "android"})
+    NotificationPreference.objects.get_or_create(user=owner, defaults={"phone": "+919800000001"})
