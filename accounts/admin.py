@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dgt.admin_actions import form_action
+from dgt.admin_roles import RoleAdminMixin
 from outbox.control import sockets_recheck
 
 from . import services
@@ -55,28 +56,15 @@ def _act(modeladmin, request, queryset, *, form_class, title, call):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(RoleAdminMixin, BaseUserAdmin):
     list_display = ("username", "email", "role", "is_active", "blocked_at", "block_until", "block_reason")
     list_filter = ("role", "is_active", "is_staff")
     fieldsets = BaseUserAdmin.fieldsets + (("Marketplace", {"fields": ("role", "blocked_at", "block_until", "block_reason")}),)
     readonly_fields = ("role", "is_staff", "blocked_at", "block_until", "block_reason", "last_login", "date_joined")
     actions = ["block_selected", "unblock_selected", "set_role_selected"]
 
-    # Admins (role) manage users; moderators do not see them. Superusers keep Django's defaults.
-    def has_module_permission(self, request):
-        return request.user.is_active and (request.user.is_superuser or getattr(request.user, "is_admin", False))
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+    # Admins (role) manage users; moderators do not see them; only superusers delete.
+    delete_role = "superuser"
 
     def save_model(self, request, obj, form, change):
         with transaction.atomic():

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from dgt.admin_roles import RoleAdminMixin
 from dgt.errors import ServiceError
 
 from . import services
@@ -22,7 +23,7 @@ class BannerForm(forms.ModelForm):
 
 
 @admin.register(Banner)
-class BannerAdmin(admin.ModelAdmin):
+class BannerAdmin(RoleAdminMixin, admin.ModelAdmin):
     form = BannerForm
     list_display = ("id", "preview", "title", "placement", "status", "priority", "start_date", "end_date", "created_by")
     list_filter = ("placement", "status")
@@ -37,21 +38,6 @@ class BannerAdmin(admin.ModelAdmin):
         if not obj or not obj.image_url:
             return "-"
         return format_html('<img src="{}" alt="{}" style="max-height:60px;max-width:200px">', obj.image_url, obj.title)
-
-    def has_module_permission(self, request):
-        return request.user.is_active and (request.user.is_superuser or getattr(request.user, "is_admin", False))
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_module_permission(request)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 
 from dgt.admin_actions import form_action
+from dgt.admin_roles import RoleAdminMixin
 
 from . import services
 from .models import Listing
@@ -19,29 +20,14 @@ class RejectForm(forms.Form):
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class RoleAdminMixin:
-    """Moderators and admins (by role) may view and change; only admins delete."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and getattr(request.user, "is_moderator", False)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and getattr(request.user, "is_admin", False)
-
-
-
-
 @admin.register(Listing)
 class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
+    """Moderators and admins view and moderate (through the actions); only admins delete;
+    listings are created by sellers, never here."""
+
+    view_role = change_role = "moderator"
+    add_role = None
+
     list_display = ("id", "title", "owner", "category", "price", "status", "expires_at", "created_at")
     list_filter = ("status", "category")
     search_fields = ("title", "owner__username")
