@@ -261,6 +261,15 @@ PAYMENT_GATEWAY_FAKE_OUTCOME = env.str("PAYMENT_GATEWAY_FAKE_OUTCOME", default="
 REFUND_GOODWILL_MAX = Decimal(env.str("REFUND_GOODWILL_MAX", default="10000.00")).quantize(Decimal("0.01"))
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)
+# Top-ups and payout accounts (docs/wallet.md). The fake gateway signs Checkout answers with this secret.
+PAYMENT_GATEWAY_FAKE_KEY_SECRET = env.str("PAYMENT_GATEWAY_FAKE_KEY_SECRET", default="fake-key-secret")
+TOPUP_MIN_AMOUNT = Decimal(env.str("TOPUP_MIN_AMOUNT", default="1.00")).quantize(Decimal("0.01"))  # Razorpay's minimum
+TOPUP_MAX_AMOUNT = Decimal(env.str("TOPUP_MAX_AMOUNT", default="50000.00")).quantize(Decimal("0.01"))  # per top-up
+TOPUP_DAILY_MAX = Decimal(env.str("TOPUP_DAILY_MAX", default="100000.00")).quantize(Decimal("0.01"))  # per user, day
+# A new or changed payout account receives no payout for this long (account-takeover defence).
+PAYOUT_ACCOUNT_COOLOFF_SECONDS = env.int("PAYOUT_ACCOUNT_COOLOFF_SECONDS", default=24 * 3600)
+# RazorpayX fund account validation of every new payout account; payouts wait for its success.
+PAYOUT_ACCOUNT_VALIDATION = env.bool("PAYOUT_ACCOUNT_VALIDATION", default=False)
 # --- search, analytics, backups, monitoring (issue 6, part b) --------------------------------
 INSTALLED_APPS += ["dbbackup", "django_prometheus"]
 # django-prometheus times every request: its "before" middleware must run first, "after" last.
@@ -365,6 +374,8 @@ RATELIMIT_RATES = {
         "user_block": "30/m",  # block / unblock / role per admin
         "wallet_refund": "120/m",  # POST /api/wallet/refund per admin (replays count too)
         "wallet_payout": "10/m",  # POST /api/wallet/payouts per user
+        "wallet_topup": "20/m",  # POST /api/wallet/topups and .../verify per user
+        "wallet_payout_account": "10/m",  # POST/DELETE /api/wallet/payout-accounts per user
         "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
     }.items()
 }

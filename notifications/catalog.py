@@ -80,6 +80,22 @@ TEMPLATES: dict[str, Template] = {
         "Payout of {{ amount }} failed",
         "Your payout of {{ amount }} could not be completed and the amount is back in your wallet."
         "{% if reason %}\n\nReason: {{ reason }}{% endif %}" + _SIGN),
+    "topup_credited": Template(
+        "Wallet topped up", "{{ amount }} was added to your wallet.",
+        "dgt: {{ amount }} was added to your wallet (order {{ orderId }}).",
+        "Top-up of {{ amount }} received",
+        "Your payment of {{ amount }} (order {{ orderId }}) was credited to your dgt wallet." + _SIGN),
+    "payout_account_changed": Template(
+        "Payout account {{ change }}",
+        "{% if change == 'added' %}Payouts will go to {{ account }} from {{ availableAt }}."
+        "{% else %}{{ account }} was {{ change }}; no payout goes to it.{% endif %} Not you? Contact support now.",
+        "dgt: payout account {{ account }} {{ change }}{% if change == 'added' %}, usable from {{ availableAt }}"
+        "{% endif %}. Not you? Contact support now.",
+        "Your payout account was {{ change }}",
+        "{% if change == 'added' %}Your payouts will go to {{ account }} from {{ availableAt }} (new accounts wait "
+        "before their first payout, to protect you).{% else %}The payout account {{ account }} was {{ change }}; "
+        "no payout goes to it any more.{% endif %}\n\nIf you did not make this change, contact support at once."
+        + _SIGN),
     "user_blocked": Template(
         "Account blocked", "Your account is blocked{% if blockUntil %} until {{ blockUntil }}{% endif %}.",
         "dgt: your account is blocked{% if blockUntil %} until {{ blockUntil }}{% endif %}. Reason: {{ reason }}",

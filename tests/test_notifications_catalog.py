@@ -13,10 +13,13 @@ PAYLOADS = {
     "payout_completed": {"amount": "1250.50"},
     "payout_failed": {"amount": "1250.50", "reason": "Bank rejected"},
     "user_blocked": {"reason": "Spam", "blockUntil": "2026-12-10T00:00:00+05:30"},
+    "topup_credited": {"amount": "500.00", "orderId": "order_fake_1"},
+    "payout_account_changed": {"change": "added", "account": "HDFC0000001 XXXXXXXX1234",
+                               "availableAt": "2026-12-02T12:00:00+00:00"},
 }
 
 
-def test_the_catalog_has_the_nine_template_keys():
+def test_the_catalog_has_every_template_key():
     assert sorted(TEMPLATES) == sorted(PAYLOADS)
 
 

@@ -11,7 +11,7 @@ from outbox.stats import register_stat, stats_snapshot
 from wallet.models import PayoutStatus
 from wallet.services import payout_request
 
-from .wallet_helpers import fund
+from .wallet_helpers import fund, payable
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +30,7 @@ def test_snapshot_has_every_panel_number(seller):
 
 def test_failed_payout_raises_an_alert_and_counts(seller, outcome, django_capture_on_commit_callbacks):
     fund(seller, "100.00")
+    payable(seller)
     with django_capture_on_commit_callbacks(execute=True):
         payout, _ = payout_request(user=seller, amount=Decimal("80.00"))
     payout.refresh_from_db()

@@ -13,7 +13,8 @@ from wallet.services import payout_request
 from wallet.services.reconciliation import payout_reconciliation_run
 
 from .wallet_helpers import (
-    PAYOUTS_URL, WEBHOOK_SECRET, balance_of, charge, fund, post_refund, post_webhook, refund_body, webhook_body,
+    PAYOUTS_URL, WEBHOOK_SECRET, balance_of, charge, fund, payable, post_refund, post_webhook, refund_body,
+    webhook_body,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -105,6 +106,7 @@ def test_concurrent_refunds_against_one_charge_never_exceed_it(api_for, admin_us
 def test_two_concurrent_payouts_of_80_on_100(api_for, seller, settings):
     settings.PAYMENT_GATEWAY_FAKE_OUTCOME = "succeed"
     fund(seller, "100.00")
+    payable(seller)
     clients = [api_for(seller) for _ in range(2)]
 
     responses = in_threads(2, lambda i: clients[i].post(PAYOUTS_URL, {"amount": "80.00"}, format="json",
@@ -132,6 +134,7 @@ def test_the_same_webhook_delivered_concurrently_credits_once(seller, settings):
 def test_reconciliation_twice_at_once(seller, settings):
     settings.PAYMENT_GATEWAY_FAKE_OUTCOME = "fail"
     fund(seller, "100.00")
+    payable(seller)
     payouts = [payout_request(user=seller, amount=Decimal("10.00"))[0] for _ in range(3)]
 
     results = in_threads(2, lambda i: payout_reconciliation_run())

@@ -16,9 +16,15 @@ from wallet.services import payout_request, payout_submit, payout_transition
 from wallet.services.reconciliation import payout_reconciliation_run
 from wallet.tasks import payout_reconciliation_run as reconciliation_task
 
-from .wallet_helpers import PAYOUTS_URL, balance_of, counts, fund
+from .wallet_helpers import PAYOUTS_URL, balance_of, counts, fund, payable
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def seller_payout_account(seller):
+    """Payouts go to the seller's active payout account, past its cool-off."""
+    return payable(seller)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.test import Client
 from wallet.models import Payout, PayoutStatus, ReconciliationMismatch, Transaction, TransactionKind, WebhookEvent
 from wallet.services import payout_request
 
-from .wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, post_webhook, webhook_body
+from .wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, webhook_body
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +98,7 @@ def test_body_that_is_not_an_event_is_400(client):
 
 def _processing_payout(user, amount="80.00") -> Payout:
     fund(user, "100.00")
+    payable(user)
     payout, _ = payout_request(user=user, amount=Decimal(amount))
     Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.PROCESSING, gateway_payout_id=f"pout_{payout.pk}")
     payout.refresh_from_db()
@@ -136,6 +137,7 @@ def test_processed_arriving_after_reversed_moves_nothing(client, seller):
 
 def test_payout_failed_found_by_reference_before_the_gateway_id_is_known(client, seller):
     fund(seller, "100.00")
+    payable(seller)
     payout, _ = payout_request(user=seller, amount=Decimal("30.00"))
     body = webhook_body("payout.failed", {"id": "pout_new", "entity": "payout", "status": "failed",
                                           "reference_id": str(payout.pk), "failure_reason": "Invalid IFSC"})

@@ -5,11 +5,14 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from audit.models import AuditLog
 from outbox.models import EventOutbox
-from wallet.models import IdempotencyKey, Payout, Posting, Transaction, Wallet
+from wallet.models import IdempotencyKey, Payout, PayoutAccount, Posting, Transaction, Wallet
 
 REFUND_URL = "/api/wallet/refund"
 PAYOUTS_URL = "/api/wallet/payouts"
@@ -23,6 +26,17 @@ def fund(user, amount: str) -> Decimal:
 
     topup_credit(user_id=user.pk, amount=Decimal(amount), payment_id=f"pay_test_{uuid.uuid4().hex[:12]}")
     return balance_of(user)
+
+
+def payable(user, vpa: str | None = None):
+    """Give the user an active payout account past its cool-off (a UPI address through the fake
+    gateway); payouts need one (docs/wallet.md "Payout accounts"). Returns the PayoutAccount."""
+    from wallet.services import payout_account_add
+
+    account = payout_account_add(user=user, vpa=vpa or f"{user.username}@okaxis")
+    PayoutAccount.objects.filter(pk=account.pk).update(cooloff_until=timezone.now() - timedelta(seconds=1))
+    account.refresh_from_db()
+    return account
 
 
 def charge(user, amount: str, ref_id: str):

@@ -10,12 +10,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from dgt.admin_actions import form_action
 from dgt.errors import ServiceError
 
 from . import services
 from .models import (
-    IdempotencyKey, Payout, Posting, ReconciliationMismatch, ReconciliationRun, Transaction, Wallet, WebhookEvent,
+    IdempotencyKey, Payout, PayoutAccount, Posting, ReconciliationMismatch, ReconciliationRun, TopupOrder, Transaction,
+    Wallet, WebhookEvent,
 )
+from .services.payout_accounts import payout_account_disable
 
 
 class RefundForm(forms.Form):
@@ -23,6 +26,11 @@ class RefundForm(forms.Form):
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     ref_id = forms.CharField(max_length=100, label="Ref id", help_text="The charge refunded, e.g. listing-fee-1")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class DisableForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="Shown in the audit log and to the user.")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -151,3 +159,43 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ("owner", "key", "status", "response_status", "created_at")
     list_filter = ("status",)
     readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
+
+
+@admin.register(TopupOrder)
+class TopupOrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "gateway_order_id", "amount", "status", "payment_id", "paid_via", "created_at",
+                    "paid_at")
+    list_filter = ("status", "paid_via")
+    search_fields = ("user__username", "gateway_order_id", "payment_id")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in TopupOrder._meta.fields]
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(ReadOnlyAdmin):
+    """Masked details only (dgt never stores a full account number); "Disable" goes through
+    `payout_account_disable` (audited, notified; pending payouts to it fail instead of being sent)."""
+
+    list_display = ("id", "user", "kind", "masked", "status", "cooloff_until", "validation_status", "created_at")
+    list_filter = ("status", "kind", "validation_status")
+    search_fields = ("user__username", "fund_account_id", "account_number_masked", "vpa_masked")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in PayoutAccount._meta.fields]
+    actions = ["disable_selected"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if getattr(request.user, "is_admin", False):
+            actions["disable_selected"] = self.get_action("disable_selected")
+        return actions
+
+    @admin.display(description="account")
+    def masked(self, obj: PayoutAccount) -> str:
+        return obj.masked
+
+    @admin.action(description="Disable selected payout accounts")
+    def disable_selected(self, request, queryset):
+        return form_action(self, request, queryset, form_class=DisableForm, title="Disable payout accounts",
+                           noun="payout account",
+                           call=lambda pk, user, form: payout_account_disable(account_id=pk, actor=user,
+                                                                              reason=form.cleaned_data["reason"]))

@@ -1,4 +1,5 @@
-"""Wallet API: balance, history, refunds (admin), payouts, Razorpay webhook. Thin views."""
+"""Wallet API: balance, history, refunds (admin), top-ups, payout accounts, payouts, Razorpay
+webhook. Thin views."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,11 +13,18 @@ from dgt.api.ratelimit import ratelimit
 
 from . import services
 from .idempotency import HEADER, idempotent_response, key_from_request
-from .selectors import payout_list_for_user, transaction_list_for_user, wallet_balance, wallet_for_user
-from .serializers import (
-    PayoutInputSerializer, PayoutSerializer, RefundInputSerializer, RefundOutputSerializer, TransactionSerializer,
-    WalletSerializer,
+from .gateways import get_gateway
+from .selectors import (
+    payout_account_list_for_user, payout_list_for_user, topup_list_for_user, transaction_list_for_user, wallet_balance,
+    wallet_for_user,
 )
+from .serializers import (
+    PayoutAccountInputSerializer, PayoutAccountSerializer, PayoutInputSerializer, PayoutSerializer,
+    RefundInputSerializer, RefundOutputSerializer, TopupInputSerializer, TopupSerializer, TopupVerifyInputSerializer,
+    TransactionSerializer, WalletSerializer,
+)
+from .services.payout_accounts import payout_account_add, payout_account_remove
+from .services.topups import topup_order_prepare, topup_order_record, topup_verify
 from .services.webhooks import webhook_receive
 
 IDEMPOTENCY_PARAM = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=True,
@@ -88,6 +96,77 @@ class PayoutListCreateView(APIView):
             return 201, PayoutSerializer(payout).data
 
         return idempotent_response(request, handler=handler)
+
+
+def _topup_body(order) -> dict:
+    return TopupSerializer(order, context={"key_id": get_gateway().key_id}).data
+
+
+class TopupListCreateView(APIView):
+    """`GET /api/wallet/topups` (own orders, paginated); `POST /api/wallet/topups` {amount} +
+    Idempotency-Key -> 201 {orderId, amount, currency, keyId, status} for Razorpay Checkout."""
+
+    @extend_schema(responses=TopupSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(topup_list_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response([_topup_body(order) for order in page])
+
+    @extend_schema(request=TopupInputSerializer, responses={201: TopupSerializer}, parameters=[IDEMPOTENCY_PARAM])
+    @ratelimit(rate="wallet_topup", key="user")
+    def post(self, request):
+        key_from_request(request)
+        data = TopupInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        amount = data.validated_data["amount"]
+
+        def handler(key: str, gateway_order):
+            order = topup_order_record(user=request.user, amount=amount, order=gateway_order, idempotency_key=key)
+            return 201, _topup_body(order)
+
+        return idempotent_response(request, handler=handler,
+                                   prepare=lambda key: topup_order_prepare(user=request.user, amount=amount))
+
+
+class TopupVerifyView(APIView):
+    """`POST /api/wallet/topups/{orderId}/verify` {paymentId, signature} (Checkout's answer) -> 200
+    with the order, `status: "paid"` once credited. Repeating it answers the same and credits nothing."""
+
+    @extend_schema(request=TopupVerifyInputSerializer, responses={200: TopupSerializer})
+    @ratelimit(rate="wallet_topup", key="user")
+    def post(self, request, order_id: str):
+        data = TopupVerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order, _ = topup_verify(user=request.user, order_id=order_id, payment_id=data.validated_data["paymentId"],
+                                signature=data.validated_data["signature"])
+        return Response(_topup_body(order))
+
+
+class PayoutAccountView(APIView):
+    """`GET /api/wallet/payout-accounts` (own, masked, newest first); `POST` a bank account
+    {name, ifsc, accountNumber} or {vpa} -> 201, the new active account (replaces the previous one,
+    `availableAt` ends its cool-off); `DELETE` removes the active account -> 200."""
+
+    @extend_schema(responses=PayoutAccountSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(payout_account_list_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response(PayoutAccountSerializer(page, many=True).data)
+
+    @extend_schema(request=PayoutAccountInputSerializer, responses={201: PayoutAccountSerializer})
+    @ratelimit(rate="wallet_payout_account", key="user")
+    def post(self, request):
+        data = PayoutAccountInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        account = payout_account_add(user=request.user, name=v["name"], ifsc=v["ifsc"],
+                                     account_number=v["accountNumber"], vpa=v["vpa"])
+        return Response(PayoutAccountSerializer(account).data, status=201)
+
+    @extend_schema(request=None, responses={200: PayoutAccountSerializer})
+    @ratelimit(rate="wallet_payout_account", key="user")
+    def delete(self, request):
+        return Response(PayoutAccountSerializer(payout_account_remove(user=request.user)).data)
 
 
 class RazorpayWebhookView(APIView):

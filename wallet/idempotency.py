@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -151,10 +152,15 @@ def idempotency_release(*, claim: Claim) -> None:
                                   status=IdempotencyKey.Status.IN_FLIGHT).delete()
 
 
-def idempotent_response(request, *, handler: Callable[[str], tuple[int, dict]]) -> Response:
+def idempotent_response(request, *, handler: Callable[..., tuple[int, dict]],
+                        prepare: Callable[[str], Any] | None = None) -> Response:
     """Run `handler(key)` at most once per (caller, Idempotency-Key) and answer its (status, body);
     replay the stored answer for a repeat. `handler` runs inside a transaction that also stores
-    the answer. Validate the body before calling this (invalid input never claims a key)."""
+    the answer. Validate the body before calling this (invalid input never claims a key).
+
+    `prepare(key)`, when given, runs once the key is claimed and before that transaction, for a
+    remote call that must not sit inside it (creating a gateway order); `handler(key, prepared)`
+    then receives its result. An error in either releases the claim."""
     key = key_from_request(request)
     outcome = idempotency_claim(owner_id=request.user.pk, key=key,
                                 fp=fingerprint(method=request.method, path=request.path, data=request.data))
@@ -163,8 +169,9 @@ def idempotent_response(request, *, handler: Callable[[str], tuple[int, dict]]) 
         response[REPLAYED_HEADER] = "true"
         return response
     try:
+        args = (key,) if prepare is None else (key, prepare(key))
         with transaction.atomic():
-            status, body = handler(key)
+            status, body = handler(*args)
             body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
             idempotency_complete(claim=outcome, status=status, body=body)
     except BaseException:

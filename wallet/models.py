@@ -1,6 +1,7 @@
 """The wallet ledger (double entry), idempotency keys, payouts, gateway webhooks, reconciliation.
 
-Money is INR, `DecimalField(max_digits=14, decimal_places=2)` everywhere, never float.
+Money is INR: `PaiseField` everywhere (2-place Decimals in Python, integer paise in the database,
+exact on SQLite and PostgreSQL alike; docs/wallet.md "Exact money"), never float.
 
 Double entry: every movement is one `Transaction` (journal entry) with `Posting` rows that sum to
 zero. A posting's `amount` is the change to its account from the account holder's side: positive
@@ -20,8 +21,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-CENT = Decimal("0.01")
+from .fields import CENT, PaiseField  # noqa: F401 - CENT is part of this module's interface
 
 
 class Account(models.TextChoices):
@@ -42,7 +42,7 @@ class Wallet(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, primary_key=True,
                                 related_name="wallet")
     currency = models.CharField(max_length=3, default="INR")
-    balance = models.DecimalField(default=Decimal("0.00"), **MONEY)
+    balance = PaiseField(default=Decimal("0.00"))
     # RazorpayX fund account (bank account / VPA) that payouts of this wallet go to.
     payout_fund_account_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -75,7 +75,7 @@ class Transaction(models.Model):
 
     kind = models.CharField(max_length=24, choices=TransactionKind.choices)
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
-    amount = models.DecimalField(**MONEY)
+    amount = PaiseField()
     ref_id = models.CharField(max_length=100, blank=True, default="")
     reason = models.TextField(blank=True, default="")
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
@@ -104,7 +104,7 @@ class Posting(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="postings")
     account = models.CharField(max_length=24, choices=Account.choices)
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, null=True, blank=True, related_name="postings")
-    amount = models.DecimalField(**MONEY)
+    amount = PaiseField()
 
     class Meta:
         indexes = [models.Index(fields=["account"], name="wallet_posting_account_idx")]
@@ -168,7 +168,10 @@ class Payout(models.Model):
     """
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="payouts")
-    amount = models.DecimalField(**MONEY)
+    # Bound when requested: a later change of account never redirects a payout already asked for.
+    payout_account = models.ForeignKey("PayoutAccount", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="payouts")
+    amount = PaiseField()
     status = models.CharField(max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.PENDING)
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     gateway_payout_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
@@ -242,3 +245,111 @@ class ReconciliationMismatch(models.Model):
 
     def __str__(self) -> str:
         return f"payout #{self.payout_id}: ours {self.our_status}, gateway {self.gateway_status}"
+
+
+class TopupStatus(models.TextChoices):
+    CREATED = "created", "Created"  # the gateway order exists; no captured payment credited yet
+    PAID = "paid", "Paid"  # a captured payment of the order's amount was credited (exactly once)
+
+
+class TopupOrder(models.Model):
+    """A top-up: a Razorpay Order the app opens Checkout with, credited once when paid.
+
+    `created` -> `paid` only, by whichever comes first of the client's verify and the
+    `payment.captured` / `order.paid` webhook, with this row locked (docs/wallet.md "Top-ups").
+    `transaction` is the credit (one-to-one, so an order can never hold two credits) and
+    `payment_id` the payment that paid it (unique). An abandoned order stays `created`.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="topup_orders")
+    gateway_order_id = models.CharField(max_length=64, unique=True)
+    amount = PaiseField()
+    currency = models.CharField(max_length=3, default="INR")
+    receipt = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=TopupStatus.choices, default=TopupStatus.CREATED)
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    payment_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    paid_via = models.CharField(max_length=16, blank=True, default="")  # "verify" or "webhook"
+    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="topup_order")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="wallet_topup_user_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="wallet_topup_amount_positive"),
+            models.CheckConstraint(condition=Q(status="created") | Q(payment_id__isnull=False, transaction__isnull=False),
+                                   name="wallet_topup_paid_has_payment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"top-up {self.gateway_order_id} {self.amount} ({self.status})"
+
+
+class PayoutAccountKind(models.TextChoices):
+    BANK_ACCOUNT = "bank_account", "Bank account"
+    VPA = "vpa", "UPI address"
+
+
+class PayoutAccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"  # the one account payouts go to (after its cool-off)
+    REPLACED = "replaced", "Replaced"  # the user added another one
+    REMOVED = "removed", "Removed"  # the user removed it
+    DISABLED = "disabled", "Disabled"  # an admin disabled it
+
+
+class ValidationStatus(models.TextChoices):
+    NOT_REQUESTED = "not_requested", "Not requested"
+    PENDING = "pending", "Pending"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class PayoutAccount(models.Model):
+    """Where a user's payouts go: a RazorpayX Fund Account (bank account or UPI VPA) of a Contact.
+
+    dgt keeps the gateway ids and masked details only (`XXXXXX1234`, `ab***@okhdfc`), never the
+    full account number. At most one `active` account per user (partial unique constraint).
+    `cooloff_until`: payouts to it are refused before then (account-takeover defence,
+    docs/wallet.md "Payout accounts"). `validation_status`: RazorpayX fund account validation
+    (penny drop / VPA check) when PAYOUT_ACCOUNT_VALIDATION is on; payouts need `completed` then.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_accounts")
+    kind = models.CharField(max_length=16, choices=PayoutAccountKind.choices)
+    status = models.CharField(max_length=16, choices=PayoutAccountStatus.choices, default=PayoutAccountStatus.ACTIVE)
+    contact_id = models.CharField(max_length=64)
+    # Not unique: RazorpayX answers the same fund account for the same details of one contact.
+    fund_account_id = models.CharField(max_length=64, db_index=True)
+    holder_name = models.CharField(max_length=120, blank=True, default="")
+    ifsc = models.CharField(max_length=11, blank=True, default="")
+    account_number_masked = models.CharField(max_length=24, blank=True, default="")
+    vpa_masked = models.CharField(max_length=100, blank=True, default="")
+    cooloff_until = models.DateTimeField()
+    validation_status = models.CharField(max_length=16, choices=ValidationStatus.choices,
+                                         default=ValidationStatus.NOT_REQUESTED)
+    validation_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    validation_detail = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="wallet_payout_account_user_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(status="active"),
+                                    name="wallet_one_active_payout_account"),
+        ]
+
+    @property
+    def masked(self) -> str:
+        """`HDFC0000001 XXXXXX1234` or `ab***@okhdfc`."""
+        if self.kind == PayoutAccountKind.VPA:
+            return self.vpa_masked
+        return f"{self.ifsc} {self.account_number_masked}"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.masked} of user {self.user_id} ({self.status})"

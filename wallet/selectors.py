@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from .models import Payout, Transaction, Wallet
+from .models import Payout, PayoutAccount, TopupOrder, Transaction, Wallet
 
 
 def wallet_for_user(*, user) -> Wallet:
@@ -26,3 +26,13 @@ def payout_list_for_user(*, user) -> QuerySet[Payout]:
 def wallet_balance(*, user_id: int) -> Decimal:
     """The cached balance of the user's wallet (0.00 when it has none)."""
     return Wallet.objects.filter(pk=user_id).values_list("balance", flat=True).first() or Decimal("0.00")
+
+
+def topup_list_for_user(*, user) -> QuerySet[TopupOrder]:
+    """The user's top-up orders, newest first."""
+    return TopupOrder.objects.filter(user_id=user.pk).order_by("-id")
+
+
+def payout_account_list_for_user(*, user) -> QuerySet[PayoutAccount]:
+    """The user's payout accounts (active, replaced, removed, disabled), newest first."""
+    return PayoutAccount.objects.filter(user_id=user.pk).order_by("-id")

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from dgt.api.fields import MoneyField
 
-from .models import Payout, Transaction, Wallet
+from .models import Payout, PayoutAccount, TopupOrder, Transaction, Wallet
 
 
 class WalletSerializer(serializers.ModelSerializer):
@@ -56,3 +56,56 @@ class RefundOutputSerializer(serializers.Serializer):
 
 class PayoutInputSerializer(serializers.Serializer):
     amount = MoneyField()
+
+
+class TopupInputSerializer(serializers.Serializer):
+    amount = MoneyField()
+
+
+class TopupSerializer(serializers.ModelSerializer):
+    """A top-up order: `orderId` and `keyId` open Razorpay Checkout; status created | paid."""
+
+    orderId = serializers.CharField(source="gateway_order_id", read_only=True)
+    amount = MoneyField(read_only=True)
+    keyId = serializers.SerializerMethodField()
+    paymentId = serializers.CharField(source="payment_id", read_only=True, allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    paidAt = serializers.DateTimeField(source="paid_at", read_only=True, allow_null=True)
+
+    class Meta:
+        model = TopupOrder
+        fields = ["orderId", "amount", "currency", "keyId", "status", "paymentId", "createdAt", "paidAt"]
+
+    def get_keyId(self, obj) -> str:
+        return self.context.get("key_id", "")
+
+
+class TopupVerifyInputSerializer(serializers.Serializer):
+    paymentId = serializers.CharField(max_length=64)
+    signature = serializers.CharField(max_length=128)
+
+
+class PayoutAccountInputSerializer(serializers.Serializer):
+    """A bank account {name, ifsc, accountNumber} or a UPI address {vpa}; formats are checked by
+    the service (wallet.services.payout_accounts), which names each bad field."""
+
+    name = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
+    ifsc = serializers.CharField(max_length=11, required=False, default="", allow_blank=True)
+    accountNumber = serializers.CharField(max_length=18, required=False, default="", allow_blank=True)
+    vpa = serializers.CharField(max_length=320, required=False, default="", allow_blank=True)
+
+
+class PayoutAccountSerializer(serializers.ModelSerializer):
+    """A payout account as its owner (and admins) see it: masked, never the full number."""
+
+    accountNumber = serializers.CharField(source="account_number_masked", read_only=True)
+    vpa = serializers.CharField(source="vpa_masked", read_only=True)
+    name = serializers.CharField(source="holder_name", read_only=True)
+    availableAt = serializers.DateTimeField(source="cooloff_until", read_only=True)
+    validationStatus = serializers.CharField(source="validation_status", read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = PayoutAccount
+        fields = ["id", "kind", "status", "name", "ifsc", "accountNumber", "vpa", "availableAt", "validationStatus",
+                  "createdAt"]

@@ -65,8 +65,70 @@ class GatewayPayout:
         return payout_status_from_gateway(self.raw_status)
 
 
+@dataclass(frozen=True)
+class GatewayOrder:
+    """A Razorpay Order (Checkout is opened with its id): amount in INR, status created/attempted/paid."""
+
+    order_id: str
+    amount: Decimal
+    currency: str
+    status: str
+    receipt: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayPayment:
+    """A payment as the gateway reports it: status created/authorized/captured/refunded/failed."""
+
+    payment_id: str
+    order_id: str
+    amount: Decimal
+    currency: str
+    status: str
+
+
+@dataclass(frozen=True)
+class GatewayValidation:
+    """A fund account validation: status pending/completed/failed; when completed,
+    `account_status` is "active" or "invalid" and `registered_name` the bank's name on it."""
+
+    validation_id: str
+    status: str
+    account_status: str = ""
+    registered_name: str = ""
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    """A beneficiary bank account as the user typed it (never stored: see PayoutAccount)."""
+
+    name: str
+    ifsc: str
+    account_number: str
+
+
 class PaymentGateway(Protocol):
     name: str
+    key_id: str
+
+    def order_create(self, *, amount: Decimal, receipt: str, notes: dict) -> GatewayOrder:
+        """Create an Order of `amount` INR for Checkout; `receipt` is ours (unique), `notes` go with it."""
+
+    def payment_fetch(self, *, payment_id: str) -> GatewayPayment:
+        """The payment's current state."""
+
+    def payment_signature_verify(self, *, order_id: str, payment_id: str, signature: str) -> bool:
+        """Whether `signature` is the Checkout signature: hex HMAC-SHA256 of `order_id|payment_id`
+        with the key secret (Razorpay docs, "Verify payment signature")."""
+
+    def contact_create(self, *, name: str, email: str, reference: str) -> str:
+        """Create (or find) a RazorpayX Contact; returns its id."""
+
+    def fund_account_create(self, *, contact_id: str, bank: BankAccount | None = None, vpa: str = "") -> str:
+        """Create a Fund Account (bank account or VPA) of the contact; returns its id."""
+
+    def fund_account_validate(self, *, fund_account_id: str) -> GatewayValidation:
+        """Start a fund account validation (penny drop / VPA check); the answer may be pending."""
 
     def payout_create(self, *, reference: str, amount: Decimal, fund_account_id: str,
                       idempotency_key: str) -> GatewayPayout:

@@ -1,8 +1,12 @@
-"""Razorpay (RazorpayX payouts) through the official `razorpay` SDK.
+"""Razorpay (Orders, Payments, RazorpayX Contacts, Fund Accounts, validations, payouts) through
+the official `razorpay` SDK.
 
-The SDK has no payouts resource, so payouts go through its generic `client.post/get`, which
-keeps its auth, user agent and error mapping. API: POST /v1/payouts with the
-`X-Payout-Idempotency` header (same key -> same payout), GET /v1/payouts/{id}. Amounts in paise.
+Orders, payments and fund accounts use the SDK's resources (`client.order.create`,
+`client.payment.fetch`, `client.fund_account.create`) and its `Utility.verify_payment_signature`.
+The SDK has no other RazorpayX resources (contacts, payouts, fund account validations), so those go through its generic `client.post/get`, which keeps its
+auth, user agent and error mapping. API: POST /v1/orders, GET /v1/payments/{id}, POST
+/v1/contacts, POST /v1/fund_accounts, POST /v1/fund_accounts/validations, POST /v1/payouts with
+the `X-Payout-Idempotency` header (same key -> same payout), GET /v1/payouts/{id}. Amounts in paise.
 """
 from __future__ import annotations
 
@@ -10,21 +14,19 @@ from decimal import Decimal
 
 import razorpay
 import requests
-from razorpay.errors import BadRequestError, GatewayError as RzpGatewayError, ServerError
+from razorpay.errors import (
+    BadRequestError, GatewayError as RzpGatewayError, ServerError, SignatureVerificationError,
+)
 
-from . import GatewayPayout, GatewayRejected, GatewayTimeout, GatewayUnavailable
+from ..fields import from_paise, to_paise  # noqa: F401 - re-exported: the adapter's unit conversions
+from . import (
+    BankAccount, GatewayOrder, GatewayPayment, GatewayPayout, GatewayRejected, GatewayTimeout, GatewayUnavailable,
+    GatewayValidation,
+)
 
 TIMEOUT_SECONDS = 15
-
-
-def to_paise(amount: Decimal) -> int:
-    """INR Decimal (2 places) -> integer paise, exactly."""
-    return int((amount * 100).to_integral_value())
-
-
-def from_paise(paise: int) -> Decimal:
-    """Integer paise -> INR Decimal with 2 places, exactly."""
-    return (Decimal(int(paise)) / 100).quantize(Decimal("0.01"))
+# Razorpay validation statuses -> ours (pending until the bank answers).
+_VALIDATION_STATUS = {"created": "pending", "completed": "completed", "failed": "failed"}
 
 
 class RazorpayGateway:
@@ -32,11 +34,18 @@ class RazorpayGateway:
 
     def __init__(self, *, key_id: str, key_secret: str, account_number: str, session=None):
         self.client = razorpay.Client(auth=(key_id, key_secret), session=session)
+        self.key_id = key_id
         self.account_number = account_number
 
     def _call(self, method: str, path: str, data, headers: dict | None = None) -> dict:
+        return self._sdk(lambda: getattr(self.client, method)(path, data, headers=headers or {},
+                                                              timeout=TIMEOUT_SECONDS))
+
+    @staticmethod
+    def _sdk(call):
+        """Run an SDK call, mapping its errors to ours (timeouts and 5xx transient, 4xx permanent)."""
         try:
-            return getattr(self.client, method)(path, data, headers=headers or {}, timeout=TIMEOUT_SECONDS)
+            return call()
         except requests.exceptions.Timeout as exc:
             raise GatewayTimeout(str(exc)) from exc
         except requests.exceptions.ConnectionError as exc:
@@ -71,3 +80,54 @@ class RazorpayGateway:
 
     def payout_fetch(self, *, gateway_id: str) -> GatewayPayout:
         return self._payout(self._call("get", f"/v1/payouts/{gateway_id}", {}))
+
+    # --- top-ups (Orders, Payments, Checkout signature) ------------------------------------
+    def order_create(self, *, amount: Decimal, receipt: str, notes: dict) -> GatewayOrder:
+        body = self._sdk(lambda: self.client.order.create(
+            {"amount": to_paise(amount), "currency": "INR", "receipt": receipt, "notes": notes,
+             "payment_capture": 1}, timeout=TIMEOUT_SECONDS))
+        return GatewayOrder(order_id=body["id"], amount=from_paise(body["amount"]), currency=body.get("currency", ""),
+                            status=body.get("status", ""), receipt=body.get("receipt") or receipt)
+
+    def payment_fetch(self, *, payment_id: str) -> GatewayPayment:
+        body = self._sdk(lambda: self.client.payment.fetch(payment_id, timeout=TIMEOUT_SECONDS))
+        return GatewayPayment(payment_id=body["id"], order_id=body.get("order_id") or "",
+                              amount=from_paise(body["amount"]), currency=body.get("currency", ""),
+                              status=body.get("status", ""))
+
+    def payment_signature_verify(self, *, order_id: str, payment_id: str, signature: str) -> bool:
+        params = {"razorpay_order_id": order_id, "razorpay_payment_id": payment_id, "razorpay_signature": signature}
+        try:
+            return bool(self.client.utility.verify_payment_signature(params))
+        except SignatureVerificationError:
+            return False
+
+    # --- payout accounts (RazorpayX Contacts, Fund Accounts, validations) -----------------
+    def contact_create(self, *, name: str, email: str, reference: str) -> str:
+        body = {"name": name, "type": "customer", "reference_id": reference}
+        if email:
+            body["email"] = email
+        return self._call("post", "/v1/contacts", body)["id"]
+
+    def fund_account_create(self, *, contact_id: str, bank: BankAccount | None = None, vpa: str = "") -> str:
+        if bank is not None:
+            body = {"contact_id": contact_id, "account_type": "bank_account",
+                    "bank_account": {"name": bank.name, "ifsc": bank.ifsc, "account_number": bank.account_number}}
+        else:
+            body = {"contact_id": contact_id, "account_type": "vpa", "vpa": {"address": vpa}}
+        return self._sdk(lambda: self.client.fund_account.create(body, timeout=TIMEOUT_SECONDS))["id"]
+
+    def fund_account_validate(self, *, fund_account_id: str) -> GatewayValidation:
+        body = self._call("post", "/v1/fund_accounts/validations", {
+            "account_number": self.account_number, "fund_account": {"id": fund_account_id},
+            "amount": 100, "currency": "INR", "notes": {"purpose": "dgt payout account check"}})
+        return self.validation_from(body)
+
+    @staticmethod
+    def validation_from(body: dict) -> GatewayValidation:
+        """A `fund_account.validation` entity (API answer or webhook payload) as ours."""
+        results = body.get("results") or {}
+        return GatewayValidation(validation_id=body["id"],
+                                 status=_VALIDATION_STATUS.get(body.get("status", ""), "pending"),
+                                 account_status=results.get("account_status") or "",
+                                 registered_name=results.get("registered_name") or "")

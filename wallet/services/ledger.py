@@ -20,15 +20,16 @@ from audit.services import audit_record
 from dgt.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 
 from ..events import publish_balance
+from ..fields import from_paise, to_paise
 from ..models import CENT, Account, Posting, Transaction, TransactionKind, Wallet
 
-# The largest balance the column holds (max_digits 14, 2 places): a credit beyond it is refused
-# with 422 instead of overflowing the column. A literal in the SQL, not a parameter: SQLite
-# would compare a number with the text of a Decimal parameter (and text always compares greater).
+# The largest balance a wallet may hold; a credit beyond it is refused with 422. Balances are
+# integer paise in the database (wallet.fields.PaiseField), so the guard and the sum are exact
+# integer arithmetic on SQLite and PostgreSQL alike.
 MAX_BALANCE = Decimal("999999999999.99")
 _APPLY_SQL = (
     f"UPDATE {Wallet._meta.db_table} SET balance = balance + %s, updated_at = %s "
-    f"WHERE user_id = %s AND balance + %s >= 0 AND balance + %s <= {MAX_BALANCE} RETURNING balance"
+    f"WHERE user_id = %s AND balance + %s >= 0 AND balance + %s <= {to_paise(MAX_BALANCE)} RETURNING balance"
 )
 
 
@@ -41,7 +42,7 @@ class BalanceLimitExceeded(Unprocessable):
 
 
 def money(value) -> Decimal:
-    """A database value (Decimal, or float/str from SQLite) as a 2-place Decimal."""
+    """An INR value (Decimal, int or str) as a 2-place Decimal."""
     return Decimal(str(value)).quantize(CENT)
 
 
@@ -64,7 +65,8 @@ def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
     if connection.get_autocommit():
         raise RuntimeError("wallet_apply must run inside transaction.atomic(): the row lock ends with it")
     with connection.cursor() as cursor:
-        params = [delta, timezone.now(), user_id, delta, delta]
+        paise = to_paise(delta)
+        params = [paise, timezone.now(), user_id, paise, paise]
         cursor.execute(_APPLY_SQL, params)
         row = cursor.fetchone()
         if row is None:
@@ -78,7 +80,7 @@ def wallet_apply(*, user_id: int, delta: Decimal) -> Decimal:
                 row = cursor.fetchone()
     if row is None:
         raise InsufficientFunds("Insufficient funds in the wallet.", fields={"amount": "Exceeds the wallet balance."})
-    return money(row[0])
+    return from_paise(row[0])
 
 
 def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter_account: str,

@@ -20,9 +20,10 @@ from notifications.services import notification_enqueue
 from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
 from ..gateways import GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
 from ..models import (
-    FINAL_PAYOUT_STATUSES, Account, Payout, PayoutStatus, ReconciliationMismatch, TransactionKind,
+    FINAL_PAYOUT_STATUSES, Account, Payout, PayoutAccountStatus, PayoutStatus, ReconciliationMismatch, TransactionKind,
 )
 from .ledger import entry_post
+from .payout_accounts import payout_account_ready
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ def gateway_idempotency_key(payout_id: int) -> str:
 
 @transaction.atomic
 def _payout_write(*, user, amount: Decimal, idempotency_key: str) -> Payout:
-    payout = Payout.objects.create(wallet_id=user.pk, amount=amount, idempotency_key=idempotency_key)
+    account = payout_account_ready(user_id=user.pk)
+    payout = Payout.objects.create(wallet_id=user.pk, amount=amount, idempotency_key=idempotency_key,
+                                   payout_account=account)
     tx, balance = entry_post(kind=TransactionKind.PAYOUT, user_id=user.pk, wallet_delta=-amount,
                              counter_account=Account.PAYOUTS_CLEARING, ref_id=f"payout:{payout.pk}",
                              reason="payout", created_by=user, unique_key=f"payout:{payout.pk}")
@@ -48,10 +51,11 @@ def _payout_write(*, user, amount: Decimal, idempotency_key: str) -> Payout:
 
 def payout_request(*, user, amount: Decimal, idempotency_key: str = "") -> tuple[Payout, bool]:
     """Debit `amount` (INR > 0) from the user's wallet into payouts clearing and create a pending
-    Payout; after commit a task sends it to the gateway. Returns (payout, replayed): a repeated
-    non-empty `idempotency_key` returns the first payout and debits nothing. Publishes
-    `wallet.balance` and `payouts.update`. Raises InsufficientFunds (409 `insufficient_funds`),
-    ValidationFailed (400)."""
+    Payout to the user's active payout account; after commit a task sends it to the gateway.
+    Returns (payout, replayed): a repeated non-empty `idempotency_key` returns the first payout and
+    debits nothing. Publishes `wallet.balance` and `payouts.update`. Raises InsufficientFunds
+    (409 `insufficient_funds`), ValidationFailed (400), Conflict (409 `payout_account_required`,
+    `payout_account_cooling_off`, `payout_account_unverified`: see payout_accounts)."""
     if amount <= 0 or amount.as_tuple().exponent < -2:
         raise ValidationFailed("Amount must be greater than zero.", fields={"amount": "Must be greater than zero."})
     try:
@@ -71,12 +75,18 @@ def payout_submit(*, payout_id: int) -> Payout:
     idempotency key, then record the answer. Idempotent: a payout that is no longer pending is
     left alone, and a repeated send returns the same gateway payout. A timeout or gateway error
     leaves it pending (attempts, last_error) for a retry; a rejection fails it (money back)."""
-    payout = Payout.objects.select_related("wallet").get(pk=payout_id)
+    payout = Payout.objects.select_related("wallet", "payout_account").get(pk=payout_id)
     if payout.status != PayoutStatus.PENDING:
         return payout
+    account = payout.payout_account
+    if account is not None and account.status == PayoutAccountStatus.DISABLED:
+        return payout_transition(payout_id=payout.pk, status=PayoutStatus.FAILED, gateway_status="rejected",
+                                 reason="the payout account was disabled by an admin", source="submit")[0]
+    # Payouts from before payout accounts existed carry the wallet's hand-set fund account.
+    fund_account_id = account.fund_account_id if account is not None else payout.wallet.payout_fund_account_id
     try:
         answer = get_gateway().payout_create(reference=str(payout.pk), amount=payout.amount,
-                                             fund_account_id=payout.wallet.payout_fund_account_id,
+                                             fund_account_id=fund_account_id,
                                              idempotency_key=gateway_idempotency_key(payout.pk))
     except (GatewayTimeout, GatewayUnavailable) as exc:
         log.warning("payout %s: gateway unavailable, stays pending: %s", payout.pk, exc)

@@ -19,14 +19,17 @@ from django.db.models import Q
 from razorpay import Utility
 from razorpay.errors import SignatureVerificationError
 
-from dgt.errors import ValidationFailed
+from dgt.errors import ServiceError, ValidationFailed
 
 from ..events import publish_admin_alert
-from ..gateways import RAZORPAY_PAYOUT_STATUS, payout_status_from_gateway
-from ..gateways.razorpay import from_paise
-from ..models import Payout, WebhookEvent
+from ..fields import from_paise
+from ..gateways import RAZORPAY_PAYOUT_STATUS, GatewayPayment, payout_status_from_gateway
+from ..gateways.razorpay import RazorpayGateway
+from ..models import Payout, TopupOrder, WebhookEvent
 from .ledger import topup_credit
+from .payout_accounts import payout_account_validation_apply
 from .payouts import payout_transition
+from .topups import topup_order_credit, topup_payment_check
 
 
 def webhook_signature_verify(*, body: bytes, signature: str) -> None:
@@ -44,12 +47,37 @@ def webhook_signature_verify(*, body: bytes, signature: str) -> None:
 
 
 def _entity(data: dict, event: str) -> dict:
-    kind = event.split(".", 1)[0]
+    # "payment.captured" -> payload.payment; "fund_account.validation.completed" -> payload["fund_account.validation"]
+    kind = event.rsplit(".", 1)[0] if event.startswith("fund_account.validation.") else event.split(".", 1)[0]
     entity = ((data.get("payload") or {}).get(kind) or {}).get("entity")
     return entity if isinstance(entity, dict) else {}
 
 
+def _topup_paid(order: TopupOrder, payment: dict) -> tuple[str, str]:
+    """A captured payment of a top-up order (payment.captured or order.paid): credit it once."""
+    try:
+        seen = GatewayPayment(payment_id=str(payment["id"]), order_id=str(payment.get("order_id") or ""),
+                              amount=from_paise(int(payment["amount"])), currency=str(payment.get("currency", "")),
+                              status=str(payment.get("status") or ""))
+        topup_payment_check(order=order, payment=seen)
+    except (KeyError, TypeError, ValueError, ServiceError) as exc:
+        detail = getattr(exc, "message", None) or f"malformed payment: {exc!r}"
+        return "ignored", f"order {order.gateway_order_id}: {detail}"
+    credited_order, credited = topup_order_credit(order_pk=order.pk, payment_id=seen.payment_id, amount=seen.amount,
+                                                  source="webhook")
+    if credited:
+        return "processed", f"order {order.gateway_order_id}: credited {seen.amount} to user {order.user_id}"
+    if credited_order.payment_id != seen.payment_id:
+        return "ignored", (f"order {order.gateway_order_id} was paid by {credited_order.payment_id}; "
+                           f"payment {seen.payment_id} is a second payment: refund it at the gateway")
+    return "no_change", f"order {order.gateway_order_id} already credited"
+
+
 def _payment_captured(entity: dict) -> tuple[str, str]:
+    order = TopupOrder.objects.filter(gateway_order_id=str(entity.get("order_id") or "")).first()
+    if order is not None:
+        return _topup_paid(order, entity)
+    # A captured payment with no order of ours: credited to notes.userId once per payment id.
     notes = entity.get("notes") if isinstance(entity.get("notes"), dict) else {}
     raw_user = notes.get("userId", notes.get("user_id"))
     try:
@@ -82,6 +110,25 @@ def _payout_event(event: str, entity: dict) -> tuple[str, str]:
     return ("processed" if changed else "no_change"), f"payout {payout.pk} {raw}"
 
 
+def _order_paid(data: dict) -> tuple[str, str]:
+    payload = data.get("payload") or {}
+    order_entity = (payload.get("order") or {}).get("entity") or {}
+    payment = (payload.get("payment") or {}).get("entity") or {}
+    order = TopupOrder.objects.filter(gateway_order_id=str(order_entity.get("id") or "")).first()
+    if order is None or not isinstance(payment, dict):
+        return "ignored", f"unknown order {order_entity.get('id')}"
+    return _topup_paid(order, payment)
+
+
+def _validation_event(entity: dict) -> tuple[str, str]:
+    try:
+        validation = RazorpayGateway.validation_from(entity)
+    except KeyError:
+        return "ignored", "validation without id"
+    changed = payout_account_validation_apply(validation=validation)
+    return ("processed" if changed else "no_change"), f"validation {validation.validation_id} {validation.status}"
+
+
 def webhook_receive(*, body: bytes, signature: str, event_id: str = "") -> str:
     """Verify, deduplicate and apply one Razorpay webhook. Returns the outcome: "processed",
     "no_change", "ignored" (unknown event, user or payout; stored, not retried) or "duplicate".
@@ -100,11 +147,17 @@ def webhook_receive(*, body: bytes, signature: str, event_id: str = "") -> str:
             row = WebhookEvent.objects.create(event_id=event_id, event=event[:64], entity_id=entity_id, payload=data)
             if event == "payment.captured":
                 outcome, detail = _payment_captured(entity)
+            elif event == "order.paid":
+                outcome, detail = _order_paid(data)
+            elif event == "payment.failed":
+                outcome, detail = "no_change", f"payment {entity_id} failed; nothing credited"
+            elif event.startswith("fund_account.validation."):
+                outcome, detail = _validation_event(entity)
             elif event.startswith("payout."):
                 outcome, detail = _payout_event(event, entity)
             else:
                 outcome, detail = "ignored", "event not handled"
-            if outcome == "ignored" and event == "payment.captured":
+            if outcome == "ignored" and event in ("payment.captured", "order.paid"):
                 publish_admin_alert(kind="webhook_ignored", message=f"Razorpay {event} {entity_id} ignored: {detail}",
                                     eventId=event_id)
             row.outcome, row.detail = outcome, detail[:500]

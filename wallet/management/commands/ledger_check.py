@@ -3,11 +3,14 @@
 Checks that every wallet's cached balance equals the sum of its postings, and that every journal
 entry's postings sum to zero. Prints totals per account and exits 0 when all holds; otherwise
 names each offending wallet / entry and exits 1.
+
+Exact on both databases: amounts are integer paise in storage (wallet.fields.PaiseField), so the
+sums are integer sums and a difference of one paisa (or a stray fraction written by raw SQL, which
+the field returns unrounded) is a mismatch. Nothing is quantized before comparing.
 """
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 from django.db.models import Sum
 
 from wallet.models import Account, Posting, Transaction, Wallet
@@ -23,19 +26,14 @@ class Command(BaseCommand):
         wallets = 0
         for user_id, username, balance in Wallet.objects.values_list("user_id", "user__username", "balance").order_by("pk"):
             wallets += 1
-            posted = Decimal(str(sums.pop(user_id, None) or "0.00")).quantize(Decimal("0.01"))
+            posted = sums.pop(user_id, None) or Decimal("0.00")
             if posted != balance:
                 problems.append(f"wallet {user_id} ({username}): cached balance {balance}, postings sum {posted}")
         for user_id, total in sums.items():
             problems.append(f"wallet {user_id}: postings sum {total} but no wallet row")
         per_tx = Posting.objects.values("transaction_id").annotate(total=Sum("amount")).order_by("transaction_id")
-        if connection.vendor == "postgresql":
-            unbalanced = per_tx.exclude(total=0)[:100]
-        else:  # SQLite sums decimals as floats: compare after Django has quantized them to 2 places
-            unbalanced = [row for row in per_tx.iterator() if row["total"] != 0][:100]
-        for row in unbalanced:
-            total = Decimal(str(row["total"])).quantize(Decimal("0.01"))
-            problems.append(f"transaction {row['transaction_id']}: postings sum to {total}, not 0.00")
+        for row in per_tx.exclude(total=0)[:100]:
+            problems.append(f"transaction {row['transaction_id']}: postings sum to {row['total']}, not 0.00")
         empty = Transaction.objects.filter(postings__isnull=True).values_list("pk", flat=True)[:100]
         problems += [f"transaction {pk}: has no postings" for pk in empty]
 
@@ -43,9 +41,9 @@ class Command(BaseCommand):
         self.stdout.write(f"wallets: {wallets}, transactions: {Transaction.objects.count()}, "
                           f"postings: {Posting.objects.count()}")
         for account in Account:
-            total = Decimal(str(totals.get(account.value) or "0.00")).quantize(Decimal("0.01"))
+            total = totals.get(account.value) or Decimal("0.00")
             self.stdout.write(f"  {account.value:18} {total:>18}")
-        grand = sum((Decimal(str(v)) for v in totals.values()), Decimal("0.00")).quantize(Decimal("0.01"))
+        grand = sum(totals.values(), Decimal("0.00"))
         self.stdout.write(f"  {'sum':18} {grand:>18}")
         if problems:
             for line in problems:
