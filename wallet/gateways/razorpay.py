@@ -87,7 +87,7 @@ class RazorpayGateway:
             {"amount": to_paise(amount), "currency": "INR", "receipt": receipt, "notes": notes,
              "payment_capture": 1}, timeout=TIMEOUT_SECONDS))
         return GatewayOrder(order_id=body["id"], amount=from_paise(body["amount"]), currency=body.get("currency", ""),
-                            status=body.get("status", ""), receipt=body.get("receipt") or receipt)
+                            status=body.get("status", ""), receipt=receipt)
 
     def payment_fetch(self, *, payment_id: str) -> GatewayPayment:
         body = self._sdk(lambda: self.client.payment.fetch(payment_id, timeout=TIMEOUT_SECONDS))
