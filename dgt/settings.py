@@ -266,8 +266,10 @@ PAYMENT_GATEWAY_FAKE_KEY_SECRET = env.str("PAYMENT_GATEWAY_FAKE_KEY_SECRET", def
 TOPUP_MIN_AMOUNT = Decimal(env.str("TOPUP_MIN_AMOUNT", default="1.00")).quantize(Decimal("0.01"))  # Razorpay's minimum
 TOPUP_MAX_AMOUNT = Decimal(env.str("TOPUP_MAX_AMOUNT", default="50000.00")).quantize(Decimal("0.01"))  # per top-up
 TOPUP_DAILY_MAX = Decimal(env.str("TOPUP_DAILY_MAX", default="100000.00")).quantize(Decimal("0.01"))  # per user, day
-# A new or changed payout account receives no payout for this long (account-takeover defence).
-PAYOUT_ACCOUNT_COOLOFF_SECONDS = env.int("PAYOUT_ACCOUNT_COOLOFF_SECONDS", default=24 * 3600)
+# A new or changed payout account receives no payout for this long (account-takeover defence);
+# one minute in the local demo (DEBUG, `make run`), 24 hours otherwise.
+PAYOUT_ACCOUNT_COOLOFF_SECONDS = env.int("PAYOUT_ACCOUNT_COOLOFF_SECONDS",
+                                         default=60 if DEBUG and not TESTING else 24 * 3600)
 # RazorpayX fund account validation of every new payout account; payouts wait for its success.
 PAYOUT_ACCOUNT_VALIDATION = env.bool("PAYOUT_ACCOUNT_VALIDATION", default=False)
 # --- search, analytics, backups, monitoring (issue 6, part b) --------------------------------

@@ -31,6 +31,13 @@ IDEMPOTENCY_PARAM = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, requi
                                      description="Unique per request; a repeat replays the first answer.")
 
 
+def _paginated(view, request, queryset, render):
+    """`{count, next, previous, results}` of `queryset`, each page rendered by `render(page)`."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(render(page))
+
+
 class WalletView(APIView):
     """`GET /api/wallet` -> {userId, balance, currency} of the caller."""
 
@@ -44,9 +51,8 @@ class TransactionListView(APIView):
 
     @extend_schema(responses=TransactionSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(transaction_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(TransactionSerializer(page, many=True).data)
+        return _paginated(self, request, transaction_list_for_user(user=request.user),
+                          lambda page: TransactionSerializer(page, many=True).data)
 
 
 class RefundView(APIView):
@@ -79,9 +85,8 @@ class PayoutListCreateView(APIView):
 
     @extend_schema(responses=PayoutSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(payout_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(PayoutSerializer(page, many=True).data)
+        return _paginated(self, request, payout_list_for_user(user=request.user),
+                          lambda page: PayoutSerializer(page, many=True).data)
 
     @extend_schema(request=PayoutInputSerializer, responses={201: PayoutSerializer}, parameters=[IDEMPOTENCY_PARAM])
     @ratelimit(rate="wallet_payout", key="user")
@@ -108,9 +113,9 @@ class TopupListCreateView(APIView):
 
     @extend_schema(responses=TopupSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(topup_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response([_topup_body(order) for order in page])
+        key_id = get_gateway().key_id
+        return _paginated(self, request, topup_list_for_user(user=request.user),
+                          lambda page: TopupSerializer(page, many=True, context={"key_id": key_id}).data)
 
     @extend_schema(request=TopupInputSerializer, responses={201: TopupSerializer}, parameters=[IDEMPOTENCY_PARAM])
     @ratelimit(rate="wallet_topup", key="user")
@@ -149,9 +154,8 @@ class PayoutAccountView(APIView):
 
     @extend_schema(responses=PayoutAccountSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(payout_account_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(PayoutAccountSerializer(page, many=True).data)
+        return _paginated(self, request, payout_account_list_for_user(user=request.user),
+                          lambda page: PayoutAccountSerializer(page, many=True).data)
 
     @extend_schema(request=PayoutAccountInputSerializer, responses={201: PayoutAccountSerializer})
     @ratelimit(rate="wallet_payout_account", key="user")
