@@ -64,3 +64,14 @@ def test_two_accounts_added_at_once_leave_one_active(api_for, seller):
     assert [r.status_code for r in results] == [201, 201]
     assert PayoutAccount.objects.filter(user=seller, status=PayoutAccountStatus.ACTIVE).count() == 1
     assert PayoutAccount.objects.filter(user=seller, status=PayoutAccountStatus.REPLACED).count() == 1
+
+
+def test_two_topups_at_once_cannot_pass_the_daily_limit_together(api_for, seller, settings):
+    settings.TOPUP_DAILY_MAX = Decimal("1000.00")
+    clients = [api_for(seller) for _ in range(2)]
+
+    results = in_threads(2, lambda i: create_topup(clients[i], "600.00", key=f"day-{i}"))
+
+    assert sorted(r.status_code for r in results) == [201, 422]
+    assert [r.json()["error"]["code"] for r in results if r.status_code == 422] == ["topup_daily_limit_exceeded"]
+    assert TopupOrder.objects.filter(user=seller).count() == 1

@@ -13,6 +13,7 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -23,8 +24,8 @@ from notifications.services import notification_enqueue
 from ..errors import GatewayDown, WalletError
 from ..events import balance_event, publish
 from ..gateways import GatewayOrder, GatewayPayment, GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
-from ..models import Account, TopupOrder, TopupStatus, TransactionKind, Wallet
-from .ledger import entry_post, wallet_ensure
+from ..models import Account, TopupOrder, TopupStatus, TransactionKind
+from .ledger import entry_post
 
 
 def _today_start() -> datetime:
@@ -65,11 +66,10 @@ def topup_order_prepare(*, user, amount: Decimal) -> GatewayOrder:
 
 @transaction.atomic
 def topup_order_record(*, user, amount: Decimal, order: GatewayOrder, idempotency_key: str = "") -> TopupOrder:
-    """Store the created gateway `order` as the user's TopupOrder (status created). The wallet row
-    is locked and the daily limit checked again, so concurrent top-ups cannot pass it together.
-    Raises Unprocessable (422 limits)."""
-    wallet_ensure(user_id=user.pk)
-    Wallet.objects.select_for_update().filter(pk=user.pk).first()
+    """Store the created gateway `order` as the user's TopupOrder (status created). The user row is
+    locked (FOR NO KEY UPDATE: no foreign-key insert waits for it) and the daily limit checked again,
+    so concurrent top-ups of one user cannot pass it together. Raises Unprocessable (422 limits)."""
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).first()
     _check_limits(user_id=user.pk, amount=amount)
     return TopupOrder.objects.create(user=user, gateway_order_id=order.order_id, amount=amount,
                                      currency=order.currency or "INR", receipt=order.receipt or order.order_id[:40],
