@@ -11,6 +11,7 @@ from analytics.models import AnalyticsEvent
 from wallet.models import Payout, Transaction
 
 from .hardening_fixtures import ratelimits  # noqa: F401  (fixture)
+from .wallet_helpers import payable
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,7 @@ def test_refund_limit_per_admin(ratelimits, api_for, admin_user, seller):
 def test_payout_limit_per_user(ratelimits, api_for, admin_user, seller):
     ratelimits.RATELIMIT_RATES = {**ratelimits.RATELIMIT_RATES, "wallet_payout": "1/d"}
     assert _refund(api_for(admin_user), seller, "goodwill-funds").status_code == 201
+    payable(seller)
     client = api_for(seller)
     post = lambda: client.post("/api/wallet/payouts", {"amount": "0.10"}, format="json",  # noqa: E731
                                HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)

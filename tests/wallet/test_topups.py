@@ -11,6 +11,7 @@ from notifications.models import Notification
 from outbox.models import EventOutbox
 from wallet.models import TopupOrder, TopupStatus, Transaction, TransactionKind
 
+from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
 from ..wallet_helpers import WEBHOOK_SECRET, balance_of, post_webhook, webhook_body
 from .helpers import TOPUPS_URL, create_topup, pay, snapshot, verify
 
@@ -262,3 +263,16 @@ def test_fake_pay_command_can_deliver_the_webhook(api_for, seller, order):
 
     assert TopupOrder.objects.get().paid_via == "webhook"
     assert balance_of(seller) == Decimal("500.70")
+
+
+def test_topups_are_rate_limited_per_user_and_a_limited_call_writes_nothing(ratelimits, api_for, seller):
+    ratelimits.RATELIMIT_RATES = {**ratelimits.RATELIMIT_RATES, "wallet_topup": "1/d"}
+    client = api_for(seller)
+    assert create_topup(client, "10.00", key="r-1").status_code == 201
+    before = snapshot()
+
+    limited = create_topup(client, "10.00", key="r-2")
+
+    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert int(limited["Retry-After"]) >= 1
+    assert snapshot() == before
