@@ -1,0 +1,79 @@
+"""Who may use the top-up and payout-account endpoints: anonymous 401, a blocked user 403
+`user_blocked`, every signed-in role its own wallet only; a refused request changes nothing."""
+import pytest
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import Role
+from accounts.tokens import access_token_for
+
+from ..wallet_helpers import payable
+from .helpers import ACCOUNTS_URL, BANK, TOPUPS_URL, create_topup, pay, snapshot
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "user", "moderator", "admin", "blocked"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def actor(request, make_user, admin_user):
+    role = request.param
+    if role == "anonymous":
+        return None
+    user = make_user({"moderator": Role.MODERATOR, "admin": Role.ADMIN}.get(role, Role.USER),
+                     username=f"authz-{role}")
+    if role == "blocked":
+        payable(user)  # something to remove, so only the block can refuse the DELETE
+        account_services.user_block(user_id=user.pk, actor=admin_user, reason="authz")
+        user.refresh_from_db()
+    return user
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+    return client
+
+
+def _calls(owner_client, client):
+    order = create_topup(owner_client, "10.00", key="owner-order").json()["orderId"]
+    payment_id, signature = pay(order)
+    return {
+        "list topups": lambda: client.get(TOPUPS_URL),
+        "create topup": lambda: client.post(TOPUPS_URL, {"amount": "10.00"}, format="json",
+                                            HTTP_IDEMPOTENCY_KEY="authz-1"),
+        "list accounts": lambda: client.get(ACCOUNTS_URL),
+        "add account": lambda: client.post(ACCOUNTS_URL, BANK, format="json"),
+        "remove account": lambda: client.delete(ACCOUNTS_URL),
+        "verify": lambda: client.post(f"{TOPUPS_URL}/{order}/verify",
+                                      {"paymentId": payment_id, "signature": signature}, format="json"),
+    }
+
+
+@pytest.mark.parametrize("actor", ROLES, indirect=True)
+@pytest.mark.parametrize("call", ["list topups", "create topup", "list accounts", "add account", "remove account",
+                                  "verify"])
+def test_matrix(actor, call, seller, api_for):
+    if actor is not None and not actor.blocked_at and call == "remove account":
+        payable(actor)
+    calls = _calls(api_for(seller), _client(actor))
+    before = snapshot()
+
+    response = calls[call]()
+
+    if actor is None:
+        assert response.status_code == 401
+    elif actor.blocked_at:
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "user_blocked")
+    elif call == "verify":  # the order is the seller's: another user cannot even see it exists
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    else:
+        assert response.status_code < 400, response.json()
+        return
+    assert snapshot() == before
