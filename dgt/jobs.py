@@ -22,6 +22,8 @@ JOBS: dict[str, Job] = {
                             "hourly: 3-day and 1-day expiry reminders, expire listings at expiresAt"),
     "payout_reconciliation": Job("wallet.tasks.payout_reconciliation_run", crontab(hour=2, minute=0),
                                  "daily 02:00: reconcile payouts with the gateway"),
+    "topup_reconciliation": Job("wallet.tasks.topup_reconciliation_run", crontab(minute=20),
+                                "hourly: credit top-up orders whose captured payment reached neither verify nor webhook"),
     "outbox_relay": Job("outbox.tasks.outbox_relay_run", crontab(),
                         "every minute: send due pending outbox rows, with backoff"),
     "database_backup": Job("dgt.tasks.database_backup_run", crontab(hour=3, minute=0),

@@ -32,6 +32,14 @@ def payout_reconciliation_run() -> dict:
 
 
 @shared_task(acks_late=True)
+def topup_reconciliation_run() -> dict:
+    """Hourly: credit top-up orders whose captured payment reached neither verify nor a webhook."""
+    from .services.topups import topup_reconciliation_run as run
+
+    return run()
+
+
+@shared_task(acks_late=True)
 def idempotency_keys_purge() -> dict:
     """Daily: delete idempotency keys older than IDEMPOTENCY_KEY_TTL_HOURS (24 h)."""
     return {"deleted": _purge()}

@@ -14,6 +14,7 @@ from responses import matchers
 
 from wallet.models import Payout, PayoutAccount, TopupOrder, TopupStatus, ValidationStatus
 from wallet.services import payout_submit
+from wallet.services.topups import topup_reconciliation_run
 
 from ..wallet_helpers import PAYOUTS_URL, WEBHOOK_SECRET, balance_of, fund, post_webhook, webhook_body
 from .helpers import ACCOUNTS_URL, BANK, create_topup, snapshot, verify
@@ -216,3 +217,23 @@ def test_the_payout_goes_to_the_active_accounts_fund_account(api_for, seller, ra
 
     payout.refresh_from_db()
     assert (payout.status, payout.gateway_payout_id) == ("processing", "pout_00000000000001")
+
+
+def test_reconciliation_credits_a_paid_order_nobody_verified(seller, order, razorpay):
+    razorpay.get(f"{API}/orders/{ORDER_ID}/payments", json=recorded("razorpay_order_payments.json"), status=200)
+
+    first = topup_reconciliation_run()
+    second = topup_reconciliation_run()  # the order is paid now: not even asked about again
+
+    assert (first, second) == ({"checked": 1, "credited": 1, "errors": 0}, {"checked": 0, "credited": 0, "errors": 0})
+    row = TopupOrder.objects.get()
+    assert (row.status, row.payment_id, row.paid_via) == (TopupStatus.PAID, PAYMENT_ID, "reconciliation")
+    assert balance_of(seller) == Decimal("500.70")
+
+
+def test_reconciliation_credits_nothing_for_failed_attempts(seller, order, razorpay):
+    razorpay.get(f"{API}/orders/{ORDER_ID}/payments", json=recorded("razorpay_order_payments_failed.json"),
+                 status=200)
+    before = snapshot()
+    assert topup_reconciliation_run() == {"checked": 1, "credited": 0, "errors": 0}
+    assert snapshot() == before

@@ -117,6 +117,9 @@ class PaymentGateway(Protocol):
     def payment_fetch(self, *, payment_id: str) -> GatewayPayment:
         """The payment's current state."""
 
+    def order_payments(self, *, order_id: str) -> list[GatewayPayment]:
+        """Every payment attempt of an order (any status)."""
+
     def payment_signature_verify(self, *, order_id: str, payment_id: str, signature: str) -> bool:
         """Whether `signature` is the Checkout signature: hex HMAC-SHA256 of `order_id|payment_id`
         with the key secret (Razorpay docs, "Verify payment signature")."""

@@ -99,6 +99,12 @@ class FakeGateway:
         return GatewayPayment(payment_id=payment_id, order_id=f"order_fake_{suffix}", amount=amount, currency="INR",
                               status=status)
 
+    def order_payments(self, *, order_id: str) -> list[GatewayPayment]:
+        """The fake keeps no state: it knows no payment of an order (verify and the webhook credit)."""
+        if self.outcome == "timeout":
+            raise GatewayTimeout("fake gateway: timed out")
+        return []
+
     def payment_signature_verify(self, *, order_id: str, payment_id: str, signature: str) -> bool:
         params = {"razorpay_order_id": order_id, "razorpay_payment_id": payment_id, "razorpay_signature": signature}
         try:

@@ -2,7 +2,7 @@
 the official `razorpay` SDK.
 
 Orders, payments and fund accounts use the SDK's resources (`client.order.create`,
-`client.payment.fetch`, `client.fund_account.create`) and its `Utility.verify_payment_signature`.
+`client.order.payments`, `client.payment.fetch`, `client.fund_account.create`) and its `Utility.verify_payment_signature`.
 The SDK has no other RazorpayX resources (contacts, payouts, fund account validations), so those go through its generic `client.post/get`, which keeps its
 auth, user agent and error mapping. API: POST /v1/orders, GET /v1/payments/{id}, POST
 /v1/contacts, POST /v1/fund_accounts, POST /v1/fund_accounts/validations, POST /v1/payouts with
@@ -90,10 +90,17 @@ class RazorpayGateway:
                             status=body.get("status", ""), receipt=receipt)
 
     def payment_fetch(self, *, payment_id: str) -> GatewayPayment:
-        body = self._sdk(lambda: self.client.payment.fetch(payment_id, timeout=TIMEOUT_SECONDS))
+        return self._payment(self._sdk(lambda: self.client.payment.fetch(payment_id, timeout=TIMEOUT_SECONDS)))
+
+    @staticmethod
+    def _payment(body: dict) -> GatewayPayment:
         return GatewayPayment(payment_id=body["id"], order_id=body.get("order_id") or "",
                               amount=from_paise(body["amount"]), currency=body.get("currency", ""),
                               status=body.get("status", ""))
+
+    def order_payments(self, *, order_id: str) -> list[GatewayPayment]:
+        body = self._sdk(lambda: self.client.order.payments(order_id, timeout=TIMEOUT_SECONDS))
+        return [self._payment(item) for item in body.get("items") or []]
 
     def payment_signature_verify(self, *, order_id: str, payment_id: str, signature: str) -> bool:
         params = {"razorpay_order_id": order_id, "razorpay_payment_id": payment_id, "razorpay_signature": signature}

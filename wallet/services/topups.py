@@ -8,8 +8,9 @@ database's own guarantee behind the lock. Gateway HTTP always happens outside an
 """
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from dgt.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from dgt.errors import Conflict, NotFound, ServiceError, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
 from ..errors import GatewayDown, WalletError
@@ -26,6 +27,8 @@ from ..events import balance_event, publish
 from ..gateways import GatewayOrder, GatewayPayment, GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
 from ..models import Account, TopupOrder, TopupStatus, TransactionKind
 from .ledger import entry_post
+
+log = logging.getLogger(__name__)
 
 
 def _today_start() -> datetime:
@@ -155,3 +158,32 @@ def topup_verify(*, user, order_id: str, payment_id: str, signature: str) -> tup
     if not credited and order.payment_id != payment_id:
         raise Conflict("This order was already paid by another payment.", code=WalletError.TOPUP_ALREADY_PAID)
     return order, credited
+
+
+def topup_reconciliation_run(*, days: int = 3) -> dict:
+    """Credit top-up orders of the last `days` days still `created` whose captured payment reached
+    neither verify nor a webhook (app closed after paying, webhook lost): asks the gateway for each
+    order's payments (HTTP outside any transaction) and credits the first captured one of the
+    order's amount through `topup_order_credit` (`paid_via` "reconciliation"), so still once.
+    Returns {checked, credited, errors}. Safe to run twice at once (the order row lock)."""
+    gateway = get_gateway()
+    since = timezone.now() - timedelta(days=days)
+    checked = credited = errors = 0
+    for order in TopupOrder.objects.filter(status=TopupStatus.CREATED, created_at__gte=since).order_by("pk"):
+        checked += 1
+        try:
+            payments = gateway.order_payments(order_id=order.gateway_order_id)
+        except (GatewayTimeout, GatewayUnavailable, GatewayRejected) as exc:
+            errors += 1
+            log.warning("top-up reconciliation: order %s: %s", order.gateway_order_id, exc)
+            continue
+        for payment in payments:
+            try:
+                topup_payment_check(order=order, payment=payment)
+            except ServiceError:
+                continue
+            _, done = topup_order_credit(order_pk=order.pk, payment_id=payment.payment_id, amount=payment.amount,
+                                         source="reconciliation")
+            credited += done
+            break
+    return {"checked": checked, "credited": credited, "errors": errors}
