@@ -42,7 +42,7 @@ class PaiseField(models.BigIntegerField):
     constraints and aggregates (`Sum`) convert both ways, so `filter(amount__gt=0)` and
     `Sum("amount")` work in INR. Raw SQL sees paise: convert with `to_paise` / `from_paise`.
     A stored value that is not an integer (only possible through raw SQL on SQLite) is returned
-    unrounded, so drift shows instead of being hidden (`ledger_check` also checks it in SQL).
+    unrounded, so drift shows instead of being hidden (and `ledger_check` reports it).
     """
 
     description = "INR amount (stored as integer paise)"
