@@ -1,11 +1,11 @@
-"""Wallet numbers for the live admin dashboard (registered with outbox.stats, auto-discovered)."""
+"""Wallet numbers for the live admin dashboard (registered with core.stats, auto-discovered)."""
 from __future__ import annotations
 
 from datetime import datetime, time
 
 from django.utils import timezone
 
-from outbox.stats import register_stat
+from core.stats import register_stat
 
 
 def refunds_today() -> int:
