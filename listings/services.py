@@ -21,7 +21,7 @@ from outbox.alerts import admin_alert
 from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
-from .search.services import search_remove_on_commit, search_sync_on_commit
+from .search.queue import search_remove_on_commit, search_sync_on_commit
 
 EDITABLE_FIELDS = ("title", "description", "category", "price")
 
