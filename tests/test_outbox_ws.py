@@ -168,10 +168,15 @@ def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend
         config.update(hosts=[settings.REDIS_URL], prefix="dgt_i5_slow")
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": config}}
 
+    import asyncio
+
+    published = {}
+
     class SlowConsumer(EventsConsumer):
         async def outbox_event(self, message):
-            import asyncio
-
+            # Stuck until all 300 are published, then one frame per 5 ms: the buffer overflows
+            # whatever the machine's load (a free-running consumer kept up on a busy machine).
+            await published["event"].wait()
             await asyncio.sleep(0.005)
             await super().outbox_event(message)
 
@@ -179,10 +184,12 @@ def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend
         from channels.routing import URLRouter
         from django.urls import path
 
+        published["event"] = asyncio.Event()
         app = URLRouter([path("ws/events/", SlowConsumer.as_asgi())])
         comm, _ = await open_socket(seller, app=app)
         drops_before = DROPS.count
         ids = await _emit_batch(user_group(seller.pk), 300)
+        published["event"].set()
         got = _events(await frames_until_quiet(comm, quiet=1.0))
         dropped = DROPS.count - drops_before
         while True:
