@@ -10,8 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from dgt.admin_actions import form_action
-from dgt.errors import ServiceError
+from core.admin_actions import form_action
+from core.admin_roles import ReadOnlyAdmin
+from core.errors import ServiceError
 
 from . import services
 from .models import (
@@ -31,25 +32,6 @@ class RefundForm(forms.Form):
 class DisableForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Shown in the audit log and to the user.")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Admins (role) may look; nobody adds, edits or deletes ledger rows through the admin."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and getattr(request.user, "is_admin", False)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Wallet)

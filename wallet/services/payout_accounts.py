@@ -22,10 +22,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from dgt.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from core.errors import Conflict, ErrorCode, NotFound, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
-from ..errors import GatewayDown, WalletError
+from ..errors import GatewayDown
 from ..gateways import (
     BankAccount, GatewayRejected, GatewayTimeout, GatewayUnavailable, GatewayValidation, get_gateway,
 )
@@ -87,13 +87,13 @@ def _register(*, user, bank: BankAccount | None, vpa: str) -> tuple[str, str, Ga
                       if settings.PAYOUT_ACCOUNT_VALIDATION else None)
     except GatewayRejected as exc:
         raise Unprocessable(f"The payment gateway refused these details: {exc}",
-                            code=WalletError.PAYOUT_ACCOUNT_REJECTED) from exc
+                            code=ErrorCode.PAYOUT_ACCOUNT_REJECTED) from exc
     except (GatewayTimeout, GatewayUnavailable) as exc:
         raise GatewayDown(f"The payment gateway did not answer: {exc}") from exc
     if validation is not None and (validation.status == "failed" or
                                    (validation.status == "completed" and validation.account_status != "active")):
         raise Unprocessable("The bank reports this account as invalid; check the details.",
-                            code=WalletError.PAYOUT_ACCOUNT_INVALID)
+                            code=ErrorCode.PAYOUT_ACCOUNT_INVALID)
     return contact_id, fund_account_id, validation
 
 
@@ -149,7 +149,7 @@ def _end(*, account_id: int, user_id: int | None, status: str, actor, reason: st
         if account is None:
             raise NotFound("No such payout account.")
         if account.status != PayoutAccountStatus.ACTIVE:
-            raise Conflict(f"This payout account is already {account.status}.", code="payout_account_not_active")
+            raise Conflict(f"This payout account is already {account.status}.", code=ErrorCode.PAYOUT_ACCOUNT_NOT_ACTIVE)
         account.status, account.ended_at, account.ended_reason = status, timezone.now(), reason[:500]
         account.save(update_fields=["status", "ended_at", "ended_reason"])
         audit_record(action=action, entity_type="payout_account", entity_id=account.pk, user=actor, reason=reason,
@@ -187,14 +187,14 @@ def payout_account_ready(*, user_id: int) -> PayoutAccount:
                                                                status=PayoutAccountStatus.ACTIVE).first()
     if account is None:
         raise Conflict("Add a payout account first (POST /api/wallet/payout-accounts).",
-                       code=WalletError.PAYOUT_ACCOUNT_REQUIRED)
+                       code=ErrorCode.PAYOUT_ACCOUNT_REQUIRED)
     if timezone.now() < account.cooloff_until:
         raise Conflict(f"Your payout account was added recently; payouts to it are possible from "
-                       f"{account.cooloff_until.isoformat()}.", code=WalletError.PAYOUT_ACCOUNT_COOLING_OFF,
+                       f"{account.cooloff_until.isoformat()}.", code=ErrorCode.PAYOUT_ACCOUNT_COOLING_OFF,
                        fields={"availableAt": account.cooloff_until.isoformat()})
     if account.validation_status in (ValidationStatus.PENDING, ValidationStatus.FAILED):
         raise Conflict(f"Your payout account's validation is {account.validation_status}.",
-                       code=WalletError.PAYOUT_ACCOUNT_UNVERIFIED)
+                       code=ErrorCode.PAYOUT_ACCOUNT_UNVERIFIED)
     return account
 
 

@@ -19,10 +19,10 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from dgt.errors import Conflict, NotFound, ServiceError, Unprocessable, ValidationFailed
+from core.errors import Conflict, ErrorCode, NotFound, ServiceError, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
-from ..errors import GatewayDown, WalletError
+from ..errors import GatewayDown
 from ..events import balance_event, publish
 from ..gateways import GatewayOrder, GatewayPayment, GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
 from ..models import Account, TopupOrder, TopupStatus, TransactionKind
@@ -42,14 +42,14 @@ def _check_limits(*, user_id: int, amount: Decimal) -> None:
     open many orders and pay them all."""
     if not settings.TOPUP_MIN_AMOUNT <= amount <= settings.TOPUP_MAX_AMOUNT:
         raise Unprocessable(f"A top-up is between {settings.TOPUP_MIN_AMOUNT} and {settings.TOPUP_MAX_AMOUNT} INR.",
-                            code=WalletError.TOPUP_AMOUNT_OUT_OF_RANGE,
+                            code=ErrorCode.TOPUP_AMOUNT_OUT_OF_RANGE,
                             fields={"amount": f"Between {settings.TOPUP_MIN_AMOUNT} and {settings.TOPUP_MAX_AMOUNT}."})
     today = (TopupOrder.objects.filter(user_id=user_id, created_at__gte=_today_start())
              .aggregate(total=Sum("amount"))["total"] or Decimal("0.00"))
     if today + amount > settings.TOPUP_DAILY_MAX:
         left = max(settings.TOPUP_DAILY_MAX - today, Decimal("0.00"))
         raise Unprocessable(f"Top-ups are limited to {settings.TOPUP_DAILY_MAX} INR per day (left today: {left}).",
-                            code=WalletError.TOPUP_DAILY_LIMIT_EXCEEDED, fields={"amount": f"At most {left} today."})
+                            code=ErrorCode.TOPUP_DAILY_LIMIT_EXCEEDED, fields={"amount": f"At most {left} today."})
 
 
 def topup_order_prepare(*, user, amount: Decimal) -> GatewayOrder:
@@ -94,7 +94,7 @@ def topup_order_credit(*, order_pk: int, payment_id: str, amount: Decimal, sourc
         return order, False
     if amount != order.amount:
         raise Unprocessable(f"The payment is of {amount} INR, the order of {order.amount} INR.",
-                            code=WalletError.PAYMENT_MISMATCH, fields={"paymentId": "Amount differs from the order."})
+                            code=ErrorCode.PAYMENT_MISMATCH, fields={"paymentId": "Amount differs from the order."})
     tx, balance = entry_post(kind=TransactionKind.TOPUP, user_id=order.user_id, wallet_delta=order.amount,
                              counter_account=Account.GATEWAY_CLEARING, ref_id=order.gateway_order_id,
                              reason=f"top-up ({source})", unique_key=f"topup:{payment_id}")
@@ -114,13 +114,13 @@ def topup_payment_check(*, order: TopupOrder, payment: GatewayPayment) -> None:
     Conflict 409 `payment_not_captured` (created / authorized: capture is still to come)."""
     if payment.order_id != order.gateway_order_id or payment.amount != order.amount or payment.currency != "INR":
         raise Unprocessable("The payment does not belong to this order or is of another amount.",
-                            code=WalletError.PAYMENT_MISMATCH, fields={"paymentId": "Not a payment of this order."})
+                            code=ErrorCode.PAYMENT_MISMATCH, fields={"paymentId": "Not a payment of this order."})
     if payment.status == "failed":
         raise Unprocessable("The payment failed; nothing was credited. The order can be paid again.",
-                            code=WalletError.PAYMENT_FAILED, fields={"paymentId": "Failed."})
+                            code=ErrorCode.PAYMENT_FAILED, fields={"paymentId": "Failed."})
     if payment.status != "captured":
         raise Conflict(f"The payment is {payment.status}, not captured yet; it is credited once captured.",
-                       code=WalletError.PAYMENT_NOT_CAPTURED, fields={"paymentId": payment.status})
+                       code=ErrorCode.PAYMENT_NOT_CAPTURED, fields={"paymentId": payment.status})
 
 
 def topup_verify(*, user, order_id: str, payment_id: str, signature: str) -> tuple[TopupOrder, bool]:
@@ -139,16 +139,16 @@ def topup_verify(*, user, order_id: str, payment_id: str, signature: str) -> tup
         raise NotFound("No such top-up order.", fields={"orderId": "Not found."})
     gateway = get_gateway()
     if not gateway.payment_signature_verify(order_id=order_id, payment_id=payment_id, signature=signature):
-        raise ValidationFailed("The payment signature is invalid.", code=WalletError.INVALID_SIGNATURE,
+        raise ValidationFailed("The payment signature is invalid.", code=ErrorCode.INVALID_SIGNATURE,
                                fields={"signature": "Invalid."})
     if order.status == TopupStatus.PAID:
         if order.payment_id == payment_id:
             return order, False
-        raise Conflict("This order was already paid by another payment.", code=WalletError.TOPUP_ALREADY_PAID)
+        raise Conflict("This order was already paid by another payment.", code=ErrorCode.TOPUP_ALREADY_PAID)
     try:
         payment = gateway.payment_fetch(payment_id=payment_id)
     except GatewayRejected as exc:
-        raise Unprocessable(f"The gateway does not know this payment: {exc}", code=WalletError.PAYMENT_MISMATCH,
+        raise Unprocessable(f"The gateway does not know this payment: {exc}", code=ErrorCode.PAYMENT_MISMATCH,
                             fields={"paymentId": "Unknown."}) from exc
     except (GatewayTimeout, GatewayUnavailable) as exc:
         raise GatewayDown(f"The payment gateway did not answer: {exc}") from exc
@@ -156,7 +156,7 @@ def topup_verify(*, user, order_id: str, payment_id: str, signature: str) -> tup
     order, credited = topup_order_credit(order_pk=order.pk, payment_id=payment_id, amount=payment.amount,
                                          source="verify")
     if not credited and order.payment_id != payment_id:
-        raise Conflict("This order was already paid by another payment.", code=WalletError.TOPUP_ALREADY_PAID)
+        raise Conflict("This order was already paid by another payment.", code=ErrorCode.TOPUP_ALREADY_PAID)
     return order, credited
 
 
