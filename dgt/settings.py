@@ -227,6 +227,11 @@ LISTING_CATEGORIES = env.list(
     "LISTING_CATEGORIES", default=["electronics", "vehicles", "property", "jobs", "furniture", "misc"]
 )
 LISTING_DEFAULT_EXPIRY_DAYS = 30
+# Moderation workspace (docs/moderation.md): claim length, the age past which the queue highlights a
+# listing, and how young an account is a "new seller" for the queue filter.
+MODERATION_CLAIM_MINUTES = env.int("MODERATION_CLAIM_MINUTES", default=5)
+MODERATION_SLA_MINUTES = env.int("MODERATION_SLA_MINUTES", default=60)
+MODERATION_NEW_SELLER_DAYS = env.int("MODERATION_NEW_SELLER_DAYS", default=30)
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 
 # --- i18n, static ---------------------------------------------------------------------------

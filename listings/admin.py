@@ -1,4 +1,5 @@
-"""Moderation in Django admin: bulk approve / reject through the same services as the API."""
+"""Listings in Django admin: the listing table with bulk approve / reject, canned reasons, and the
+moderation workspace (listings.admin_workspace). Everything goes through the same services as the API."""
 from django import forms
 from django.conf import settings
 from django.contrib import admin
@@ -6,8 +7,9 @@ from django.contrib import admin
 from dgt.admin_actions import form_action
 from dgt.admin_roles import RoleAdminMixin
 
-from . import services
-from .models import Listing
+from . import admin_workspace  # noqa: F401  (registers the moderation workspace)
+from . import reasons, services
+from .models import CannedReason, Listing
 
 
 class ApproveForm(forms.Form):
@@ -53,3 +55,23 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # Moderators act through the actions; editing a seller's text is not moderation.
         return super().has_change_permission(request, obj) and obj is None
+
+
+@admin.register(CannedReason)
+class CannedReasonAdmin(RoleAdminMixin, admin.ModelAdmin):
+    """Admins keep the canned rejection reasons; moderators can read them. Saves and deletes are
+    audited (listings.reasons)."""
+
+    view_role = "moderator"
+    list_display = ("position", "title", "code", "active", "updated_at")
+    list_display_links = ("title",)
+    list_filter = ("active",)
+    ordering = ("position", "id")
+    prepopulated_fields = {"code": ("title",)}
+    actions = None
+
+    def save_model(self, request, obj, form, change):
+        reasons.canned_reason_save(reason=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        reasons.canned_reason_delete(reason=obj, actor=request.user)

@@ -1,6 +1,6 @@
 """Create the demo users and listings (idempotent) and print how to sign in.
 
-Users admin, moderator, seller, buyer, all with password demo-pass-123; a few pending listings
+Users admin, moderator, moderator2, seller, buyer, all with password demo-pass-123; a few pending listings
 owned by seller. Run twice, it creates nothing new.
 """
 from datetime import timedelta
@@ -18,6 +18,7 @@ PASSWORD = "demo-pass-123"
 USERS = [
     ("admin", Role.ADMIN, True),
     ("moderator", Role.MODERATOR, False),
+    ("moderator2", Role.MODERATOR, False),
     ("seller", Role.USER, False),
     ("buyer", Role.USER, False),
 ]
@@ -71,6 +72,9 @@ class Command(BaseCommand):
                 for title, category, price in LISTINGS
             )
         _demo_wallets(users)
+        from listings.reasons import canned_reasons_demo
+
+        canned_reasons_demo()
         _expiry_demo(users["buyer"])
         from banners.models import Banner  # issue 4: one home banner for the public feed
         from banners.services import banner_create
@@ -83,8 +87,9 @@ class Command(BaseCommand):
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
         self.stdout.write(self.style.SUCCESS("dgt demo data ready."))
-        self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, seller, buyer")
+        self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, moderator2, seller, buyer")
         self.stdout.write(f"  Django admin login: admin / {PASSWORD}")
+        self.stdout.write("  Moderation queue: /admin/listings/moderationqueue/ (moderator and moderator2 side by side)")
         self.stdout.write(f"  Pending listing ids: {pending}")
         self.stdout.write(f"  seller user id: {seller.pk}; wallet charge to refund: refId listing-fee-1 (500.00)")
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
