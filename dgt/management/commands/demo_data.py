@@ -72,9 +72,7 @@ class Command(BaseCommand):
                 for title, category, price in LISTINGS
             )
         _demo_wallets(users)
-        from listings.reasons import canned_reasons_demo
-
-        canned_reasons_demo()
+        _moderation_demo(seller, users["moderator"])
         _expiry_demo(users["buyer"])
         from banners.models import Banner  # issue 4: one home banner for the public feed
         from banners.services import banner_create
@@ -120,3 +118,27 @@ def _expiry_demo(owner) -> None:
     )
     Device.objects.get_or_create(token="demo-fcm-token-buyer", defaults={"user": owner, "platform": "android"})
     NotificationPreference.objects.get_or_create(user=owner, defaults={"phone": "+919800000001"})
+
+
+# The moderation queue (docs/moderation.md): canned reasons, the pending listings spread over the last
+# hours (the oldest past the 60-minute SLA), and one earlier rejection of seller for the preview.
+PENDING_AGES = [timedelta(hours=5), timedelta(hours=2), timedelta(minutes=40), timedelta(minutes=5)]
+
+
+def _moderation_demo(seller, moderator) -> None:
+    from listings.models import CannedReason
+    from listings.reasons import canned_reasons_demo
+    from listings.services import listing_reject
+
+    canned_reasons_demo()
+    if Listing.objects.filter(owner=seller, title="Replica watch, brand new").exists():
+        return
+    now = timezone.now()
+    for listing, age in zip(Listing.objects.filter(owner=seller, status=ListingStatus.PENDING).order_by("id"),
+                            PENDING_AGES):
+        Listing.objects.filter(pk=listing.pk).update(created_at=now - age)
+    replica = Listing.objects.create(owner=seller, title="Replica watch, brand new", category="misc",
+                                     price=Decimal("1500.00"), description="Demo listing: looks like the real one.")
+    Listing.objects.filter(pk=replica.pk).update(created_at=now - timedelta(days=2))
+    listing_reject(listing_id=replica.pk, actor=moderator,
+                   reason_id=CannedReason.objects.get(code="prohibited-item").pk)

@@ -111,10 +111,13 @@
     document.getElementById("claim-form").hidden = decided || state === "other";
     document.getElementById("admin-release-form").hidden = !(state === "other" && review.dataset.isAdmin === "1");
     clearTimeout(expiryTimer);
-    if ((state === "mine" || state === "other") && until) {
-      // A claim ends by itself at claimedUntil: nothing is published then, so the page counts.
-      expiryTimer = setTimeout(function () { showClaim("none"); }, Math.max(0, new Date(until) - Date.now()));
-    }
+    if ((state === "mine" || state === "other") && until) armExpiry(until);
+  }
+
+  function armExpiry(until) {
+    // A claim ends by itself at claimedUntil: nothing is published then, so the page counts.
+    clearTimeout(expiryTimer);
+    expiryTimer = setTimeout(function () { showClaim("none"); }, Math.max(0, new Date(until) - Date.now()));
   }
 
   function onReviewEvent(frame) {
@@ -155,10 +158,7 @@
 
   if (review) {
     document.addEventListener("keydown", reviewKeys);
-    if (review.dataset.claimedUntil) {
-      showClaim(Number(review.dataset.claimedBy) === me ? "mine" : "other", review.dataset.claimant,
-                review.dataset.claimedUntil);
-    }
+    if (review.dataset.claimedUntil) armExpiry(review.dataset.claimedUntil);  // the server wrote the text
   }
 
   /* ---- the admin session's websocket -------------------------------------------------------- */

@@ -1,0 +1,129 @@
+"""The moderation workspace in two real browsers (headless Chromium + Selenium, as the dashboard's
+browser test) against a real daphne in embedded mode with its own SQLite file and the demo data.
+
+moderator (A) and moderator2 (B) open the queue; A opens the oldest listing and B sees it claimed
+live; A approves it with the keyboard and B's queue drops it live; B opens another, picks a canned
+reason with the keyboard and rejects it; the audit log holds both decisions (and the claims).
+
+With DGT_SCREENSHOTS=<dir> the test also saves the queue and listing page screenshots that
+docs/moderation.md shows (`DGT_SCREENSHOTS=docs/img make test PYTEST_ARGS=tests/listings/test_moderation_browser.py`).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+
+import pytest
+
+from ..outbox_servers import daphne
+from ..test_outbox_browser import PASSWORD, _api, _browser, _env, _manage, _require_browser
+
+pytestmark = pytest.mark.timeout(240)
+
+QUEUE = "/admin/listings/moderationqueue/"
+
+
+def _port() -> int:
+    """A free port in 19680-19699 (this suite's range; the outbox e2e tests use 19500-19599)."""
+    for port in range(19680, 19700):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port in 19680-19699")
+
+
+def _login(browser, base, username):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base}/admin/login/?next={urllib.parse.quote(QUEUE)}")
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
+def _shot(browser, name):
+    folder = os.environ.get("DGT_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        browser.set_window_size(1400, 900)
+        browser.save_screenshot(os.path.join(folder, name))
+
+
+def test_two_moderators_work_the_queue_without_colliding(tmp_path):
+    _require_browser()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    env = _env(tmp_path)
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "demo_data", "--quiet")
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    with daphne(port, env, tmp_path / "daphne.log"):
+        a, b = _browser(), _browser()
+        try:
+            wait_a, wait_b = WebDriverWait(a, 20), WebDriverWait(b, 20)
+
+            def live(browser, wait):
+                wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#mod-live[data-state="connected"]')))
+
+            def row_ids(browser):
+                return [r.get_attribute("data-listing-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr.queue-row")]
+
+            def row(browser, listing_id):
+                return browser.find_element(By.CSS_SELECTOR, f'tr.queue-row[data-listing-id="{listing_id}"]')
+
+            def press(browser, keys):
+                browser.find_element(By.TAG_NAME, "body").send_keys(keys)
+
+            for browser, wait, user in ((a, wait_a, "moderator"), (b, wait_b, "moderator2")):
+                _login(browser, base, user)
+                live(browser, wait)
+            queue = row_ids(a)
+            assert len(queue) == 4 and row_ids(b) == queue
+            oldest, second = queue[0], queue[1]
+            assert "sla-breached" in row(a, oldest).get_attribute("class")  # demo: 5 hours old
+
+            # A opens the oldest listing: it is claimed, and B's queue says so without a reload.
+            row(a, oldest).find_element(By.CSS_SELECTOR, "button.open-button").click()
+            wait_a.until(EC.text_to_be_present_in_element((By.ID, "claim-text"), "You are reviewing this listing"))
+            live(a, wait_a)
+            wait_b.until(lambda br: "claimed-other" in row(br, oldest).get_attribute("class"))
+            assert "Being reviewed by moderator until" in row(b, oldest).text
+            assert not row(b, oldest).find_elements(By.CSS_SELECTOR, "button.open-button")
+            _shot(a, "moderation-listing.png")
+            _shot(b, "moderation-queue.png")
+
+            # A approves with the keyboard; B's queue drops the listing live.
+            press(a, "a")
+            wait_a.until(EC.url_to_be(base + QUEUE))
+            assert f"Listing #{oldest} approved." in a.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+            wait_b.until(lambda br: oldest not in row_ids(br))
+            assert row_ids(b) == queue[1:]
+
+            # B opens the next oldest, picks canned reason 1 and rejects with the keyboard.
+            row(b, second).find_element(By.CSS_SELECTOR, "button.open-button").click()
+            wait_b.until(EC.text_to_be_present_in_element((By.ID, "claim-text"), "You are reviewing this listing"))
+            live(b, wait_b)
+            press(b, "1")
+            assert b.find_element(By.ID, "id_reason_id").get_attribute("value") != ""
+            press(b, "r")
+            wait_b.until(EC.url_to_be(base + QUEUE))
+            live(a, wait_a)
+            wait_a.until(lambda br: second not in row_ids(br))
+
+            admin = _api(base, "/api/auth/token", {"username": "admin", "password": PASSWORD})["access"]
+            log = _api(base, "/api/admin/audit-logs?entityType=listing&pageSize=100", token=admin)["results"]
+            mine = {(e["action"], e["entityId"], e["username"]) for e in log}
+            assert {("listing.claim", oldest, "moderator"), ("listing.approve", oldest, "moderator"),
+                    ("listing.claim", second, "moderator2"), ("listing.reject", second, "moderator2")} <= mine
+            rejection = next(e for e in log if e["action"] == "listing.reject" and e["entityId"] == second)
+            assert rejection["metadata"]["reasonCode"] == "prohibited-item"  # canned reason 1 of the demo
+        finally:
+            a.quit()
+            b.quit()
