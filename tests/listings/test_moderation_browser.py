@@ -11,29 +11,16 @@ docs/moderation.md shows (`DGT_SCREENSHOTS=docs/img make test PYTEST_ARGS=tests/
 from __future__ import annotations
 
 import os
-import socket
 import urllib.parse
 
 import pytest
 
-from ..outbox_servers import daphne
+from ..outbox_servers import daphne, free_port
 from ..test_outbox_browser import PASSWORD, _api, _browser, _env, _manage, _require_browser
 
 pytestmark = pytest.mark.timeout(240)
 
 QUEUE = "/admin/listings/moderationqueue/"
-
-
-def _port() -> int:
-    """A free port in 19680-19699 (this suite's range; the outbox e2e tests use 19500-19599)."""
-    for port in range(19680, 19700):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in 19680-19699")
 
 
 def _login(browser, base, username):
@@ -62,7 +49,7 @@ def test_two_moderators_work_the_queue_without_colliding(tmp_path):
     env = _env(tmp_path)
     _manage(env, "migrate", "--noinput")
     _manage(env, "demo_data", "--quiet")
-    port = _port()
+    port = free_port(19680, 19700)  # this suite's range; the outbox e2e tests use 19500-19599
     base = f"http://127.0.0.1:{port}"
     with daphne(port, env, tmp_path / "daphne.log"):
         a, b = _browser(), _browser()

@@ -1,6 +1,6 @@
 /* Moderation workspace (Django admin, docs/moderation.md): live queue and listing page, no build step.
  *
- * Both pages open /ws/events/ with the admin's session (as the dashboard does) and react to
+ * Both pages open /ws/events/ with the admin's session through the dashboard's live_socket.js and react to
  * `listings.update`, `moderation.claim` and `admin.alert` (kind listing.pending) events:
  *  - queue page (#moderation-queue): re-fetches its server-rendered live part (`?partial=1`,
  *    same filters) and swaps it in, so claims, decisions and new listings show without a reload;
@@ -16,7 +16,6 @@
   if (!root) return;
   var me = Number(root.dataset.userId);
   var liveEl = document.getElementById("mod-live");
-  var delay = 1000, MAX_DELAY = 30000, socket = null, pingTimer = null;
 
   function setLive(connected) {
     liveEl.textContent = connected ? "Live" : "Disconnected";
@@ -161,38 +160,19 @@
     if (review.dataset.claimedUntil) armExpiry(review.dataset.claimedUntil);  // the server wrote the text
   }
 
-  /* ---- the admin session's websocket -------------------------------------------------------- */
-  function onFrame(frame) {
-    if (frame.type === "ready") {
-      setLive(true);
-      root.dataset.live = "ready";
-      delay = 1000;
-      if (queue) refreshQueue();  // whatever happened while we were away
-    } else if (frame.type === "event") {
-      if (queue) onQueueEvent(frame); else onReviewEvent(frame);
+  /* ---- the admin session's websocket (outbox/static/outbox/live_socket.js) ------------------ */
+  window.dgtLiveSocket(root.dataset.wsPath, {
+    onFrame: function (frame) {
+      if (frame.type === "ready") {
+        root.dataset.live = "ready";
+        if (queue) refreshQueue();  // whatever happened while we were away
+      } else if (frame.type === "event") {
+        if (queue) onQueueEvent(frame); else onReviewEvent(frame);
+      }
+    },
+    onStatus: function (connected, code) {
+      setLive(connected);
+      if (code === 4003 || code === 4001) liveEl.textContent = "Disconnected (signed out or blocked)";
     }
-  }
-
-  function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + root.dataset.wsPath);
-    socket.onmessage = function (msg) {
-      try { onFrame(JSON.parse(msg.data)); } catch (e) { /* not ours */ }
-    };
-    socket.onclose = function (ev) {
-      setLive(false);
-      root.dataset.live = "closed";
-      clearInterval(pingTimer);
-      if (ev.code === 4003 || ev.code === 4001) { liveEl.textContent = "Disconnected (signed out or blocked)"; return; }
-      var wait = delay * (0.5 + Math.random() / 2);
-      delay = Math.min(delay * 2, MAX_DELAY);
-      setTimeout(connect, wait);
-    };
-    pingTimer = setInterval(function () {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-    }, 25000);
-  }
-
-  setLive(false);
-  connect();
+  });
 })();
