@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dgt.api.fields import MoneyField
@@ -69,10 +70,12 @@ class ClaimSerializer(serializers.Serializer):
     def _live(self, listing) -> bool:
         return listing.live_claimant_id(self.context["now"]) is not None
 
+    @extend_schema_field(UserRefSerializer(allow_null=True))
     def get_claimedBy(self, listing) -> dict | None:
         return UserRefSerializer(listing.claimed_by).data if self._live(listing) else None
 
-    def get_claimedUntil(self, listing):
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_claimedUntil(self, listing) -> str | None:
         return serializers.DateTimeField().to_representation(listing.claimed_until) if self._live(listing) else None
 
 

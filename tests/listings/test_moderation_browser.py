@@ -42,6 +42,7 @@ def _shot(browser, name):
 
 def test_two_moderators_work_the_queue_without_colliding(tmp_path):
     _require_browser()
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -54,16 +55,32 @@ def test_two_moderators_work_the_queue_without_colliding(tmp_path):
     with daphne(port, env, tmp_path / "daphne.log"):
         a, b = _browser(), _browser()
         try:
-            wait_a, wait_b = WebDriverWait(a, 20), WebDriverWait(b, 20)
+            wait_a, wait_b = (WebDriverWait(br, 20, ignored_exceptions=[StaleElementReferenceException])
+                              for br in (a, b))
 
             def live(browser, wait):
                 wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#mod-live[data-state="connected"]')))
 
+            # The queue swaps its rows in on every event: read with one script, act with retries.
             def row_ids(browser):
-                return [r.get_attribute("data-listing-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr.queue-row")]
+                return browser.execute_script(
+                    "return Array.from(document.querySelectorAll('tr.queue-row'), r => r.dataset.listingId)")
 
-            def row(browser, listing_id):
-                return browser.find_element(By.CSS_SELECTOR, f'tr.queue-row[data-listing-id="{listing_id}"]')
+            def row_state(browser, listing_id):
+                """(class, text) of a queue row, None when it is not there."""
+                return browser.execute_script(
+                    "var r = document.querySelector('tr.queue-row[data-listing-id=\"' + arguments[0] + '\"]');"
+                    "return r ? [r.className, r.innerText] : null;", listing_id)
+
+            def open_listing(browser, wait, listing_id):
+                def click(br):
+                    br.find_element(By.CSS_SELECTOR,
+                                    f'tr.queue-row[data-listing-id="{listing_id}"] button.open-button').click()
+                    return True
+
+                wait.until(click)
+                wait.until(EC.text_to_be_present_in_element((By.ID, "claim-text"), "You are reviewing this listing"))
+                live(browser, wait)
 
             def press(browser, keys):
                 browser.find_element(By.TAG_NAME, "body").send_keys(keys)
@@ -74,15 +91,13 @@ def test_two_moderators_work_the_queue_without_colliding(tmp_path):
             queue = row_ids(a)
             assert len(queue) == 4 and row_ids(b) == queue
             oldest, second = queue[0], queue[1]
-            assert "sla-breached" in row(a, oldest).get_attribute("class")  # demo: 5 hours old
+            assert "sla-breached" in row_state(a, oldest)[0]  # demo: 5 hours old
 
             # A opens the oldest listing: it is claimed, and B's queue says so without a reload.
-            row(a, oldest).find_element(By.CSS_SELECTOR, "button.open-button").click()
-            wait_a.until(EC.text_to_be_present_in_element((By.ID, "claim-text"), "You are reviewing this listing"))
-            live(a, wait_a)
-            wait_b.until(lambda br: "claimed-other" in row(br, oldest).get_attribute("class"))
-            assert "Being reviewed by moderator until" in row(b, oldest).text
-            assert not row(b, oldest).find_elements(By.CSS_SELECTOR, "button.open-button")
+            open_listing(a, wait_a, oldest)
+            wait_b.until(lambda br: "claimed-other" in row_state(br, oldest)[0])
+            assert "Being reviewed by moderator until" in row_state(b, oldest)[1]
+            assert "Open" not in row_state(b, oldest)[1]
             _shot(a, "moderation-listing.png")
             _shot(b, "moderation-queue.png")
 
@@ -94,9 +109,7 @@ def test_two_moderators_work_the_queue_without_colliding(tmp_path):
             assert row_ids(b) == queue[1:]
 
             # B opens the next oldest, picks canned reason 1 and rejects with the keyboard.
-            row(b, second).find_element(By.CSS_SELECTOR, "button.open-button").click()
-            wait_b.until(EC.text_to_be_present_in_element((By.ID, "claim-text"), "You are reviewing this listing"))
-            live(b, wait_b)
+            open_listing(b, wait_b, second)
             press(b, "1")
             assert b.find_element(By.ID, "id_reason_id").get_attribute("value") != ""
             press(b, "r")
