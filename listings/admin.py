@@ -1,7 +1,5 @@
 """Listings in Django admin: the listing table with bulk approve / reject, canned reasons, and the
 moderation workspace (listings.admin_workspace). Everything goes through the same services as the API."""
-from django import forms
-from django.conf import settings
 from django.contrib import admin
 
 from dgt.admin_actions import form_action
@@ -9,17 +7,8 @@ from dgt.admin_roles import RoleAdminMixin
 
 from . import admin_workspace  # noqa: F401  (registers the moderation workspace)
 from . import reasons, services
+from .admin_forms import ApproveForm, RejectForm
 from .models import CannedReason, Listing
-
-
-class ApproveForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    expiry_days = forms.IntegerField(min_value=1, max_value=365, initial=settings.LISTING_DEFAULT_EXPIRY_DAYS,
-                                     label="Expiry (days)")
-
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 @admin.register(Listing)
@@ -35,7 +24,7 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
     search_fields = ("title", "owner__username")
     list_select_related = ("owner",)
     readonly_fields = ("owner", "status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
-                       "reminder_sent_1d", "expired_at", "created_at", "updated_at")
+                       "reminder_sent_1d", "expired_at", "claimed_by", "claimed_until", "created_at", "updated_at")
     fields = ("title", "description", "category", "price") + readonly_fields
     actions = ["approve_selected", "reject_selected"]
 
@@ -49,8 +38,9 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
     @admin.action(description="Reject selected listings")
     def reject_selected(self, request, queryset):
         return form_action(self, request, queryset, form_class=RejectForm, title="Reject listings", noun="listing",
-                           call=lambda pk, user, form: services.listing_reject(listing_id=pk, actor=user,
-                                                                              reason=form.cleaned_data["reason"]))
+                           call=lambda pk, user, form: services.listing_reject(
+                               listing_id=pk, actor=user, reason=form.cleaned_data["reason"],
+                               reason_id=form.cleaned_data["reason_id"]))
 
     def has_change_permission(self, request, obj=None):
         # Moderators act through the actions; editing a seller's text is not moderation.

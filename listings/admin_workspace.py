@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -27,35 +26,11 @@ from dgt.admin_roles import RoleAdminMixin
 from dgt.errors import ServiceError
 
 from . import claims, services
+from .admin_forms import ApproveForm, RejectForm
 from .models import CannedReason, Listing, ModerationQueue
 from .selectors import QueueFilters, moderation_next, moderation_queue, owner_decisions
 
 QUEUE_PAGE_SIZE = 50
-
-
-class ApproveForm(forms.Form):
-    expiry_days = forms.IntegerField(min_value=1, max_value=365, initial=settings.LISTING_DEFAULT_EXPIRY_DAYS,
-                                     label="Expiry (days)")
-    reason = forms.CharField(required=False, max_length=2000, label="Note (optional)",
-                             widget=forms.TextInput(attrs={"size": 40}))
-
-
-class RejectForm(forms.Form):
-    reason_id = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Canned reason")
-    reason = forms.CharField(required=False, max_length=2000, label="Free text",
-                             widget=forms.Textarea(attrs={"rows": 2, "cols": 50}))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        reasons = CannedReason.objects.filter(active=True)
-        self.fields["reason_id"].choices = [("", "— pick a reason —")] + [
-            (r.pk, f"{n}. {r.title}" if n <= 9 else r.title) for n, r in enumerate(reasons, start=1)]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("reason_id") is None and not (data.get("reason") or "").strip():
-            raise forms.ValidationError("Pick a canned reason or write one.")
-        return data
 
 
 def _decimal(raw: str | None) -> Decimal | None:

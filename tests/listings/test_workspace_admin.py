@@ -199,3 +199,14 @@ def test_branding_and_view_site(browser_of, moderator):
     assert 'href="/api/docs"' in html and "View site" not in html
     assert f'href="{BASE}"' in html  # the queue from every page's header
     assert 'data-stat="oldestPendingAge"' in html and 'data-stat="decisionsToday"' in html
+
+
+def test_bulk_reject_in_the_listing_table_offers_canned_reasons(browser_of, moderator, make_pending, canned):
+    a, b = make_pending(), make_pending()
+    client = browser_of(moderator)
+    form = client.post("/admin/listings/listing/", {"action": "reject_selected", "_selected_action": [a.pk]})
+    assert "1. Poor photos" in form.content.decode()
+    client.post("/admin/listings/listing/", {"action": "reject_selected", "_selected_action": [a.pk, b.pk],
+                                             "apply": "1", "reason_id": str(canned.pk), "reason": ""})
+    assert {(x.status, x.reason) for x in (a.__class__.objects.filter(pk__in=[a.pk, b.pk]))} == {
+        ("rejected", "Please add clear photos.")}
