@@ -210,3 +210,11 @@ def test_bulk_reject_in_the_listing_table_offers_canned_reasons(browser_of, mode
                                              "apply": "1", "reason_id": str(canned.pk), "reason": ""})
     assert {(x.status, x.reason) for x in (a.__class__.objects.filter(pk__in=[a.pk, b.pk]))} == {
         ("rejected", "Please add clear photos.")}
+
+
+def test_a_moderators_own_listing_is_not_offered_to_them(browser_of, moderator, make_pending):
+    own = make_pending(owner=moderator, title="My own bike")
+    html = browser_of(moderator).get(BASE).content.decode()
+    row = html[html.index(f'data-listing-id="{own.pk}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Your listing" in row and "open-button" not in row
