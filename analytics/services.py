@@ -1,15 +1,15 @@
-"""Analytics writes: accept a validated batch (queue it after commit), insert it in bulk."""
+"""Analytics writes, request side: accept a validated batch and queue it after commit
+(analytics.tasks.events_ingest stores it with analytics.ingest.events_insert)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from audit.context import current
+from core.context import current
 
-from .models import AnalyticsEvent
+from .tasks import events_ingest
 
 
 @transaction.atomic
@@ -20,8 +20,6 @@ def events_enqueue(*, user_id: int | None, events: list[dict]) -> dict:
     Nothing is written here: the request only pays for validation. Returns
     {"batchId": str, "accepted": int}.
     """
-    from .tasks import events_ingest
-
     batch_id = str(uuid.uuid4())
     kwargs = {
         "batch_id": batch_id,
@@ -33,17 +31,3 @@ def events_enqueue(*, user_id: int | None, events: list[dict]) -> dict:
     }
     transaction.on_commit(lambda: events_ingest.delay(**kwargs))
     return {"batchId": batch_id, "accepted": len(events)}
-
-
-def events_insert(*, batch_id: str, user_id: int | None, events: list[dict], received_at: str,
-                  request_id: str = "") -> int:
-    """Insert a batch with one bulk INSERT. Rows already stored for this batch are skipped
-    (unique batch_id + seq), so running it twice stores the batch once. Returns the batch size."""
-    received = datetime.fromisoformat(received_at)
-    rows = [
-        AnalyticsEvent(batch_id=batch_id, seq=seq, user_id=user_id, name=e["name"], ts=datetime.fromisoformat(e["ts"]),
-                       properties=e.get("properties") or {}, received_at=received, request_id=request_id)
-        for seq, e in enumerate(events)
-    ]
-    AnalyticsEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return len(rows)

@@ -2,7 +2,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from .services import events_insert
+from .ingest import events_insert
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -2,8 +2,8 @@
 moderation workspace (listings.admin_workspace). Everything goes through the same services as the API."""
 from django.contrib import admin
 
-from dgt.admin_actions import form_action
-from dgt.admin_roles import RoleAdminMixin
+from core.admin_actions import form_action
+from core.admin_roles import RoleAdminMixin
 
 from . import admin_workspace  # noqa: F401  (registers the moderation workspace)
 from . import reasons, services

@@ -22,8 +22,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from dgt.admin_roles import RoleAdminMixin
-from dgt.errors import ServiceError
+from core.admin_roles import RoleAdminMixin
+from core.errors import ServiceError
 
 from . import claims, services
 from .admin_forms import ApproveForm, RejectForm

@@ -16,9 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from dgt.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, ErrorCode, Forbidden, NotFound
 
-from .errors import ListingErrorCode
 from .events import publish_moderation_claim
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
@@ -35,11 +34,11 @@ def moderation_lock(*, listing_id: int, actor, now: datetime) -> Listing:
     except Listing.DoesNotExist:
         raise NotFound("Listing not found.") from None
     if listing.owner_id == actor.pk:
-        raise Forbidden("Moderators cannot moderate their own listings.", code=ListingErrorCode.OWN_LISTING)
+        raise Forbidden("Moderators cannot moderate their own listings.", code=ErrorCode.OWN_LISTING)
     holder = listing.live_claimant_id(now)
     if holder is not None and holder != actor.pk:
         raise Conflict(f"Listing {listing.pk} is being reviewed by {listing.claimed_by.username} until "
-                       f"{listing.claimed_until.isoformat()}.", code=ListingErrorCode.LISTING_CLAIMED)
+                       f"{listing.claimed_until.isoformat()}.", code=ErrorCode.LISTING_CLAIMED)
     return listing
 
 
@@ -47,7 +46,7 @@ def check_pending(listing: Listing, verb: str) -> None:
     """Raise Conflict `invalid_transition` unless `listing` is pending; `verb` ends the message."""
     if listing.status != ListingStatus.PENDING:
         raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be {verb}.",
-                       code=ListingErrorCode.INVALID_TRANSITION)
+                       code=ErrorCode.INVALID_TRANSITION)
 
 
 @transaction.atomic
@@ -94,7 +93,7 @@ def listing_release(*, listing_id: int, actor) -> Listing:
     holder = listing.claimed_by
     if holder_id != actor.pk and not actor.is_admin:
         raise Conflict(f"Listing {listing.pk} is being reviewed by {holder.username}; only they or an admin can "
-                       f"release it.", code=ListingErrorCode.LISTING_CLAIMED)
+                       f"release it.", code=ErrorCode.LISTING_CLAIMED)
     listing.claimed_by = None
     listing.claimed_until = None
     listing.save(update_fields=["claimed_by", "claimed_until"])

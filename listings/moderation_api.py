@@ -3,8 +3,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
-from accounts.permissions import IsModerator
-from dgt.api.pagination import Pagination
+from core.api.pagination import Pagination
+from core.api.permissions import IsModerator
 
 from .models import CannedReason
 from .selectors import QueueFilters, moderation_queue

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from audit.services import audit_record
-from dgt.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 from .models import CannedReason
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dgt.api.fields import MoneyField
+from core.api.fields import MoneyField
 
 from .models import Listing
 

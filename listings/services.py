@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from dgt.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from notifications.services import notification_enqueue
 from outbox.alerts import admin_alert
 
@@ -23,7 +23,7 @@ from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
 from .reasons import reject_reason_resolve
-from .search.services import search_remove_on_commit, search_sync_on_commit
+from .search.queue import search_remove_on_commit, search_sync_on_commit
 
 EDITABLE_FIELDS = ("title", "description", "category", "price")
 

@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 
 from audit.models import AuditLog
-from dgt.errors import Conflict
+from core.errors import Conflict
 from listings import claims, services
 from listings.models import Listing
 from outbox.models import EventOutbox

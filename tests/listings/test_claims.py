@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from audit.models import AuditLog
-from dgt.errors import Conflict, Forbidden, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
 from listings import claims, services
 from listings.models import ListingStatus
 from outbox.models import EventOutbox

@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.models import AuditLog
 from listings import claims, services
 from listings.models import CannedReason, ListingStatus
-from outbox.stats import stats_snapshot
+from core.stats import stats_snapshot
 
 from .conftest import claim_state, written
 

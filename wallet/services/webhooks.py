@@ -19,7 +19,7 @@ from django.db.models import Q
 from razorpay import Utility
 from razorpay.errors import SignatureVerificationError
 
-from dgt.errors import ValidationFailed
+from core.errors import ErrorCode, ValidationFailed
 
 from ..events import publish_admin_alert
 from ..gateways import RAZORPAY_PAYOUT_STATUS, payout_status_from_gateway
@@ -39,7 +39,7 @@ def webhook_signature_verify(*, body: bytes, signature: str) -> None:
     except (SignatureVerificationError, UnicodeDecodeError):
         ok = False
     if not ok:
-        raise ValidationFailed("Missing or invalid X-Razorpay-Signature.", code="invalid_signature",
+        raise ValidationFailed("Missing or invalid X-Razorpay-Signature.", code=ErrorCode.INVALID_SIGNATURE,
                                fields={"X-Razorpay-Signature": "Invalid."})
 
 
@@ -91,7 +91,7 @@ def webhook_receive(*, body: bytes, signature: str, event_id: str = "") -> str:
         data = json.loads(body)
         event = str(data["event"])
     except (ValueError, KeyError, TypeError):
-        raise ValidationFailed("The webhook body is not a Razorpay event.", code="invalid_event") from None
+        raise ValidationFailed("The webhook body is not a Razorpay event.", code=ErrorCode.INVALID_EVENT) from None
     entity = _entity(data, event)
     event_id = (event_id or "")[:100] or "sha256:" + hashlib.sha256(body).hexdigest()[:90]
     entity_id = str(entity.get("id") or event_id)[:64]

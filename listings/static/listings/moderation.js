@@ -160,7 +160,7 @@
     if (review.dataset.claimedUntil) armExpiry(review.dataset.claimedUntil);  // the server wrote the text
   }
 
-  /* ---- the admin session's websocket (outbox/static/outbox/live_socket.js) ------------------ */
+  /* ---- the admin session's websocket (core/static/core/live_socket.js) ---------------------- */
   window.dgtLiveSocket(root.dataset.wsPath, {
     onFrame: function (frame) {
       if (frame.type === "ready") {

@@ -1,0 +1,101 @@
+"""Rate limits for API views, on django-ratelimit's counters (docs/access-and-hardening.md).
+
+Usage, on a DRF view method or a plain Django view function (stack several for several limits):
+
+    from core.api.ratelimit import ratelimit
+
+    class RefundView(APIView):
+        @ratelimit(rate="wallet_refund", key="user")
+        def post(self, request): ...
+
+* `rate`: a name in settings.RATELIMIT_RATES ("30/m"; env RATELIMIT_<NAME>), read on every call so
+  tests and operators can change it; or a literal "count/period" string.
+* `key`: "ip" (the client IP from core.context: REMOTE_ADDR, or the rightmost untrusted
+  X-Forwarded-For hop behind TRUSTED_PROXIES, so a client rotating X-Forwarded-For stays one
+  key), "user" (the authenticated user's id; the IP for anonymous requests), "username" (the
+  lower-cased `username` of the JSON body, for login), or a callable `(request) -> str`.
+* `group`: the counter's name; defaults to the rate name plus the key kind, so two views with
+  the same rate name share a budget only when they mean to.
+
+Counting is django-ratelimit's fixed window in the default cache (Redis in services mode: all
+processes share one count; LocMem embedded). Every request that reaches the view counts,
+successful or not (a password guess costs the same either way). Over the limit the view is not
+called: 429 with the error body of docs/architecture.md, code `rate_limited`, and `Retry-After` in seconds. Limits
+run after authentication and permission checks (DRF's `initial()`), so a user without the
+right is told 401/403, not 429.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django_ratelimit.core import get_usage
+
+from core.context import client_ip, current
+
+from .errors import error_body
+
+
+def _ip(request) -> str:
+    ip = current().ip_address or getattr(request, "client_ip", None)
+    if ip is None:  # outside RequestContextMiddleware (unit tests calling a view directly)
+        ip = client_ip(request.META, settings.TRUSTED_PROXIES)
+    return ip or "unknown"
+
+
+def _user(request) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{_ip(request)}"
+
+
+def _username(request) -> str:
+    data = getattr(request, "data", None)  # DRF Request: the parsed JSON body
+    value = data.get("username") if hasattr(data, "get") else None
+    return f"username:{str(value).strip().lower()[:150]}" if value else f"ip:{_ip(request)}"
+
+
+KEYS: dict[str, Callable] = {"ip": _ip, "user": _user, "username": _username}
+
+
+def _rate(rate: str) -> str:
+    return settings.RATELIMIT_RATES.get(rate, rate) if "/" not in rate else rate
+
+
+def check(request, *, rate: str, key: str | Callable, group: str | None = None) -> int | None:
+    """Count this request against the limit; return None when allowed, else the seconds to wait
+    (>= 1). For code paths that are not views (e.g. Django admin actions)."""
+    keyfn = KEYS[key] if isinstance(key, str) else key
+    group = group or f"{rate}:{key if isinstance(key, str) else getattr(key, '__name__', 'custom')}"
+    usage = get_usage(request, group=group, key=lambda _g, r: keyfn(r), rate=_rate(rate), increment=True)
+    if usage is None or not usage["should_limit"]:
+        return None
+    return max(1, int(usage["time_left"]))
+
+
+def too_many(wait: int) -> JsonResponse:
+    """The 429 response: error body (docs/architecture.md) and Retry-After."""
+    response = JsonResponse(error_body("rate_limited", f"Too many requests; retry in {wait} seconds."), status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def ratelimit(*, rate: str, key: str | Callable = "ip", group: str | None = None):
+    """Decorator: limit a view (function or DRF method) by `key` to `rate`; see the module doc."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            # A function view gets (request, ...); a method gets (self, request, ...).
+            request = args[0] if isinstance(args[0], HttpRequest) or hasattr(args[0], "_request") else args[1]
+            wait = check(request, rate=rate, key=key, group=group)
+            if wait is not None:
+                return too_many(wait)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
