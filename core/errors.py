@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     # listings, outbox: a state machine refused the move
     OWN_LISTING = "own_listing"
     INVALID_TRANSITION = "invalid_transition"
+    LISTING_CLAIMED = "listing_claimed"  # another moderator's live claim (docs/moderation.md)
     # wallet
     REFUND_EXCEEDS_CHARGE = "refund_exceeds_charge"
     GOODWILL_LIMIT_EXCEEDED = "goodwill_limit_exceeded"

@@ -8,9 +8,9 @@ its own numbers from its `stats.py`, auto-discovered at start-up like admin.py (
     register_stat("refundsToday", lambda: Refund.objects.filter(created_at__date=...).count())
 
 A provider that raises is reported as None (logged) and never breaks the others. Registered
-today: outboxPending, outboxFailed (outbox/stats.py), pendingListings (listings/stats.py),
-refundsToday, failedPayouts (wallet/stats.py), layerDrops (realtime/stats.py) and queueDepths
-(ops/stats.py). The dashboard shows every key it gets (docs/realtime.md).
+today: outboxPending, outboxFailed (outbox/stats.py), pendingListings, oldestPendingAge,
+decisionsToday (listings/stats.py), refundsToday, failedPayouts (wallet/stats.py), layerDrops
+(realtime/stats.py) and queueDepths (ops/stats.py). The dashboard shows every key it gets (docs/realtime.md).
 """
 from __future__ import annotations
 

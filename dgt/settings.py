@@ -121,7 +121,8 @@ ASGI_APPLICATION = "dgt.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # core's admin templates come before django.contrib.admin's: base_site.html (branding, docs/moderation.md).
+        "DIRS": [BASE_DIR / "core" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -375,6 +376,11 @@ LISTING_CATEGORIES = env.list(
     "LISTING_CATEGORIES", default=["electronics", "vehicles", "property", "jobs", "furniture", "misc"]
 )
 LISTING_DEFAULT_EXPIRY_DAYS = 30
+# Moderation workspace (docs/moderation.md): claim length, the age past which the queue highlights a
+# listing, and how young an account is a "new seller" for the queue filter.
+MODERATION_CLAIM_MINUTES = env.int("MODERATION_CLAIM_MINUTES", default=5)
+MODERATION_SLA_MINUTES = env.int("MODERATION_SLA_MINUTES", default=60)
+MODERATION_NEW_SELLER_DAYS = env.int("MODERATION_NEW_SELLER_DAYS", default=30)
 # Listings claimed per transaction by the hourly expiry job (listings.expiry).
 EXPIRY_BATCH_SIZE = env.int("EXPIRY_BATCH_SIZE", default=500)
 # Full-text search (listings.search): PostgreSQL text search configuration; SQLite uses containment.

@@ -1,23 +1,14 @@
-"""Moderation in Django admin: bulk approve / reject through the same services as the API."""
-from django import forms
-from django.conf import settings
+"""Listings in Django admin: the listing table with bulk approve / reject, canned reasons, and the
+moderation workspace (listings.admin_workspace). Everything goes through the same services as the API."""
 from django.contrib import admin
 
 from core.admin_actions import form_action
 from core.admin_roles import RoleAdminMixin
 
-from . import services
-from .models import Listing
-
-
-class ApproveForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    expiry_days = forms.IntegerField(min_value=1, max_value=365, initial=settings.LISTING_DEFAULT_EXPIRY_DAYS,
-                                     label="Expiry (days)")
-
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+from . import admin_workspace  # noqa: F401  (registers the moderation workspace)
+from . import reasons, services
+from .admin_forms import ApproveForm, RejectForm
+from .models import CannedReason, Listing
 
 
 @admin.register(Listing)
@@ -33,7 +24,7 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
     search_fields = ("title", "owner__username")
     list_select_related = ("owner",)
     readonly_fields = ("owner", "status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
-                       "reminder_sent_1d", "expired_at", "created_at", "updated_at")
+                       "reminder_sent_1d", "expired_at", "claimed_by", "claimed_until", "created_at", "updated_at")
     fields = ("title", "description", "category", "price") + readonly_fields
     actions = ["approve_selected", "reject_selected"]
 
@@ -47,9 +38,30 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
     @admin.action(description="Reject selected listings")
     def reject_selected(self, request, queryset):
         return form_action(self, request, queryset, form_class=RejectForm, title="Reject listings", noun="listing",
-                           call=lambda pk, user, form: services.listing_reject(listing_id=pk, actor=user,
-                                                                              reason=form.cleaned_data["reason"]))
+                           call=lambda pk, user, form: services.listing_reject(
+                               listing_id=pk, actor=user, reason=form.cleaned_data["reason"],
+                               reason_id=form.cleaned_data["reason_id"]))
 
     def has_change_permission(self, request, obj=None):
         # Moderators act through the actions; editing a seller's text is not moderation.
         return super().has_change_permission(request, obj) and obj is None
+
+
+@admin.register(CannedReason)
+class CannedReasonAdmin(RoleAdminMixin, admin.ModelAdmin):
+    """Admins keep the canned rejection reasons; moderators can read them. Saves and deletes are
+    audited (listings.reasons)."""
+
+    view_role = "moderator"
+    list_display = ("position", "title", "code", "active", "updated_at")
+    list_display_links = ("title",)
+    list_filter = ("active",)
+    ordering = ("position", "id")
+    prepopulated_fields = {"code": ("title",)}
+    actions = None
+
+    def save_model(self, request, obj, form, change):
+        reasons.canned_reason_save(reason=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        reasons.canned_reason_delete(reason=obj, actor=request.user)

@@ -1,4 +1,5 @@
 """Listings API: owner CRUD and moderation. Views validate, call one service, serialize."""
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import get_object_or_404
@@ -8,9 +9,9 @@ from rest_framework.views import APIView
 from core.api.permissions import IsModerator
 from core.api.pagination import Pagination
 
-from . import services
+from . import claims, services
 from .selectors import listing_list_for_owner
-from .serializers import ApproveInputSerializer, ListingSerializer, RejectInputSerializer
+from .serializers import ApproveInputSerializer, ClaimSerializer, ListingSerializer, RejectInputSerializer
 
 
 class ListingListCreateView(APIView):
@@ -65,7 +66,7 @@ class ListingApproveView(APIView):
 
 
 class ListingRejectView(APIView):
-    """`POST /api/listings/{id}/reject` {reason}: moderators and admins."""
+    """`POST /api/listings/{id}/reject` {reason?, reasonId?} (at least one): moderators and admins."""
 
     permission_classes = [IsModerator]
 
@@ -73,5 +74,29 @@ class ListingRejectView(APIView):
     def post(self, request, listing_id: int):
         data = RejectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        listing = services.listing_reject(listing_id=listing_id, actor=request.user, reason=data.validated_data["reason"])
+        listing = services.listing_reject(listing_id=listing_id, actor=request.user, reason=data.validated_data["reason"],
+                                          reason_id=data.validated_data["reasonId"])
         return Response(ListingSerializer(listing).data)
+
+
+class ListingClaimView(APIView):
+    """`POST /api/listings/{id}/claim` -> {listingId, claimedBy, claimedUntil}; 409 `listing_claimed`."""
+
+    permission_classes = [IsModerator]
+
+    @extend_schema(request=None, responses=ClaimSerializer)
+    def post(self, request, listing_id: int):
+        listing = claims.listing_claim(listing_id=listing_id, actor=request.user)
+        return Response(ClaimSerializer(listing, context={"now": timezone.now()}).data)
+
+
+class ListingReleaseView(APIView):
+    """`POST /api/listings/{id}/release` -> {listingId, claimedBy: null, claimedUntil: null}: the
+    holder, or an admin for anyone's claim; releasing an unclaimed listing is a no-op."""
+
+    permission_classes = [IsModerator]
+
+    @extend_schema(request=None, responses=ClaimSerializer)
+    def post(self, request, listing_id: int):
+        listing = claims.listing_release(listing_id=listing_id, actor=request.user)
+        return Response(ClaimSerializer(listing, context={"now": timezone.now()}).data)

@@ -4,6 +4,7 @@ from outbox.services import GROUP_ADMIN, publish, user_group
 from .models import Listing
 
 LISTINGS_UPDATE = "listings.update"
+MODERATION_CLAIM = "moderation.claim"
 
 
 def listing_payload(listing: Listing) -> dict:
@@ -32,3 +33,21 @@ def publish_listing_updates(listings) -> None:
 
     publish_many(events=((LISTINGS_UPDATE, [user_group(listing.owner_id), GROUP_ADMIN], listing_payload(listing))
                          for listing in listings))
+
+
+def claim_payload(listing: Listing, *, action: str, actor) -> dict:
+    """`{listingId, action ("claim"|"release"), claimedBy ({id, username} or None), claimedUntil, by}`:
+    who holds `listing` now and who acted (`by`, {id, username}; an admin releasing differs from the holder)."""
+    holder = listing.claimed_by
+    return {
+        "listingId": listing.pk,
+        "action": action,
+        "claimedBy": {"id": holder.pk, "username": holder.username} if holder else None,
+        "claimedUntil": listing.claimed_until,
+        "by": {"id": actor.pk, "username": actor.username},
+    }
+
+
+def publish_moderation_claim(listing: Listing, *, action: str, actor) -> None:
+    """`moderation.claim` to the `admin` room only (sellers never learn who reviews them). Inside the transaction."""
+    publish(channel=MODERATION_CLAIM, groups=[GROUP_ADMIN], data=claim_payload(listing, action=action, actor=actor))

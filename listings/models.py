@@ -28,12 +28,20 @@ class Listing(models.Model):
     reminder_sent_3d = models.BooleanField(default=False)
     reminder_sent_1d = models.BooleanField(default=False)
     expired_at = models.DateTimeField(null=True, blank=True)
+    # Moderation claim (docs/moderation.md): who reviews this pending listing, until when. A claim
+    # whose `claimed_until` has passed is no claim; services set and clear both together.
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="claimed_listings")
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
         indexes = [
+            # The moderation queue: pending listings oldest first (listings.selectors.moderation_queue).
+            models.Index(fields=["created_at", "id"], name="listing_pending_queue_idx",
+                         condition=models.Q(status="pending")),
             models.Index(fields=["status", "expires_at"], name="listing_status_expiry_idx"),
             models.Index(fields=["owner", "status"], name="listing_owner_status_idx"),
             # The expiry job's reminder scans (listings.expiry): only approved, not yet reminded rows.
@@ -45,6 +53,41 @@ class Listing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.status})"
+
+    def live_claimant_id(self, now) -> int | None:
+        """The id of the moderator whose claim is live at `now` (aware UTC), else None."""
+        if self.claimed_by_id and self.claimed_until and self.claimed_until > now:
+            return self.claimed_by_id
+        return None
+
+
+class ModerationQueue(Listing):
+    """The moderation workspace in Django admin (listings.admin_workspace): a proxy, no table."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "moderation queue"
+        verbose_name_plural = "moderation queue"
+
+
+class CannedReason(models.Model):
+    """A rejection reason moderators pick instead of typing (docs/moderation.md). Managed by
+    admins in Django admin; `text` is what the seller reads (free text may be appended);
+    inactive reasons stay for history but are not offered."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=120, help_text="Short label shown to moderators.")
+    text = models.TextField(help_text="The reason as the seller reads it.")
+    position = models.PositiveIntegerField(default=0, help_text="Order in the picker (lowest first).")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class SearchDocument(models.Model):

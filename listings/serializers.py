@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import MoneyField
@@ -43,4 +44,81 @@ class ApproveInputSerializer(serializers.Serializer):
 
 
 class RejectInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    """{reason?, reasonId?}: at least one (docs/moderation.md); the service joins them."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    reasonId = serializers.IntegerField(required=False, min_value=1, default=None)
+
+    def validate(self, attrs):
+        if not attrs["reason"].strip() and attrs["reasonId"] is None:
+            raise serializers.ValidationError({"reason": "This field is required."})
+        return attrs
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class ClaimSerializer(serializers.Serializer):
+    """{listingId, claimedBy ({id, username} or null), claimedUntil (null when none)}."""
+
+    listingId = serializers.IntegerField(source="pk")
+    claimedBy = serializers.SerializerMethodField()
+    claimedUntil = serializers.SerializerMethodField()
+
+    def _live(self, listing) -> bool:
+        return listing.live_claimant_id(self.context["now"]) is not None
+
+    @extend_schema_field(UserRefSerializer(allow_null=True))
+    def get_claimedBy(self, listing) -> dict | None:
+        return UserRefSerializer(listing.claimed_by).data if self._live(listing) else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_claimedUntil(self, listing) -> str | None:
+        return serializers.DateTimeField().to_representation(listing.claimed_until) if self._live(listing) else None
+
+
+class QueueItemSerializer(ClaimSerializer):
+    """A pending listing in the moderation queue: the listing's fields plus `owner` {id, username},
+    `ageSeconds` (whole seconds since created), `claimedBy`, `claimedUntil`."""
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    price = MoneyField(positive=False)
+    owner = UserRefSerializer()
+    createdAt = serializers.DateTimeField(source="created_at")
+    ageSeconds = serializers.SerializerMethodField()
+    listingId = None  # the item's own `id` says it
+
+    def get_ageSeconds(self, listing) -> int:
+        return int((self.context["now"] - listing.created_at).total_seconds())
+
+
+class QueueFilterSerializer(serializers.Serializer):
+    """Query of `GET /api/moderation/queue`: category, minPrice, maxPrice (INR), newSellers, earlierRejections."""
+
+    category = serializers.ChoiceField(choices=(), required=False)
+    minPrice = MoneyField(positive=False, required=False)
+    maxPrice = MoneyField(positive=False, required=False)
+    newSellers = serializers.BooleanField(required=False, default=False)
+    earlierRejections = serializers.BooleanField(required=False, default=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = settings.LISTING_CATEGORIES
+
+    def validate(self, attrs):
+        low, high = attrs.get("minPrice"), attrs.get("maxPrice")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"maxPrice": "Must not be below minPrice."})
+        return attrs
+
+
+class CannedReasonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    title = serializers.CharField()
+    text = serializers.CharField()

@@ -14,13 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from core.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from notifications.services import notification_enqueue
 from outbox.alerts import admin_alert
 
+from .claims import check_pending, claim_clear, moderation_lock
 from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
+from .reasons import reject_reason_resolve
 from .search.queue import search_remove_on_commit, search_sync_on_commit
 
 EDITABLE_FIELDS = ("title", "description", "category", "price")
@@ -94,33 +96,23 @@ def listing_delete(*, listing_id: int, owner) -> None:
     search_remove_on_commit(listing_id=listing_id)
 
 
-def _moderation_target(listing_id: int, actor) -> Listing:
-    try:
-        listing = listing_qs_select_for_update().get(pk=listing_id)
-    except Listing.DoesNotExist:
-        raise NotFound("Listing not found.") from None
-    if listing.owner_id == actor.pk:
-        raise Forbidden("Moderators cannot moderate their own listings.", code=ErrorCode.OWN_LISTING)
-    return listing
-
-
 @transaction.atomic
 def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: int | None = None) -> Listing:
     """Approve a pending listing: it goes live now and expires `expiry_days` (1..365, default
-    LISTING_DEFAULT_EXPIRY_DAYS) from now.
+    LISTING_DEFAULT_EXPIRY_DAYS) from now. A listing nobody claims, or `actor` claims, can be
+    approved; the decision ends the claim (docs/moderation.md).
 
     Writes the audit row, publishes `listings.update` to the owner and `admin`, and enqueues
     `listing_approved` for the owner after commit. Raises NotFound, Forbidden (own listing),
-    Conflict when the listing is not pending (approved, rejected or expired).
+    Conflict `listing_claimed` (another moderator's live claim; nothing written) or
+    `invalid_transition` (not pending: approved, rejected or expired).
     """
     expiry_days = settings.LISTING_DEFAULT_EXPIRY_DAYS if expiry_days is None else expiry_days
     if not 1 <= expiry_days <= 365:
         raise ValidationFailed("expiryDays must be between 1 and 365.", fields={"expiryDays": "Between 1 and 365."})
-    listing = _moderation_target(listing_id, actor)
-    if listing.status != ListingStatus.PENDING:
-        raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be approved.",
-                       code=ErrorCode.INVALID_TRANSITION)
     now = timezone.now()
+    listing = moderation_lock(listing_id=listing_id, actor=actor, now=now)
+    check_pending(listing, "approved")
     listing.status = ListingStatus.APPROVED
     listing.reason = reason
     listing.approved_at = now
@@ -128,7 +120,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     listing.reminder_sent_3d = listing.reminder_sent_1d = False
     listing.expired_at = None
     listing.save(update_fields=["status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
-                                "reminder_sent_1d", "expired_at", "updated_at"])
+                                "reminder_sent_1d", "expired_at", "updated_at", *claim_clear(listing)])
     audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
                  metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
     publish_listing_update(listing)
@@ -139,22 +131,22 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
 
 
 @transaction.atomic
-def listing_reject(*, listing_id: int, actor, reason: str) -> Listing:
-    """Reject a pending listing with a reason shown to its owner.
+def listing_reject(*, listing_id: int, actor, reason: str = "", reason_id: int | None = None) -> Listing:
+    """Reject a pending listing with a reason shown to its owner: free text `reason`, a canned
+    reason `reason_id`, or both (the canned text, then the free text; listings.reasons).
 
-    Same effects as approval (audit, `listings.update`, `listing_rejected` notification).
-    Raises ValidationFailed for an empty reason, NotFound, Forbidden, Conflict when not pending.
+    Same claim rule and effects as approval (audit with {reasonId, reasonCode} when canned,
+    `listings.update`, `listing_rejected` notification). Raises ValidationFailed (no reason,
+    unknown `reason_id`), NotFound, Forbidden, Conflict `listing_claimed` or `invalid_transition`.
     """
-    if not reason or not reason.strip():
-        raise ValidationFailed("A reason is required to reject a listing.", fields={"reason": "This field is required."})
-    listing = _moderation_target(listing_id, actor)
-    if listing.status != ListingStatus.PENDING:
-        raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be rejected.",
-                       code=ErrorCode.INVALID_TRANSITION)
+    text, canned = reject_reason_resolve(reason=reason, reason_id=reason_id)
+    listing = moderation_lock(listing_id=listing_id, actor=actor, now=timezone.now())
+    check_pending(listing, "rejected")
     listing.status = ListingStatus.REJECTED
-    listing.reason = reason.strip()
-    listing.save(update_fields=["status", "reason", "updated_at"])
-    audit_record(action="listing.reject", entity_type="listing", entity_id=listing.pk, user=actor, reason=listing.reason)
+    listing.reason = text
+    listing.save(update_fields=["status", "reason", "updated_at", *claim_clear(listing)])
+    audit_record(action="listing.reject", entity_type="listing", entity_id=listing.pk, user=actor, reason=listing.reason,
+                 metadata={"reasonId": canned.pk, "reasonCode": canned.code} if canned else None)
     publish_listing_update(listing)
     notification_enqueue(user_id=listing.owner_id, template_key="listing_rejected",
                          payload=listing_payload(listing), dedupe_key=f"listing_rejected:{listing.pk}")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, moderation_api
 from .search.api import ListingSearchView
 
 urlpatterns = [
@@ -9,4 +9,8 @@ urlpatterns = [
     path("listings/<int:listing_id>", api.ListingDetailView.as_view(), name="listing-detail"),
     path("listings/<int:listing_id>/approve", api.ListingApproveView.as_view(), name="listing-approve"),
     path("listings/<int:listing_id>/reject", api.ListingRejectView.as_view(), name="listing-reject"),
+    path("listings/<int:listing_id>/claim", api.ListingClaimView.as_view(), name="listing-claim"),
+    path("listings/<int:listing_id>/release", api.ListingReleaseView.as_view(), name="listing-release"),
+    path("moderation/queue", moderation_api.ModerationQueueView.as_view(), name="moderation-queue"),
+    path("moderation/reasons", moderation_api.CannedReasonListView.as_view(), name="moderation-reasons"),
 ]

@@ -1,6 +1,6 @@
 """Create the demo users and listings (idempotent) and print how to sign in.
 
-Users admin, moderator, seller, buyer, all with password demo-pass-123; a few pending listings
+Users admin, moderator, moderator2, seller, buyer, all with password demo-pass-123; a few pending listings
 owned by seller. Run twice, it creates nothing new.
 """
 from datetime import timedelta
@@ -18,6 +18,7 @@ PASSWORD = "demo-pass-123"
 USERS = [
     ("admin", Role.ADMIN, True),
     ("moderator", Role.MODERATOR, False),
+    ("moderator2", Role.MODERATOR, False),
     ("seller", Role.USER, False),
     ("buyer", Role.USER, False),
 ]
@@ -71,6 +72,7 @@ class Command(BaseCommand):
                 for title, category, price in LISTINGS
             )
         _demo_wallets(users)
+        _moderation_demo(seller, users["moderator"])
         _expiry_demo(users["buyer"])
         from banners.models import Banner  # one home banner for the public feed
         from banners.services import banner_create
@@ -83,8 +85,9 @@ class Command(BaseCommand):
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
         self.stdout.write(self.style.SUCCESS("dgt demo data ready."))
-        self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, seller, buyer")
+        self.stdout.write(f"  Demo users (password {PASSWORD}): admin, moderator, moderator2, seller, buyer")
         self.stdout.write(f"  Django admin login: admin / {PASSWORD}")
+        self.stdout.write("  Moderation queue: /admin/listings/moderationqueue/ (moderator and moderator2 side by side)")
         self.stdout.write(f"  Pending listing ids: {pending}")
         self.stdout.write(f"  seller user id: {seller.pk}; wallet charge to refund: refId listing-fee-1 (500.00)")
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
@@ -115,3 +118,27 @@ def _expiry_demo(owner) -> None:
     )
     Device.objects.get_or_create(token="demo-fcm-token-buyer", defaults={"user": owner, "platform": "android"})
     NotificationPreference.objects.get_or_create(user=owner, defaults={"phone": "+919800000001"})
+
+
+# The moderation queue (docs/moderation.md): canned reasons, the pending listings spread over the last
+# hours (the oldest past the 60-minute SLA), and one earlier rejection of seller for the preview.
+PENDING_AGES = [timedelta(hours=5), timedelta(hours=2), timedelta(minutes=40), timedelta(minutes=5)]
+
+
+def _moderation_demo(seller, moderator) -> None:
+    from listings.models import CannedReason
+    from listings.reasons import canned_reasons_demo
+    from listings.services import listing_reject
+
+    canned_reasons_demo()
+    if Listing.objects.filter(owner=seller, title="Replica watch, brand new").exists():
+        return
+    now = timezone.now()
+    for listing, age in zip(Listing.objects.filter(owner=seller, status=ListingStatus.PENDING).order_by("id"),
+                            PENDING_AGES):
+        Listing.objects.filter(pk=listing.pk).update(created_at=now - age)
+    replica = Listing.objects.create(owner=seller, title="Replica watch, brand new", category="misc",
+                                     price=Decimal("1500.00"), description="Demo listing: looks like the real one.")
+    Listing.objects.filter(pk=replica.pk).update(created_at=now - timedelta(days=2))
+    listing_reject(listing_id=replica.pk, actor=moderator,
+                   reason_id=CannedReason.objects.get(code="prohibited-item").pk)

@@ -1,5 +1,5 @@
-/* Live panel of the Django admin index: /ws/events/ with the admin's session (no token, no build).
- * Connected / Disconnected with reconnect backoff (1 s doubling to 30 s, jittered); resumes after
+/* Live panel of the Django admin index: /ws/events/ with the admin's session (no token, no build),
+ * through live_socket.js (Connected / Disconnected, reconnect backoff, ping); resumes after
  * the last event id it saw, so alerts missed while disconnected still arrive; drops duplicates
  * by id. Alerts: `admin.alert` events and moderation updates; each can be dismissed.
  * Stats: `{"type": "stats", "data": {...}}` frames (pushed at most once a second on change). */
@@ -11,7 +11,6 @@
   var alertsEl = document.getElementById("live-alerts");
   var lastId = null;           // highest event id seen: resume point after a reconnect
   var seen = {};               // event ids already shown (delivery is at least once)
-  var delay = 1000, MAX_DELAY = 30000, socket = null, pingTimer = null;
 
   function setStatus(connected) {
     statusEl.textContent = connected ? "Connected" : "Disconnected";
@@ -92,9 +91,7 @@
 
   function onFrame(frame) {
     if (frame.type === "ready") {
-      setStatus(true);
-      delay = 1000;
-      if (lastId !== null) socket.send(JSON.stringify({ type: "resume", after: lastId }));
+      if (lastId !== null) live.send({ type: "resume", after: lastId });
     } else if (frame.type === "stats") {
       showStats(frame.data || {});
     } else if (frame.type === "event") {
@@ -103,30 +100,15 @@
       if (lastId === null || frame.id > lastId) lastId = frame.id;
       addAlert(frame);
     } else if (frame.type === "resume_truncated") {
-      socket.send(JSON.stringify({ type: "resume", after: frame.lastId }));
+      live.send({ type: "resume", after: frame.lastId });
     }
   }
 
-  function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + panel.dataset.wsPath);
-    socket.onmessage = function (msg) {
-      try { onFrame(JSON.parse(msg.data)); } catch (e) { /* not ours */ }
-    };
-    socket.onclose = function (ev) {
-      setStatus(false);
-      clearInterval(pingTimer);
-      if (ev.code === 4003 || ev.code === 4001) { statusEl.textContent = "Disconnected (signed out or blocked)"; return; }
-      var wait = delay * (0.5 + Math.random() / 2);
-      delay = Math.min(delay * 2, MAX_DELAY);
-      setTimeout(connect, wait);
-    };
-    // An application-level heartbeat keeps proxies from idling the socket out.
-    pingTimer = setInterval(function () {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-    }, 25000);
-  }
-
-  setStatus(false);
-  connect();
+  var live = window.dgtLiveSocket(panel.dataset.wsPath, {
+    onFrame: onFrame,
+    onStatus: function (connected, code) {
+      setStatus(connected);
+      if (code === 4003 || code === 4001) statusEl.textContent = "Disconnected (signed out or blocked)";
+    }
+  });
 })();

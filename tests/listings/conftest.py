@@ -1,0 +1,49 @@
+"""Fixtures of the moderation tests: a second moderator, canned reasons, counting what was written."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Role
+from audit.models import AuditLog
+from listings.models import CannedReason, Listing
+from notifications.models import Notification
+from outbox.models import EventOutbox
+
+from ..factories import ListingFactory
+
+
+@pytest.fixture
+def moderator2(make_user):
+    return make_user(Role.MODERATOR, username="moderator2", is_staff=True)
+
+
+@pytest.fixture
+def canned(db):
+    return CannedReason.objects.create(code="poor-photos", title="Poor photos", text="Please add clear photos.",
+                                       position=1)
+
+
+@pytest.fixture
+def make_pending(seller):
+    """make_pending(age=timedelta, **fields): a pending listing created `age` ago (created_at is auto_now_add)."""
+    def make(age: timedelta = timedelta(0), **fields) -> Listing:
+        fields.setdefault("owner", seller)
+        listing = ListingFactory(**fields)
+        Listing.objects.filter(pk=listing.pk).update(created_at=timezone.now() - age)
+        listing.refresh_from_db()
+        return listing
+
+    return make
+
+
+def written() -> tuple[int, int, int]:
+    """(audit rows, outbox rows, notifications): a refused request must leave all three as they were."""
+    return AuditLog.objects.count(), EventOutbox.objects.count(), Notification.objects.count()
+
+
+def claim_state(listing_id: int) -> tuple:
+    row = Listing.objects.get(pk=listing_id)
+    return row.status, row.claimed_by_id, row.claimed_until
