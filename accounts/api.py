@@ -59,7 +59,7 @@ class UserBlockView(APIView):
         if data.validated_data.get("days"):
             until = timezone.now() + timedelta(days=data.validated_data["days"])
         user = services.user_block(user_id=user_id, actor=request.user, reason=data.validated_data["reason"],
-                                   until=until)
+                                   until=until, replace=data.validated_data["replace"])
         return Response(AdminUserSerializer(user).data)
 
 
