@@ -3,16 +3,19 @@
 Users admin, moderator, seller, buyer, all with password demo-pass-123; a few pending listings
 owned by seller. Run twice, it creates nothing new.
 """
+import os
 from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
+from django.templatetags.static import static
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.tokens import token_pair_for
 from listings.models import Listing, ListingStatus
+from listings.search.services import search_rebuild
 
 PASSWORD = "demo-pass-123"
 USERS = [
@@ -77,8 +80,11 @@ class Command(BaseCommand):
 
         if not Banner.objects.exists():
             banner_create(actor=users["admin"], placement="home", title="Festive sale: 0% commission",
-                          image_url="https://picsum.photos/seed/dgt/1200/300", link="https://example.com/festive",
+                          image_url=_local_static_url("banners/demo-festive.svg"), link="https://example.com/festive",
                           start_date=timezone.now(), priority=10)
+        # Listings created above in bulk (approved ones included) bypass the services that queue
+        # search updates: make the index match every listing, as `manage.py search_rebuild` does.
+        search_rebuild()
         if quiet:
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
@@ -90,6 +96,12 @@ class Command(BaseCommand):
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
         self.stdout.write(f"  moderator access token: {token_pair_for(users['moderator'])['access']}")
         self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")
+
+
+def _local_static_url(path: str) -> str:
+    """An absolute URL of one of dgt's own static files on the `make run` server (PORT, default
+    8000), so the demo works offline: banners take only http(s) URLs (banners.services)."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '8000')}{static(path)}"
 
 
 # Approved listings due for the expiry job (issue 6), owned by buyer (who also sells): `runjob
