@@ -239,14 +239,31 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 
+# One line per event, UTC with its zone and the request id (dgt.logging; docs/access-and-hardening.md
+# "Logs"). Every response is logged once by audit.middleware (4xx at WARNING); Django's own 4xx
+# records are dropped. uvicorn's and Celery's loggers write through the same handler.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"plain": {"()": "dgt.logging.UtcFormatter"}},
+    "filters": {"drop_client_errors": {"()": "dgt.logging.DropClientErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives "django" its own console handler (DEBUG on): every django.*
+        # record would print twice. One handler, the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["drop_client_errors"]},
+        "django.security.csrf": {"filters": ["drop_client_errors"]},
+        # uvicorn (the Procfile's ws process) and daphne: through our handler; their access lines
+        # would repeat audit.middleware's.
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+    },
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
 
 # --- wallet (issue 3) -----------------------------------------------------------------------
 from decimal import Decimal  # noqa: E402
@@ -398,7 +415,7 @@ from corsheaders.defaults import default_headers  # noqa: E402
 CORS_ALLOW_HEADERS = [*default_headers, "idempotency-key", "x-request-id"]
 
 # Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (dgt.logging).
-LOGGING["filters"] = {"mask_pii": {"()": "dgt.logging.MaskPIIFilter"}}
+LOGGING["filters"]["mask_pii"] = {"()": "dgt.logging.MaskPIIFilter"}
 LOGGING["handlers"]["console"]["filters"] = ["mask_pii"]
 # --- expiry reminders and notifications (issue 6) ---------------------------------------------
 # Listings claimed per transaction by the hourly expiry job (listings.expiry).
@@ -424,7 +441,7 @@ if SENDGRID_API_KEY:
     EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
     ANYMAIL = {"SENDGRID_API_KEY": SENDGRID_API_KEY}
 else:
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.providers.email_log.LogEmailBackend")
 NOTIFICATION_PROVIDERS = {
     "push": ("notifications.providers.fcm.FcmPushProvider" if FCM_CREDENTIALS_FILE or FCM_CREDENTIALS_JSON
              else "notifications.providers.console.ConsolePushProvider"),
