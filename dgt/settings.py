@@ -8,14 +8,19 @@ Two modes, chosen by the environment alone:
 * services — DATABASE_URL=postgres://... and REDIS_URL=redis://...: PostgreSQL (psycopg 3),
   channels-redis, a Redis cache shared by every process (rate limits) and a real Celery worker.
 
-DEBUG is off unless DEBUG=1. With DEBUG off, SECRET_KEY and JWT_SECRET have no defaults and
-start-up stops with a clear message when they are missing. Every variable is listed in
-.env.example.
+DEBUG defaults on in embedded mode and off in services mode. With DEBUG off, SECRET_KEY and
+JWT_SECRET have no defaults and start-up stops with a clear message when they are missing, except
+with services on this machine (loopback DATABASE_URL and REDIS_URL, the README's local services
+mode), where each is generated once into var/secrets/. Every variable is listed in .env.example.
 """
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -35,13 +40,49 @@ TESTING = env.bool("DGT_TESTING", default=False)
 WHITENOISE_USE_FINDERS = DEBUG
 
 
+def _loopback(url: str) -> bool:
+    """Whether a service URL points at this machine (loopback address, or a unix socket)."""
+    host = urlsplit(url).hostname
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# Services on this machine (the README's local services mode): DEBUG stays off, as in production,
+# but a missing secret is generated once into var/secrets/ instead of stopping every manage.py
+# command. Services elsewhere (a deployment) must be given their secrets.
+LOCAL_SERVICES = bool(env.str("DATABASE_URL", default="") and env.str("REDIS_URL", default="")) \
+    and _loopback(env.str("DATABASE_URL")) and _loopback(env.str("REDIS_URL"))
+
+
+def _local_secret(name: str) -> str:
+    """A random secret kept in var/secrets/<name> (0600), created on first use: the same for every
+    process of this checkout (web, worker, demo tokens), unknown to anyone else."""
+    path = VAR_DIR / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(64))
+        except FileExistsError:  # another process of this checkout wrote it first
+            pass
+    return path.read_text().strip()
+
+
 def _secret(name: str, dev_default: str) -> str:
-    """A secret from the environment; a development default only when DEBUG is on."""
+    """A secret from the environment; a development default when DEBUG is on; a generated one
+    kept in var/secrets/ for services on this machine; else ImproperlyConfigured."""
     value = env.str(name, default="")
     if value:
         return value
     if DEBUG or TESTING:
         return dev_default
+    if LOCAL_SERVICES:
+        return _local_secret(name)
     raise ImproperlyConfigured(
         f"{name} is not set. dgt refuses to start in production mode (DEBUG off) without it; "
         f"set {name} in the environment (see .env.example), or DEBUG=1 for local development."
