@@ -35,8 +35,8 @@ migrate: install-runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_periodic_tasks
 
-demo: migrate
-	$(PY) manage.py demo_data
+demo: install-runtime
+	$(PY) manage.py demo_data --migrate
 
 # `make run` serves plain HTTP on 127.0.0.1: the HTTPS redirect, HSTS and secure-only cookies that
 # DEBUG off turns on (services mode) are switched off for it, out loud, here and nowhere else.

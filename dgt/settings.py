@@ -103,8 +103,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORI
 # Proxies whose X-Forwarded-For we believe (IP addresses or CIDR ranges). Empty: REMOTE_ADDR.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
+# "daphne" is deliberately not an app: `make run` and the tests start daphne's server themselves;
+# as an app (only there to take over `runserver`) it imported Twisted into every manage.py command,
+# Celery process and gunicorn worker: ~1 s of CPU each (docs/benchmarks.md, first run).
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

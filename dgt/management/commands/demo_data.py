@@ -7,6 +7,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.templatetags.static import static
 from django.db import transaction
@@ -52,9 +53,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="Create, print nothing.")
+        parser.add_argument("--migrate", action="store_true",
+                            help="First migrate and create the periodic tasks (`make run`: one Django start-up, "
+                                 "not three; docs/benchmarks.md, first run).")
+
+    def handle(self, *args, quiet=False, migrate=False, **options):
+        if migrate:
+            call_command("migrate", interactive=False, verbosity=0 if quiet else 1)
+            call_command("setup_periodic_tasks")
+        self._create(quiet=quiet)
 
     @transaction.atomic
-    def handle(self, *args, quiet=False, **options):
+    def _create(self, *, quiet: bool):
         users = {}
         for username, role, superuser in USERS:
             user, created = User.objects.get_or_create(
