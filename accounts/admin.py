@@ -12,8 +12,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
 from django.utils import timezone
 
-from dgt.admin_actions import form_action
-from dgt.admin_roles import RoleAdminMixin
+from core.admin_actions import form_action
+from core.admin_roles import RoleAdminMixin
 from outbox.control import sockets_recheck
 
 from . import services

@@ -1,6 +1,6 @@
 """Accounts API: token obtain/refresh, `GET /api/me`, admin block / unblock / role.
 
-Views validate, call one service and serialize; rate limits per dgt.api.ratelimit.
+Views validate, call one service and serialize; rate limits per core.api.ratelimit.
 """
 from datetime import timedelta
 
@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from dgt.api.ratelimit import ratelimit
+from core.api.permissions import IsAdmin
+from core.api.ratelimit import ratelimit
 
 from . import services
-from .permissions import IsAdmin
 from .serializers import (AdminUserSerializer, BlockInputSerializer, MeSerializer, RoleInputSerializer,
                           TokenObtainSerializer, TokenRefreshSerializerDB, UnblockInputSerializer)
 

@@ -1,4 +1,4 @@
-"""Events the accounts app emits (DESIGN.md Events)."""
+"""Events the accounts app emits (docs/realtime.md)."""
 from outbox.services import GROUP_ADMIN, publish
 
 USERS_BLOCKED = "users.blocked"

@@ -46,7 +46,7 @@ class User(AbstractUser):
     @property
     def groups_for_events(self) -> list[str]:
         """The realtime groups this user's sockets join: `user.<id>`, `public` (banners and other
-        broadcasts, DESIGN.md Events), plus `admin` for staff."""
+        broadcasts, docs/realtime.md), plus `admin` for staff."""
         groups = [f"user.{self.pk}", "public"]
         if self.is_moderator:
             groups.append("admin")

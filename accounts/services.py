@@ -1,11 +1,11 @@
-"""Account writes: block, unblock, automatic unblock, role changes (issue 4; DESIGN.md Roles).
+"""Account writes: block, unblock, automatic unblock, role changes (docs/access-and-hardening.md).
 
 Every write owns its transaction, locks the target user row, writes one AuditLog row and asks the
 user's open sockets to re-check themselves after commit (`outbox.control.sockets_recheck`): a
 blocked user's sockets close with 4003, a demoted moderator's sockets that are in `admin` close
 with 4003 too (the client reconnects and joins only its own groups).
 
-Rules (issue 4): only admins block, unblock and change roles; nobody blocks or re-roles
+Rules (docs/access-and-hardening.md): only admins block, unblock and change roles; nobody blocks or re-roles
 themselves; acting on another admin needs a superuser. Errors: `NotFound` (404), `Forbidden`
 (403), `ValidationFailed` (400), `Conflict` (409).
 
@@ -23,7 +23,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from audit.services import audit_record
-from dgt.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
 from outbox.control import sockets_recheck
 
 from .events import publish_user_blocked
@@ -56,9 +56,9 @@ def _check_may_act_on(actor: User, target: User, verb: str) -> None:
     if not (actor.is_active and actor.is_admin):
         raise Forbidden(f"Only admins can {verb} users.")
     if target.pk == actor.pk:
-        raise Forbidden(f"You cannot {verb} yourself.", code="cannot_act_on_self")
+        raise Forbidden(f"You cannot {verb} yourself.", code=ErrorCode.CANNOT_ACT_ON_SELF)
     if target.is_admin and not actor.is_superuser:
-        raise Forbidden(f"Only a superuser can {verb} another admin.", code="target_is_admin")
+        raise Forbidden(f"Only a superuser can {verb} another admin.", code=ErrorCode.TARGET_IS_ADMIN)
 
 
 def _clean_reason(reason: str | None, *, required: bool) -> str:
@@ -143,7 +143,7 @@ def user_unblock(*, user_id: int, actor: User, reason: str = "") -> User:
     target = _target_locked(user_id)
     _check_may_act_on(actor, target, "unblock")
     if target.blocked_at is None:
-        raise Conflict("This user is not blocked.", code="not_blocked")
+        raise Conflict("This user is not blocked.", code=ErrorCode.NOT_BLOCKED)
     _lift(target, actor=actor, reason=reason, automatic=False)
     return target
 
@@ -179,9 +179,9 @@ def user_role_set(*, user_id: int, actor: User, role: str, reason: str = "") -> 
     target = _target_locked(user_id)
     _check_may_act_on(actor, target, "change the role of")
     if role == Role.ADMIN and not actor.is_superuser:
-        raise Forbidden("Only a superuser can make an admin.", code="target_is_admin")
+        raise Forbidden("Only a superuser can make an admin.", code=ErrorCode.TARGET_IS_ADMIN)
     if target.role == role:
-        raise Conflict(f"This user is already {role}.", code="no_change")
+        raise Conflict(f"This user is already {role}.", code=ErrorCode.NO_CHANGE)
     old = target.role
     target.role = role
     target.is_staff = role in STAFF_ROLES

@@ -3,11 +3,11 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from dgt.admin_roles import RoleAdminMixin
-from dgt.errors import ServiceError
+from core.admin_roles import RoleAdminMixin
+from core.errors import ServiceError
 
 from .models import AnalyticsDeadLetter, AnalyticsEvent
-from .services import dead_letter_replay
+from .ingest import dead_letter_replay
 
 
 def _json_text(value) -> str:

@@ -4,7 +4,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dgt.api.ratelimit import ratelimit
+from core.api.ratelimit import ratelimit
 
 from .serializers import EventBatchSerializer
 from .services import events_enqueue

@@ -1,5 +1,5 @@
 """Input validation of `POST /api/analytics/events`. An error in item i is reported under
-`events.<i>.<field>` (dgt.api.errors flattens DRF's nested errors)."""
+`events.<i>.<field>` (core.api.errors flattens DRF's nested errors)."""
 import json
 from datetime import timedelta
 

@@ -3,7 +3,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import OperationalError
 
-from .services import dead_letter_write, events_insert
+from .ingest import dead_letter_write, events_insert
 
 MAX_RETRIES = 5
 

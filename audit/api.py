@@ -2,7 +2,7 @@
 import django_filters
 from rest_framework import generics, serializers
 
-from accounts.permissions import IsAdmin
+from core.api.permissions import IsAdmin
 
 from .models import AuditLog
 from .selectors import audit_log_list

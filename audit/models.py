@@ -8,7 +8,7 @@ class ImmutableError(Exception):
 
 
 class AuditLogQuerySet(models.QuerySet):
-    """Bulk update and delete are refused: the audit log is append-only (issue 4)."""
+    """Bulk update and delete are refused: the audit log is append-only (docs/access-and-hardening.md)."""
 
     def update(self, **kwargs):
         raise ImmutableError("Audit log rows cannot be changed.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import current
+from core.context import current
 from .models import AuditLog
 
 

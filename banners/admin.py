@@ -4,8 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from dgt.admin_roles import RoleAdminMixin
-from dgt.errors import ServiceError
+from core.admin_roles import RoleAdminMixin
+from core.errors import ServiceError
 
 from . import services
 from .models import Banner

@@ -6,8 +6,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdmin
-from dgt.api.pagination import Pagination
+from core.api.permissions import IsAdmin
+from core.api.pagination import Pagination
 
 from . import services
 from .selectors import banner_feed, banner_list

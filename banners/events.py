@@ -1,4 +1,4 @@
-"""Events the banners app emits (DESIGN.md Events)."""
+"""Events the banners app emits (docs/realtime.md)."""
 from outbox.services import GROUP_PUBLIC, publish
 
 BANNERS_UPDATE = "banners.update"

@@ -1,4 +1,4 @@
-"""Promotional banners shown in the apps, on a schedule (seed schema; issue 4)."""
+"""Promotional banners shown in the apps, on a schedule (seed schema; docs/access-and-hardening.md)."""
 from django.conf import settings
 from django.db import models
 

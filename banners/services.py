@@ -1,4 +1,4 @@
-"""Banner writes (admins): create, update, delete (issue 4).
+"""Banner writes (admins): create, update, delete (docs/access-and-hardening.md).
 
 Each write validates (ValidationFailed naming the camelCase field), changes the row, writes one
 AuditLog row and publishes `banners.update` to `public` in its transaction, and drops the public
@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from audit.services import audit_record
-from dgt.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, NotFound, ValidationFailed
 
 from .events import publish_banners_update
 from .models import PRIORITY_MAX, PRIORITY_MIN, Banner, BannerStatus, Placement
@@ -45,7 +45,7 @@ def _http_url(value: str, field: str, *, required: bool) -> None:
 
 
 def _validate(b: Banner) -> None:
-    """Rules of issue 4; serializers check types, this checks the domain (also for the admin)."""
+    """Rules of docs/access-and-hardening.md; serializers check types, this checks the domain (also for the admin)."""
     if b.placement not in Placement.values:
         raise ValidationFailed("Unknown placement.", fields={"placement": f"One of: {', '.join(Placement.values)}."})
     if b.status not in BannerStatus.values:

@@ -7,7 +7,7 @@ i.e. `sync_to_async(close_old_connections)` — a hop through asgiref's ONE thre
 executor thread. Every event for every socket of the process queues for that thread, so an
 `admin` event to 100 sockets is 100 serialized thread hops. `outbox_event` touches no database
 (the frame text is ready), so skipping the hop for it is safe; other messages (auth, access
-recheck) keep it. The same override belongs in outbox/consumers.py (owned by the realtime work);
+recheck) keep it. The same override belongs in realtime/consumers.py (owned by the realtime work);
 this module only lets the benchmark measure it before that lands.
 """
 import os
@@ -21,8 +21,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from outbox.consumers import EventsConsumer  # noqa: E402
-from outbox.origin import OriginCheck  # noqa: E402
+from realtime.consumers import EventsConsumer  # noqa: E402
+from realtime.origin import OriginCheck  # noqa: E402
 
 
 class FastPathEventsConsumer(EventsConsumer):

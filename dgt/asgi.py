@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP and the `/ws/events/` websocket in one application (daphne).
 
-Websockets pass the Origin check first (browsers only; see outbox.origin), then the Django
+Websockets pass the Origin check first (browsers only; see realtime.origin), then the Django
 session middleware (so an admin's session authenticates), then the URL router.
 """
 import os
@@ -13,9 +13,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from outbox.embedded import EmbeddedRelay  # noqa: E402
-from outbox.origin import OriginCheck  # noqa: E402
-from outbox.routing import websocket_urlpatterns  # noqa: E402
+from realtime.embedded import EmbeddedRelay  # noqa: E402
+from realtime.origin import OriginCheck  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # EmbeddedRelay marks this process as the websocket server; in embedded mode it also runs the
 # outbox relay loop here, the only process whose in-memory layer reaches the sockets.

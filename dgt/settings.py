@@ -19,12 +19,15 @@ import ipaddress
 import os
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+# --- environment, mode, secrets -------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -37,7 +40,6 @@ if (BASE_DIR / ".env").exists():
 # `manage.py` commands work on a fresh clone. With the services configured it defaults off.
 DEBUG = env.bool("DEBUG", default=not env.str("DATABASE_URL", default="") and not env.str("REDIS_URL", default=""))
 TESTING = env.bool("DGT_TESTING", default=False)
-WHITENOISE_USE_FINDERS = DEBUG
 
 
 def _loopback(url: str) -> bool:
@@ -94,15 +96,11 @@ JWT_SECRET = _secret("JWT_SECRET", "dev-insecure-jwt-secret-do-not-use-in-produc
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
+CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="dgt")
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 SERVICES = bool(DATABASE_URL and REDIS_URL)
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGIN", default=[])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORIGINS)
-# Proxies whose X-Forwarded-For we believe (IP addresses or CIDR ranges). Empty: REMOTE_ADDR.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-
+# --- apps, middleware, URLs, templates ------------------------------------------------------
 # "daphne" is deliberately not an app: `make run` and the tests start daphne's server themselves;
 # as an app (only there to take over `runserver`) it imported Twisted into every manage.py command,
 # Celery process and gunicorn worker: ~1 s of CPU each (docs/benchmarks.md, first run).
@@ -117,6 +115,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Refresh tokens are recorded (OutstandingToken) so a block can blacklist them (accounts.services).
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -124,21 +124,28 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_celery_results",
-    "dgt",
-    "accounts",
+    "dbbackup",
+    "django_prometheus",
+    # dgt, bottom layer first (docs/architecture.md).
+    "core",
     "audit",
     "outbox",
+    "accounts",
     "notifications",
     "listings",
     "wallet",
     "banners",
     "analytics",
+    "realtime",
+    "ops",
 ]
 
 MIDDLEWARE = [
-    "audit.middleware.RequestContextMiddleware",
-    "dgt.api.timezone.ApiUtcMiddleware",
-    "dgt.api.text.QueryTextMiddleware",
+    # django-prometheus times every request: its "before" middleware must run first, "after" last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.middleware.RequestContextMiddleware",
+    "core.api.timezone.ApiUtcMiddleware",
+    "core.api.text.QueryTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -148,17 +155,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "dgt.urls"
 WSGI_APPLICATION = "dgt.wsgi.application"
 ASGI_APPLICATION = "dgt.asgi.application"
-AUTH_USER_MODEL = "accounts.User"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "dgt" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -188,44 +195,59 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- cache, channel layer, celery -----------------------------------------------------------
+# --- cache ----------------------------------------------------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- channel layer (realtime) ---------------------------------------------------------------
+# Per-socket buffer of the channel layer. A slow socket beyond it loses live frames (counted in
+# realtime.layers.DROPS and logged) and recovers them with resume. Expiry: in-memory layer only.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
+CHANNEL_EXPIRY_SECONDS = env.int("CHANNEL_EXPIRY_SECONDS", default=60)
+if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="dgt")},
+            "BACKEND": "realtime.layers.CountingRedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX, "capacity": CHANNEL_CAPACITY},
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.CountingInMemoryChannelLayer",
+                                  "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_SECONDS}}}
 
+# --- Celery ---------------------------------------------------------------------------------
+# The Celery queues: routed to below, watched by ops.monitoring and the dashboard (ops.stats).
+QUEUES = ["default", "notifications", "search", "analytics"]
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
 # Inline in embedded mode and in the test suite (the end-to-end test runs a real worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL or TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = QUEUES[0]
 CELERY_TASK_ROUTES = {
-    "notifications.tasks.*": {"queue": "notifications"},
-    "listings.tasks.search_*": {"queue": "search"},
-    "analytics.tasks.*": {"queue": "analytics"},
+    "notifications.tasks.*": {"queue": QUEUES[1]},
+    "listings.tasks.search_*": {"queue": QUEUES[2]},
+    "analytics.tasks.*": {"queue": QUEUES[3]},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "Asia/Kolkata"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- auth, DRF, JWT -------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+# A blocked user's Django session (admin, websocket session auth) stops working at once.
+AUTHENTICATION_BACKENDS = ["accounts.backends.BlockAwareModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-
 if TESTING:  # hashing cost is not what the suite tests
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -233,11 +255,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["dgt.api.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "dgt.api.pagination.Pagination",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "dgt.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -252,6 +274,7 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "sub",
     "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),
     "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializerDB",
     "UPDATE_LAST_LOGIN": False,
 }
 
@@ -266,14 +289,51 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- domain settings ------------------------------------------------------------------------
-LISTING_CATEGORIES = env.list(
-    "LISTING_CATEGORIES", default=["electronics", "vehicles", "property", "jobs", "furniture", "misc"]
-)
-LISTING_DEFAULT_EXPIRY_DAYS = 30
-WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
+# Rate limits (django-ratelimit through core.api.ratelimit): name -> "count/period", env-overridable
+# as RATELIMIT_<NAME upper>. Counted in the default cache: Redis in services mode, so every
+# gunicorn worker and every process shares one counter.
+RATELIMIT_RATES = {
+    name: env.str(f"RATELIMIT_{name.upper()}", default=default)
+    for name, default in {
+        "token_ip": "30/m",  # POST /api/auth/token per client IP
+        "token_username": "10/m",  # POST /api/auth/token per username tried
+        "token_refresh": "30/m",  # POST /api/auth/token/refresh per client IP
+        "user_block": "30/m",  # block / unblock / role per admin
+        "wallet_refund": "120/m",  # POST /api/wallet/refund per admin (replays count too)
+        "wallet_payout": "10/m",  # POST /api/wallet/payouts per user
+        "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
+    }.items()
+}
+# Off by default in the test suite (one shared LocMem counter across unrelated tests); the
+# rate-limit tests switch it on.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=not TESTING)
+RATELIMIT_CACHE_PREFIX = "dgt:rl:"
 
-# --- i18n, static ---------------------------------------------------------------------------
+# --- transport security, hosts, CORS --------------------------------------------------------
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGIN", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORIGINS)
+# Proxies whose X-Forwarded-For we believe (IP addresses or CIDR ranges). Empty: REMOTE_ADDR.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+CORS_ALLOW_CREDENTIALS = False  # the apps send a bearer token; cookies stay first-party (admin)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+CORS_ALLOW_HEADERS = [*default_headers, "idempotency-key", "x-request-id"]
+# On by default in production mode (DEBUG off), each switchable from the env.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the cluster
+if env.bool("SECURE_PROXY_SSL", default=False):  # the proxy terminates TLS and sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- i18n, static files, storages -----------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "Asia/Kolkata"
 USE_I18N = True
@@ -281,64 +341,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
-
-# One line per event, UTC with its zone and the request id (dgt.logging; docs/access-and-hardening.md
-# "Logs"). Every response is logged once by audit.middleware (4xx at WARNING); Django's own 4xx
-# records are dropped. uvicorn's and Celery's loggers write through the same handler.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"()": "dgt.logging.UtcFormatter"}},
-    "filters": {"drop_client_errors": {"()": "dgt.logging.DropClientErrors"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Django's default config gives "django" its own console handler (DEBUG on): every django.*
-        # record would print twice. One handler, the root's.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["drop_client_errors"]},
-        "django.security.csrf": {"filters": ["drop_client_errors"]},
-        # uvicorn (the Procfile's ws process) and daphne: through our handler; their access lines
-        # would repeat audit.middleware's.
-        "uvicorn": {"handlers": [], "propagate": True},
-        "uvicorn.error": {"handlers": [], "propagate": True},
-        "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
-    },
-}
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
-
-# --- wallet (issue 3) -----------------------------------------------------------------------
-from decimal import Decimal  # noqa: E402
-
-# Razorpay switches on when the key id and secret are set; otherwise the deterministic fake gateway.
-RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
-RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
-RAZORPAY_ACCOUNT_NUMBER = env.str("RAZORPAY_ACCOUNT_NUMBER", default="")  # RazorpayX account paying out
-# Webhooks are accepted only with a valid signature; with no secret (production) none is accepted.
-RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET",
-                                  default="dev-insecure-razorpay-webhook-secret" if DEBUG or TESTING else "")
-PAYMENT_GATEWAY_FAKE_OUTCOME = env.str("PAYMENT_GATEWAY_FAKE_OUTCOME", default="succeed")
-REFUND_GOODWILL_MAX = Decimal(env.str("REFUND_GOODWILL_MAX", default="10000.00")).quantize(Decimal("0.01"))
-IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
-IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)
-# --- search, analytics, backups, monitoring (issue 6, part b) --------------------------------
-INSTALLED_APPS += ["dbbackup", "django_prometheus"]
-# django-prometheus times every request: its "before" middleware must run first, "after" last.
-MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-]
-
-# Full-text search (listings.search): PostgreSQL text search configuration; SQLite uses containment.
-SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
-SEARCH_MAX_QUERY_LENGTH = 200
-
-# Client analytics batches (analytics app).
-ANALYTICS_MAX_BATCH = 500
-ANALYTICS_MAX_PROPERTIES_BYTES = 4096
-ANALYTICS_MAX_AGE_DAYS = 30  # older client timestamps are rejected (a broken clock, not late data)
+WHITENOISE_USE_FINDERS = DEBUG
 
 # Backups: django-dbbackup into BACKUP_DIR, or S3 (django-storages) when the bucket and keys are set.
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
@@ -363,26 +366,53 @@ else:
     _backup_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage",
                        "OPTIONS": {"location": str(BACKUP_DIR)}}
 STORAGES = {
-    **globals().get("STORAGES", {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }),
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "dbbackup": _backup_storage,
 }
 DBBACKUP_CLEANUP_KEEP = env.int("BACKUP_KEEP", default=14)
 DBBACKUP_SEND_EMAIL = False
-# SQLite restore through the backup API (safe with WAL and open connections); see dgt/backups.py.
-DBBACKUP_CONNECTOR_MAPPING = {"django.db.backends.sqlite3": "dgt.backups.SqliteOnlineConnector"}
+# SQLite restore through the backup API (safe with WAL and open connections); see ops/backups.py.
+DBBACKUP_CONNECTOR_MAPPING = {"django.db.backends.sqlite3": "ops.backups.SqliteOnlineConnector"}
 
-# Monitoring: /api/admin/queues, /readyz, /metrics.
-MONITORED_QUEUES = ["default", "notifications", "search", "analytics"]
+# --- logging --------------------------------------------------------------------------------
+# Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (core.logging).
+# One line per event, UTC with its zone and the request id (docs/access-and-hardening.md "Logs"):
+# every response is logged once by core.middleware (4xx at WARNING); Django's own 4xx records are
+# dropped. uvicorn's and Celery's loggers write through the same handler.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"()": "core.logging.UtcFormatter"}},
+    "filters": {"mask_pii": {"()": "core.logging.MaskPIIFilter"},
+                "drop_client_errors": {"()": "core.logging.DropClientErrors"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's default config gives "django" its own console handler (DEBUG on): every django.*
+        # record would print twice. One handler, the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["drop_client_errors"]},
+        "django.security.csrf": {"filters": ["drop_client_errors"]},
+        # uvicorn (the Procfile's ws process): through our handler; its access lines would repeat
+        # core.middleware's.
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+    },
+}
+
+# --- monitoring (ops) -----------------------------------------------------------------------
+# /api/admin/queues, /readyz, /metrics watch the queues of QUEUES.
 QUEUES_INSPECT_TIMEOUT_SECONDS = env.float("QUEUES_INSPECT_TIMEOUT_SECONDS", default=1.0)
 BROKER_CHECK_TIMEOUT_SECONDS = env.float("BROKER_CHECK_TIMEOUT_SECONDS", default=2.0)
 # Addresses (or CIDR ranges) that may scrape /metrics without signing in; admins always may.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
-# --- outbox, realtime, admin dashboard (issue 5) --------------------------------------------
+
+# --- outbox, realtime, admin dashboard (docs/realtime.md) -----------------------------------
 # Relay: first retry after the after-commit send had its chance; then exponential backoff
-# (base * 2**(attempts-1), capped); failed after OUTBOX_MAX_ATTEMPTS. See docs/realtime.md.
+# (base * 2**(attempts-1), capped); failed after OUTBOX_MAX_ATTEMPTS.
 OUTBOX_FIRST_RETRY_SECONDS = env.int("OUTBOX_FIRST_RETRY_SECONDS", default=10)
 OUTBOX_BACKOFF_BASE_SECONDS = env.int("OUTBOX_BACKOFF_BASE_SECONDS", default=10)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=3600)
@@ -395,83 +425,53 @@ OUTBOX_EMBEDDED_RELAY_SECONDS = env.float("OUTBOX_EMBEDDED_RELAY_SECONDS", defau
 # Tests run publisher and sockets in one process: let any process send to the in-memory layer.
 OUTBOX_SEND_FROM_ANY_PROCESS = env.bool("OUTBOX_SEND_FROM_ANY_PROCESS", default=TESTING)
 RESUME_MAX = env.int("RESUME_MAX", default=1000)
+WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
 ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
-# Per-socket buffer of the channel layer. A slow socket beyond it loses live frames (counted in
-# outbox.layers.DROPS and logged) and recovers them with resume. Expiry: in-memory layer only.
-CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
-CHANNEL_EXPIRY_SECONDS = env.int("CHANNEL_EXPIRY_SECONDS", default=60)
-if REDIS_URL:
-    CHANNEL_LAYERS["default"]["BACKEND"] = "outbox.layers.CountingRedisPubSubChannelLayer"
-    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = CHANNEL_CAPACITY
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "outbox.layers.CountingInMemoryChannelLayer",
-                                  "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_SECONDS}}}
-# --- blocking, banners, rate limits, hardening (issue 4) ----------------------------------------
-# Refresh tokens are recorded (OutstandingToken) so a block can blacklist them (accounts.services).
-INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
-SIMPLE_JWT["TOKEN_REFRESH_SERIALIZER"] = "accounts.serializers.TokenRefreshSerializerDB"
-# A blocked user's Django session (admin, websocket session auth) stops working at once.
-AUTHENTICATION_BACKENDS = ["accounts.backends.BlockAwareModelBackend"]
 
-# Rate limits (django-ratelimit through dgt.api.ratelimit): name -> "count/period", env-overridable
-# as RATELIMIT_<NAME upper>. Counted in the default cache: Redis in services mode, so every
-# gunicorn worker and every process shares one counter.
-RATELIMIT_RATES = {
-    name: env.str(f"RATELIMIT_{name.upper()}", default=default)
-    for name, default in {
-        "token_ip": "30/m",  # POST /api/auth/token per client IP
-        "token_username": "10/m",  # POST /api/auth/token per username tried
-        "token_refresh": "30/m",  # POST /api/auth/token/refresh per client IP
-        "user_block": "30/m",  # block / unblock / role per admin
-        "wallet_refund": "120/m",  # POST /api/wallet/refund per admin (replays count too)
-        "wallet_payout": "10/m",  # POST /api/wallet/payouts per user
-        "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
-    }.items()
-}
-# Off by default in the test suite (one shared LocMem counter across unrelated tests); the
-# rate-limit tests switch it on.
-RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=not TESTING)
-RATELIMIT_CACHE_PREFIX = "dgt:rl:"
-
+# --- listings, search, analytics, banners ---------------------------------------------------
+LISTING_CATEGORIES = env.list(
+    "LISTING_CATEGORIES", default=["electronics", "vehicles", "property", "jobs", "furniture", "misc"]
+)
+LISTING_DEFAULT_EXPIRY_DAYS = 30
+# Listings claimed per transaction by the hourly expiry job (listings.expiry).
+EXPIRY_BATCH_SIZE = env.int("EXPIRY_BATCH_SIZE", default=500)
+# Full-text search (listings.search): PostgreSQL text search configuration; SQLite uses containment.
+SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
+SEARCH_MAX_QUERY_LENGTH = 200
+# Client analytics batches (analytics app).
+ANALYTICS_MAX_BATCH = 500
+ANALYTICS_MAX_PROPERTIES_BYTES = 4096
+ANALYTICS_MAX_AGE_DAYS = 30  # older client timestamps are rejected (a broken clock, not late data)
 # Public banner feed cache (dropped on every banner change; never longer than the next schedule edge).
 BANNER_CACHE_SECONDS = env.int("BANNER_CACHE_SECONDS", default=60)
 
-# Transport security: on by default in production mode (DEBUG off), each switchable from the env.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the cluster
-if env.bool("SECURE_PROXY_SSL", default=False):  # the proxy terminates TLS and sets X-Forwarded-Proto
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SESSION_COOKIE_HTTPONLY = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-CORS_ALLOW_CREDENTIALS = False  # the apps send a bearer token; cookies stay first-party (admin)
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
-from corsheaders.defaults import default_headers  # noqa: E402
+# --- wallet (docs/wallet.md) ----------------------------------------------------------------
+# Razorpay switches on when the key id and secret are set; otherwise the deterministic fake gateway.
+RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_ACCOUNT_NUMBER = env.str("RAZORPAY_ACCOUNT_NUMBER", default="")  # RazorpayX account paying out
+# Webhooks are accepted only with a valid signature; with no secret (production) none is accepted.
+RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET",
+                                  default="dev-insecure-razorpay-webhook-secret" if DEBUG or TESTING else "")
+PAYMENT_GATEWAY_FAKE_OUTCOME = env.str("PAYMENT_GATEWAY_FAKE_OUTCOME", default="succeed")
+REFUND_GOODWILL_MAX = Decimal(env.str("REFUND_GOODWILL_MAX", default="10000.00")).quantize(Decimal("0.01"))
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)
 
-CORS_ALLOW_HEADERS = [*default_headers, "idempotency-key", "x-request-id"]
-
-# Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (dgt.logging).
-LOGGING["filters"]["mask_pii"] = {"()": "dgt.logging.MaskPIIFilter"}
-LOGGING["handlers"]["console"]["filters"] = ["mask_pii"]
-# --- expiry reminders and notifications (issue 6) ---------------------------------------------
-# Listings claimed per transaction by the hourly expiry job (listings.expiry).
-EXPIRY_BATCH_SIZE = env.int("EXPIRY_BATCH_SIZE", default=500)
+# --- notifications (docs/notifications.md) --------------------------------------------------
 # Global send rate across every worker (Redis fixed window per second; process-local embedded).
 NOTIFICATION_RATE_LIMIT_PER_SECOND = env.int("NOTIFICATION_RATE_LIMIT_PER_SECOND", default=100)
-NOTIFICATION_RATE_LIMIT_KEY = env.str("NOTIFICATION_RATE_LIMIT_KEY",
-                                      default=f"{env.str('CHANNEL_PREFIX', default='dgt')}:notifications:rate")
+NOTIFICATION_RATE_LIMIT_KEY = env.str("NOTIFICATION_RATE_LIMIT_KEY", default=f"{CHANNEL_PREFIX}:notifications:rate")
 NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=15.0)
 NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=900.0)
 # A row claimed (sending) longer than this lost its worker; admins may retry it (notifications_retry).
 NOTIFICATION_STALE_SENDING_SECONDS = env.int("NOTIFICATION_STALE_SENDING_SECONDS", default=600)
+# A queued notification older than this (never claimed) lost its task message: the sweeper sends it.
+NOTIFICATION_SWEEP_AFTER_SECONDS = env.int("NOTIFICATION_SWEEP_AFTER_SECONDS", default=120)
+# Rows queued again per sweep (every 5 minutes); the rest wait for the next run.
+NOTIFICATION_SWEEP_LIMIT = env.int("NOTIFICATION_SWEEP_LIMIT", default=5000)
 # Providers switch on with their credentials; console/log (and Django's console email) otherwise.
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
 FCM_CREDENTIALS_JSON = env.str("FCM_CREDENTIALS_JSON", default="")
@@ -493,9 +493,3 @@ NOTIFICATION_PROVIDERS = {
             else "notifications.providers.console.ConsoleSmsProvider"),
     "email": "notifications.providers.email.DjangoEmailProvider",
 }
-
-# --- notifications outbox sweeper (issue 9) ---
-# A queued notification older than this (never claimed) lost its task message: the sweeper sends it.
-NOTIFICATION_SWEEP_AFTER_SECONDS = env.int("NOTIFICATION_SWEEP_AFTER_SECONDS", default=120)
-# Rows queued again per sweep (every 5 minutes); the rest wait for the next run.
-NOTIFICATION_SWEEP_LIMIT = env.int("NOTIFICATION_SWEEP_LIMIT", default=5000)

@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from dgt.api.health import healthz, readyz
-from dgt.monitoring.api import MetricsView
+from ops.health import healthz, readyz
+from ops.monitoring.api import MetricsView
 
 api = [
     path("", include("accounts.urls")),
@@ -13,7 +13,7 @@ api = [
     path("", include("notifications.urls")),
     path("", include("wallet.urls")),
     path("", include("analytics.urls")),
-    path("", include("dgt.monitoring.urls")),
+    path("", include("ops.monitoring.urls")),
     path("", include("outbox.urls")),
     path("", include("banners.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
@@ -28,7 +28,7 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
 ]
 
-handler400 = "dgt.api.errors.bad_request_view"
-handler403 = "dgt.api.errors.permission_denied_view"
-handler404 = "dgt.api.errors.not_found_view"
-handler500 = "dgt.api.errors.server_error_view"
+handler400 = "core.api.errors.bad_request_view"
+handler403 = "core.api.errors.permission_denied_view"
+handler404 = "core.api.errors.not_found_view"
+handler500 = "core.api.errors.server_error_view"

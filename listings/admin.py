@@ -3,8 +3,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 
-from dgt.admin_actions import form_action
-from dgt.admin_roles import RoleAdminMixin
+from core.admin_actions import form_action
+from core.admin_roles import RoleAdminMixin
 
 from . import services
 from .models import Listing

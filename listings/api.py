@@ -5,8 +5,8 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsModerator
-from dgt.api.pagination import Pagination
+from core.api.permissions import IsModerator
+from core.api.pagination import Pagination
 
 from . import services
 from .selectors import listing_list_for_owner

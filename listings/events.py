@@ -1,4 +1,4 @@
-"""Events the listings app emits (DESIGN.md Events)."""
+"""Events the listings app emits (docs/realtime.md)."""
 from outbox.services import GROUP_ADMIN, publish, user_group
 
 from .models import Listing

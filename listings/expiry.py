@@ -1,4 +1,4 @@
-"""Expiry reminders and expiry of approved listings (DESIGN.md Jobs; issue 6).
+"""Expiry reminders and expiry of approved listings (docs/notifications.md).
 
 Run hourly by beat (`listings.tasks.expiry_reminders_run`, crontab minute 0, Asia/Kolkata).
 Three phases, each in bounded batches of EXPIRY_BATCH_SIZE rows, each batch in its own

@@ -1,7 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from dgt.api.fields import MoneyField
+from core.api.fields import MoneyField
 
 from .models import Listing
 

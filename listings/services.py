@@ -14,14 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from dgt.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
 from notifications.services import notification_enqueue
 from outbox.alerts import admin_alert
 
 from .events import listing_payload, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
-from .search.services import search_remove_on_commit, search_sync_on_commit
+from .search.queue import search_remove_on_commit, search_sync_on_commit
 
 EDITABLE_FIELDS = ("title", "description", "category", "price")
 
@@ -100,7 +100,7 @@ def _moderation_target(listing_id: int, actor) -> Listing:
     except Listing.DoesNotExist:
         raise NotFound("Listing not found.") from None
     if listing.owner_id == actor.pk:
-        raise Forbidden("Moderators cannot moderate their own listings.", code="own_listing")
+        raise Forbidden("Moderators cannot moderate their own listings.", code=ErrorCode.OWN_LISTING)
     return listing
 
 
@@ -119,7 +119,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     listing = _moderation_target(listing_id, actor)
     if listing.status != ListingStatus.PENDING:
         raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be approved.",
-                       code="invalid_transition")
+                       code=ErrorCode.INVALID_TRANSITION)
     now = timezone.now()
     listing.status = ListingStatus.APPROVED
     listing.reason = reason
@@ -150,7 +150,7 @@ def listing_reject(*, listing_id: int, actor, reason: str) -> Listing:
     listing = _moderation_target(listing_id, actor)
     if listing.status != ListingStatus.PENDING:
         raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be rejected.",
-                       code="invalid_transition")
+                       code=ErrorCode.INVALID_TRANSITION)
     listing.status = ListingStatus.REJECTED
     listing.reason = reason.strip()
     listing.save(update_fields=["status", "reason", "updated_at"])

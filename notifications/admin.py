@@ -1,19 +1,10 @@
 """Notifications in Django admin: read-only logs; admins may retry failed notifications."""
 from django.contrib import admin, messages
 
+from core.admin_roles import ReadOnlyAdmin
+
 from . import services
 from .models import Device, Notification, NotificationPreference
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)

@@ -4,7 +4,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dgt.api.pagination import Pagination
+from core.api.pagination import Pagination
 
 from . import services
 from .models import Notification

@@ -8,7 +8,7 @@ E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "A phone number in E.164 form, e.g. 
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    """DESIGN.md: templateKey, channel, status, data, createdAt (plus id and sentAt)."""
+    """docs/notifications.md: templateKey, channel, status, data, createdAt (plus id and sentAt)."""
 
     templateKey = serializers.CharField(source="template_key")
     data = serializers.JSONField(source="payload")

@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from dgt.errors import NotFound
+from core.errors import NotFound
 from outbox.services import publish_many, user_group
 
 from .catalog import TEMPLATES, render

@@ -1,36 +1,22 @@
 from django.contrib import admin, messages
 
-from dgt.errors import ServiceError
+from core.admin_roles import ReadOnlyAdmin
+from core.errors import ServiceError
 
-from . import services
+from . import retry
 from .models import EventOutbox
 
 
 @admin.register(EventOutbox)
-class EventOutboxAdmin(admin.ModelAdmin):
+class EventOutboxAdmin(ReadOnlyAdmin):
     list_display = ("id", "channel", "group", "status", "attempts", "next_attempt_at", "sent_at", "created_at")
     list_filter = ("status", "channel")
     search_fields = ("group", "request_id")
     readonly_fields = [f.name for f in EventOutbox._meta.fields]
     actions = ["retry_selected"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_module_permission(self, request):
-        return request.user.is_active and getattr(request.user, "is_admin", False)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
     def has_retry_permission(self, request):
-        return self.has_module_permission(request)
+        return self.has_view_permission(request)
 
     @admin.action(description="Retry selected failed events", permissions=["retry"])
     def retry_selected(self, request, queryset):
@@ -38,7 +24,7 @@ class EventOutboxAdmin(admin.ModelAdmin):
         done, skipped = 0, []
         for row_id in queryset.values_list("pk", flat=True):
             try:
-                services.outbox_retry(outbox_id=row_id, actor=request.user)
+                retry.outbox_retry(outbox_id=row_id, actor=request.user)
                 done += 1
             except ServiceError as exc:
                 skipped.append(f"#{row_id}: {exc.message}")

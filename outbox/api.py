@@ -5,9 +5,9 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdmin
+from core.api.permissions import IsAdmin
 
-from . import services
+from . import retry
 from .models import EventOutbox, OutboxStatus
 from .selectors import outbox_list
 from .serializers import OutboxRowSerializer
@@ -39,6 +39,6 @@ class OutboxRetryView(APIView):
 
     @extend_schema(request=None, responses=OutboxRowSerializer)
     def post(self, request, outbox_id: int):
-        row = services.outbox_retry(outbox_id=outbox_id, actor=request.user)
+        row = retry.outbox_retry(outbox_id=outbox_id, actor=request.user)
         row.refresh_from_db()
         return Response(OutboxRowSerializer(row).data)

@@ -1,4 +1,4 @@
-"""The websocket frame of an outbox row (DESIGN.md Events), serialized once per row."""
+"""The websocket frame of an outbox row (docs/realtime.md), serialized once per row."""
 from __future__ import annotations
 
 import json

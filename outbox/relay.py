@@ -10,7 +10,7 @@ One pass (`relay_pass`), in one transaction:
    attempt time `now + min(BASE * 2**(attempts-1), MAX)`; at OUTBOX_MAX_ATTEMPTS they become
    failed and one `admin.alert` (kind `outbox.failed`) names them.
 `relay_run` repeats passes, a cursor moving up the ids, until nothing due is left or the layer
-fails. Sources: Sentry's outbox drain, DESIGN.md.
+fails. Sources: Sentry's outbox drain, docs/realtime.md.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import runtime
+from .alerts import admin_alert
 from .models import EventOutbox, OutboxStatus
 from .ordering import find_blockers, hold, split_ready
 from .transport import send_batch
@@ -127,8 +128,6 @@ def _record_failures(rows: list[ClaimedRow], error: Exception | None, now, stats
             stats["retrying"] += len(ids)
     log.warning("outbox relay: %d rows not sent (%s); %d failed for good", len(rows), message, len(failed))
     if failed:
-        from .alerts import admin_alert
-
         failed.sort()
         stats["failed"] = len(failed)
         admin_alert(kind="outbox.failed",

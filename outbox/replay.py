@@ -1,4 +1,4 @@
-"""Reads for resume: the outbox rows a socket missed (DESIGN.md Events, issue 5)."""
+"""Reads for resume: the outbox rows a socket missed (docs/realtime.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

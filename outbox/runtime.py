@@ -3,7 +3,7 @@
 With a shared layer (Redis) every process may send. With InMemoryChannelLayer the layer lives
 inside one process: a row sent by `manage.py runjob ...` or `manage.py shell` would reach that
 process's own (socket-less) layer and be marked sent though nobody got it. So in embedded mode
-only the process that serves websockets (marked by `outbox.embedded.EmbeddedRelay` when the ASGI
+only the process that serves websockets (marked by `realtime.embedded.EmbeddedRelay` when the ASGI
 app is first called) sends; any other process leaves its rows pending, due at once, and the
 serving process's relay loop sends them within OUTBOX_EMBEDDED_RELAY_SECONDS. The test suite
 runs publisher and sockets in one process (OUTBOX_SEND_FROM_ANY_PROCESS, default on in tests).

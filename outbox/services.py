@@ -1,4 +1,4 @@
-"""Publishing events through the transactional outbox (DESIGN.md Events; Sentry's outbox pattern).
+"""Publishing events through the transactional outbox (docs/realtime.md; Sentry's outbox pattern).
 
 `publish()` is called by a service inside its transaction. The rows commit or roll back with the
 change; after commit they are handed to the channel layer at once (`send_rows`) and marked sent.
@@ -20,8 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.context import current
-from dgt.errors import Conflict, NotFound
+from core.context import current
 
 from . import runtime
 from .models import EventOutbox, OutboxStatus
@@ -106,39 +105,3 @@ def send_rows(rows: list[EventOutbox]) -> int:
             attempts=F("attempts") + 1, last_error=f"{type(result.error).__name__}: {result.error}"[:1000]
         )
     return sent
-
-
-@transaction.atomic
-def outbox_retry(*, outbox_id: int, actor) -> EventOutbox:
-    """Put a failed row back to pending, due now, with its attempts reset; the relay sends it.
-
-    Audited as `outbox.retry`. Raises NotFound for an unknown id, Conflict (409) when the row
-    is not failed (pending rows are retried anyway; sent rows need no retry).
-    """
-    from audit.services import audit_record
-
-    row = EventOutbox.objects.select_for_update().filter(pk=outbox_id).first()
-    if row is None:
-        raise NotFound("Outbox row not found.")
-    if row.status != OutboxStatus.FAILED:
-        raise Conflict(f"Outbox row {row.pk} is {row.status}; only failed rows can be retried.",
-                       code="invalid_transition")
-    previous = {"attempts": row.attempts, "lastError": row.last_error}
-    row.status = OutboxStatus.PENDING
-    row.attempts = 0
-    row.next_attempt_at = timezone.now()
-    row.save(update_fields=["status", "attempts", "next_attempt_at"])
-    audit_record(action="outbox.retry", entity_type="outbox", entity_id=row.pk, user=actor, metadata=previous)
-    if runtime.may_send():
-        transaction.on_commit(lambda: _retry_now(row.pk))
-    return row
-
-
-def _retry_now(outbox_id: int) -> None:
-    """Hand a retried row to the relay at once rather than waiting for the next beat tick."""
-    from .relay import relay_run
-
-    try:
-        relay_run(max_batches=1)
-    except Exception as exc:  # the periodic relay picks it up
-        log.warning("relay after retry of %s failed: %s", outbox_id, exc)

@@ -4,7 +4,7 @@
 layer it writes every row's PUBLISH in one pipelined round trip from a plain (sync) Redis
 client -- the same channel names and serializer the layer uses, so consumers cannot tell the
 difference -- instead of one `async_to_sync(group_send)` per row, which costs an event loop hop
-and a round trip each (issue 7 benchmarks the relay). Other layers get one `async_to_sync` call
+and a round trip each (docs/benchmarks.md measures the relay). Other layers get one `async_to_sync` call
 per batch.
 """
 from __future__ import annotations
@@ -51,12 +51,18 @@ def _sync_client(host: dict) -> redis.Redis:
     return client
 
 
+def group_channel_name(prefix: str, group: str) -> str:
+    """The Redis pub/sub channel channels_redis publishes a group's messages on."""
+    return f"{prefix}__group__{group}"
+
+
 def _publish_pipelined(layer: RedisPubSubChannelLayer, rows: Sequence[EventOutbox]) -> BatchResult:
+    # channels_redis internals (layer._kwargs, _consistent_hash) are read here and nowhere else.
     hosts = decode_hosts(layer._kwargs.get("hosts"))
     prefix = layer._kwargs.get("prefix", "asgi")
     pipes = {}
     for row in rows:
-        channel = f"{prefix}__group__{row.group}"
+        channel = group_channel_name(prefix, row.group)
         shard = _consistent_hash(channel, len(hosts)) if len(hosts) > 1 else 0
         pipe = pipes.get(shard)
         if pipe is None:

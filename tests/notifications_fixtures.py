@@ -1,4 +1,4 @@
-"""Helpers for the expiry and notification tests (issue 6)."""
+"""Helpers for the expiry and notification tests (docs/notifications.md)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta

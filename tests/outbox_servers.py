@@ -1,4 +1,4 @@
-"""Real server processes for the outbox end-to-end tests (ports 19500-19599: issue 5's range)."""
+"""Real server processes for the outbox end-to-end tests (ports 19500-19599: the end-to-end tests' range)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Blocking and unblocking users: service, API, Django admin, auto-unblock (issue 4)."""
+"""Blocking and unblocking users: service, API, Django admin, auto-unblock (docs/access-and-hardening.md)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,7 +15,7 @@ from accounts.models import Role, User
 from accounts.tasks import auto_unblock_run
 from accounts.tokens import token_pair_for
 from audit.models import AuditLog
-from dgt.errors import Conflict, Forbidden, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
 from outbox.models import EventOutbox
 
 from .factories import PASSWORD

@@ -1,4 +1,4 @@
-"""JWT acceptance rules (issue 4): only HS256 with JWT_SECRET; leeway the same on API, refresh, websocket."""
+"""JWT acceptance rules (docs/access-and-hardening.md): only HS256 with JWT_SECRET; leeway the same on API, refresh, websocket."""
 from __future__ import annotations
 
 import time

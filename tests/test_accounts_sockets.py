@@ -1,4 +1,4 @@
-"""Open websockets follow blocks and role changes at once (issue 4), through the real ASGI app."""
+"""Open websockets follow blocks and role changes at once (docs/access-and-hardening.md), through the real ASGI app."""
 from __future__ import annotations
 
 import json

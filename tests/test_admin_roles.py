@@ -1,4 +1,4 @@
-"""Who reaches which Django admin page, by marketplace role (dgt.admin_roles)."""
+"""Who reaches which Django admin page, by marketplace role (core.admin_roles)."""
 import pytest
 
 from accounts.models import Role

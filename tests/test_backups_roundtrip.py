@@ -42,7 +42,7 @@ def test_backup_empty_restore_same_rows(backup_dir, seller, buyer, moderator, dj
     assert before["listings.Listing"] == 5 and before["listings.SearchDocument"] == 1
 
     # when the backup job runs (as beat or `runjob database_backup` would run it)
-    from dgt.tasks import database_backup_run
+    from ops.tasks import database_backup_run
 
     result = database_backup_run.apply().get()
     assert result["file"] in os.listdir(backup_dir) and result["bytes"] > 0
@@ -53,7 +53,7 @@ def test_backup_empty_restore_same_rows(backup_dir, seller, buyer, moderator, dj
     assert Listing.objects.count() == 0
 
     # then a restore brings every row back
-    from dgt.backups import database_restore
+    from ops.backups import database_restore
 
     database_restore(filename=result["file"])
     assert row_counts() == before
@@ -69,7 +69,7 @@ def test_old_backups_are_cleaned(backup_dir, settings, monkeypatch):
     import dbbackup.settings
 
     monkeypatch.setattr(dbbackup.settings, "CLEANUP_KEEP", 2)
-    from dgt.backups import database_backup
+    from ops.backups import database_backup
 
     names = []
     for day in range(4):  # four nightly runs

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from dgt.asgi import application
 from listings.models import Listing
-from outbox.origin import origin_allowed
+from realtime.origin import origin_allowed
 from wallet.models import Transaction, Wallet
 
 from .wsutil import ws_connect, ws_frames

@@ -1,4 +1,4 @@
-"""Banners: admin CRUD, validation, public feed by schedule and priority, cache, events, audit (issue 4)."""
+"""Banners: admin CRUD, validation, public feed by schedule and priority, cache, events, audit (docs/access-and-hardening.md)."""
 from __future__ import annotations
 
 from datetime import timedelta

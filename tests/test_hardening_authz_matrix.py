@@ -1,4 +1,4 @@
-"""Authorization matrix over every API endpoint (issue 4; DESIGN.md Roles): anonymous, user,
+"""Authorization matrix over every API endpoint (docs/access-and-hardening.md): anonymous, user,
 moderator, admin, blocked user.
 
 To extend: append an `Endpoint` to ENDPOINTS. `path` may use the placeholders of `_world()`

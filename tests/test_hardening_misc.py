@@ -1,4 +1,4 @@
-"""Hardening (issue 4): start-up without secrets, check --deploy, CORS/CSRF, masked logs,
+"""Hardening (docs/access-and-hardening.md): start-up without secrets, check --deploy, CORS/CSRF, masked logs,
 append-only audit log, escaped user text in the admin."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.test import Client
 from accounts import services as account_services
 from audit.models import AuditLog, ImmutableError
 from audit.services import audit_record
-from dgt.logging import mask_pii
+from core.logging import mask_pii
 
 from .factories import ListingFactory
 

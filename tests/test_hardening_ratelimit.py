@@ -1,4 +1,4 @@
-"""Rate limits and client identity (issue 4).
+"""Rate limits and client identity (docs/access-and-hardening.md).
 
 Rates in these tests use a one-day window ("N/d"): django-ratelimit counts in fixed windows, and
 a day-long window makes crossing a window edge during a test (which would reset the count)
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from audit.context import client_ip
+from core.context import client_ip
 from audit.models import AuditLog
 
 from .factories import PASSWORD
@@ -121,7 +121,7 @@ def test_audit_ip_behind_trusted_proxy_is_the_rightmost_untrusted_hop(api_for, a
 def test_decorator_on_a_plain_django_view(ratelimits, rf):
     from django.http import HttpResponse
 
-    from dgt.api.ratelimit import ratelimit
+    from core.api.ratelimit import ratelimit
 
     @ratelimit(rate="1/d", key="ip", group="test.plain")
     def view(request):

@@ -1,4 +1,4 @@
-"""Rate limits are shared by every server process (services mode: Redis cache) — issue 4.
+"""Rate limits are shared by every server process (services mode: Redis cache) (docs/access-and-hardening.md).
 
 Starts two gunicorn servers (2 workers each) on this worktree's ports against the test database
 and Redis, and sends alternating login attempts to both: together they allow exactly the limit.
@@ -22,7 +22,7 @@ from django.conf import settings
 from .hardening_fixtures import clear_rate_counters
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT_RANGE = range(19440, 19499)  # issue 4's ports are 19400-19499
+PORT_RANGE = range(19440, 19499)  # the rate-limit tests' own ports, 19400-19499
 
 
 def _free_port(taken: set[int]) -> int:

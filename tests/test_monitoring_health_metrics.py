@@ -118,7 +118,7 @@ class FakeMismatchModel:
 
 
 def test_reconciliation_gauges_follow_the_wallet_model(client, monkeypatch):
-    from dgt.monitoring import metrics as metrics_module
+    from ops.monitoring import metrics as metrics_module
 
     text = client.get("/metrics").content.decode()
     model = metrics_module.reconciliation_mismatch_model()

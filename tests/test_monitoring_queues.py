@@ -14,8 +14,8 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from accounts.models import Role
-from dgt.monitoring import queues as queues_module
-from dgt.monitoring.queues import queues_overview
+from ops.monitoring import queues as queues_module
+from ops.monitoring.queues import queues_overview
 from outbox.models import EventOutbox, OutboxStatus
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +125,7 @@ def test_broker_down_is_reported_not_raised(api_for, admin_user, monkeypatch):
 def test_waiting_reads_the_redis_broker(settings):
     # a queue of this test's own, so other runs sharing the Redis db cannot disturb it
     queue = f"dgt_i16_waiting_{os.getpid()}"
-    settings.MONITORED_QUEUES = [queue]
+    settings.QUEUES = [queue]
     try:
         assert queues_overview()["queues"][queue]["waiting"] == 0  # never declared
         for i in range(3):
@@ -142,7 +142,7 @@ def test_waiting_reads_the_redis_broker(settings):
 def test_with_a_real_worker(settings, tmp_path):
     # given a real worker (on the test database) consuming a queue of this test's own
     queue = f"dgt_i16_e2e_{os.getpid()}"
-    settings.MONITORED_QUEUES = [queue]
+    settings.QUEUES = [queue]
     db = settings.DATABASES["default"]
     auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
     env = {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
@@ -164,7 +164,7 @@ def test_with_a_real_worker(settings, tmp_path):
             time.sleep(0.2)
         # then the overview lists the worker, nothing waiting, two completed (search_upsert's own queue
         # by routing is `search`; this run sent them elsewhere, so count them under `search`)
-        settings.MONITORED_QUEUES = [queue, "search"]
+        settings.QUEUES = [queue, "search"]
         body = queues_overview()
         assert any(w.startswith(f"{queue}@") for w in body["workers"])
         assert body["queues"][queue]["waiting"] == 0 and body["queues"][queue]["active"] == 0

@@ -1,5 +1,5 @@
 """Notifications as an outbox: rows recorded in the caller's transaction, a lost task message
-recovered by the sweeper, sent once however many sweeps run (issue 9)."""
+recovered by the sweeper, sent once however many sweeps run (docs/notifications.md)."""
 from __future__ import annotations
 
 import threading

@@ -104,7 +104,7 @@ def test_admin_action_retries_through_the_same_service(client, admin_user):
 def test_admin_index_has_the_live_panel(client, admin_user):
     client.force_login(admin_user)
     html = client.get("/admin/").content.decode()
-    assert 'id="live-panel"' in html and "outbox/dashboard.js" in html
+    assert 'id="live-panel"' in html and "ops/dashboard.js" in html
     assert 'data-stat="pendingListings"' in html
 
 

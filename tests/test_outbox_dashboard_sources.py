@@ -1,5 +1,5 @@
 """What feeds the live admin dashboard from other apps: wallet numbers (wallet/stats.py through
-the outbox.stats registry) and the `payout.failed` alert."""
+the core.stats registry) and the `payout.failed` alert."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from outbox.models import EventOutbox
-from outbox.stats import register_stat, stats_snapshot
+from core.stats import register_stat, stats_snapshot
 from wallet.models import PayoutStatus
 from wallet.services import payout_request
 
@@ -42,7 +42,7 @@ def test_failed_payout_raises_an_alert_and_counts(seller, outcome, django_captur
 
 
 def test_a_failing_provider_is_none_and_does_not_break_the_others(monkeypatch):
-    from outbox import stats
+    from core import stats
 
     monkeypatch.setattr(stats, "_providers", dict(stats._providers))
 

@@ -1,7 +1,7 @@
 """Redis (the channel layer's) stopped during 100 approvals: every request succeeds, the rows
 wait; after Redis restarts the relay sends all of them and a resumed socket has all 100.
 
-Uses a private redis-server on one of issue 5's ports, never the shared one."""
+Uses a private redis-server on one of the end-to-end tests' ports (19500-19599), never the shared one."""
 from __future__ import annotations
 
 import pytest
@@ -23,7 +23,7 @@ from .outbox_servers import free_port, redis_server
 def test_redis_down_during_100_approvals_loses_nothing(settings, tmp_path, seller, moderator, api_for):
     port = free_port(19540)
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "outbox.layers.CountingRedisPubSubChannelLayer",
+        "BACKEND": "realtime.layers.CountingRedisPubSubChannelLayer",
         "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"], "prefix": "dgt_i5_down", "capacity": 1000}}}
     settings.OUTBOX_FIRST_RETRY_SECONDS = 0  # due at once for the relay below
     listings = [ListingFactory(owner=seller) for _ in range(100)]

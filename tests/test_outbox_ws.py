@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from outbox.control import sockets_recheck
-from outbox.layers import DROPS
+from realtime.layers import DROPS
 from outbox.models import EventOutbox
 from outbox.services import publish, user_group
 
@@ -153,25 +153,30 @@ def test_bad_resume_is_an_error_frame(seller, after):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("backend", [
-    "outbox.layers.CountingInMemoryChannelLayer",
-    pytest.param("outbox.layers.CountingRedisPubSubChannelLayer", marks=pytest.mark.redis),
+    "realtime.layers.CountingInMemoryChannelLayer",
+    pytest.param("realtime.layers.CountingRedisPubSubChannelLayer", marks=pytest.mark.redis),
 ])
 def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend):
     """300 events at once to a socket that handles one frame per 5 ms with a 50-frame buffer:
     the layer drops (and counts) what does not fit; the client resumes after the last id it
     has and ends up with all 300, in order, each once."""
     from dgt.asgi import application
-    from outbox.consumers import EventsConsumer
+    from realtime.consumers import EventsConsumer
 
     config = {"capacity": 50}
     if "Redis" in backend:
         config.update(hosts=[settings.REDIS_URL], prefix="dgt_i5_slow")
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": config}}
 
+    import asyncio
+
+    published = {}
+
     class SlowConsumer(EventsConsumer):
         async def outbox_event(self, message):
-            import asyncio
-
+            # Stuck until all 300 are published, then one frame per 5 ms: the buffer overflows
+            # whatever the machine's load (a free-running consumer kept up on a busy machine).
+            await published["event"].wait()
             await asyncio.sleep(0.005)
             await super().outbox_event(message)
 
@@ -179,10 +184,12 @@ def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend
         from channels.routing import URLRouter
         from django.urls import path
 
+        published["event"] = asyncio.Event()
         app = URLRouter([path("ws/events/", SlowConsumer.as_asgi())])
         comm, _ = await open_socket(seller, app=app)
         drops_before = DROPS.count
         ids = await _emit_batch(user_group(seller.pk), 300)
+        published["event"].set()
         got = _events(await frames_until_quiet(comm, quiet=1.0))
         dropped = DROPS.count - drops_before
         while True:

@@ -6,7 +6,8 @@ from celery.schedules import crontab
 from django.core.management import call_command
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from dgt import jobs, schedule
+from dgt import jobs
+from ops import schedule
 from dgt.jobs import JOBS, Job
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.models import AnalyticsEvent
-from analytics.services import events_insert
+from analytics.ingest import events_insert
 from listings.models import ListingStatus, SearchDocument
 from listings.search.services import search_document_sync
 

@@ -10,7 +10,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from dgt.errors import ServiceError
+from core.admin_roles import ReadOnlyAdmin
+from core.errors import ServiceError
 
 from . import services
 from .models import (
@@ -23,25 +24,6 @@ class RefundForm(forms.Form):
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     ref_id = forms.CharField(max_length=100, label="Ref id", help_text="The charge refunded, e.g. listing-fee-1")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Admins (role) may look; nobody adds, edits or deletes ledger rows through the admin."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and getattr(request.user, "is_admin", False)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Wallet)

@@ -6,9 +6,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdmin
-from dgt.api.pagination import Pagination
-from dgt.api.ratelimit import ratelimit
+from core.api.permissions import IsAdmin
+from core.api.pagination import Pagination
+from core.api.ratelimit import ratelimit
 
 from . import services
 from .idempotency import HEADER, idempotent_response, key_from_request

@@ -1,4 +1,4 @@
-"""Events the wallet app emits (DESIGN.md Events): `wallet.balance`, `payouts.update`, `admin.alert`.
+"""Events the wallet app emits (docs/realtime.md): `wallet.balance`, `payouts.update`, `admin.alert`.
 
 The `*_event` functions build `(channel, groups, data)` tuples so that a service publishes all the
 events of one change with a single `publish_many` (one INSERT, one send after commit).

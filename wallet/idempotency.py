@@ -1,6 +1,6 @@
 """Idempotency-Key for unsafe API requests (IETF httpapi-idempotency-key-header draft; Stripe).
 
-Semantics (DESIGN.md Money):
+Semantics (docs/wallet.md):
 * the key is scoped to the caller (unique per user) and required: missing or malformed -> 400;
 * the first request claims the key by INSERTing it (unique constraint, `ON CONFLICT DO NOTHING`),
   committed at once so every other request sees the claim;
@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from dgt.errors import Conflict, Unprocessable, ValidationFailed
+from core.errors import Conflict, ErrorCode, Unprocessable, ValidationFailed
 
 from .models import IdempotencyKey
 
@@ -75,7 +75,7 @@ def key_from_request(request) -> str:
     if not raw or len(raw) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in raw):
         raise ValidationFailed(
             f"The {HEADER} header is required: 1..{MAX_KEY_LENGTH} printable ASCII characters, unique per request.",
-            code="idempotency_key_required", fields={HEADER: "Required."})
+            code=ErrorCode.IDEMPOTENCY_KEY_REQUIRED, fields={HEADER: "Required."})
     return raw
 
 
@@ -120,7 +120,7 @@ def idempotency_claim(*, owner_id: int, key: str, fp: str) -> Claim | Replay:
             continue
         if row.fingerprint != fp:
             raise Unprocessable(f"This {HEADER} was already used for a different request.",
-                                code="idempotency_key_reused", fields={HEADER: "Used with a different request."})
+                                code=ErrorCode.IDEMPOTENCY_KEY_REUSED, fields={HEADER: "Used with a different request."})
         if row.status == IdempotencyKey.Status.COMPLETED:
             return Replay(status=row.response_status, body=row.response_body)
         if row.locked_at < now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS):
@@ -131,7 +131,7 @@ def idempotency_claim(*, owner_id: int, key: str, fp: str) -> Claim | Replay:
                 return Claim(row_id=row.pk, token=token)
         break
     raise Conflict(f"A request with this {HEADER} is still being processed; retry later.",
-                   code="idempotency_key_in_flight", fields={HEADER: "In flight."})
+                   code=ErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT, fields={HEADER: "In flight."})
 
 
 def idempotency_complete(*, claim: Claim, status: int, body: dict) -> None:
@@ -142,7 +142,7 @@ def idempotency_complete(*, claim: Claim, status: int, body: dict) -> None:
         status=IdempotencyKey.Status.COMPLETED, response_status=status, response_body=body)
     if not done:
         raise Conflict(f"The claim on this {HEADER} expired and was taken over; nothing was done.",
-                       code="idempotency_key_in_flight")
+                       code=ErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT)
 
 
 def idempotency_release(*, claim: Claim) -> None:

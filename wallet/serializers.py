@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from dgt.api.fields import MoneyField
+from core.api.fields import MoneyField
 
 from .models import Payout, Transaction, Wallet
 

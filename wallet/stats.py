@@ -1,25 +1,23 @@
-"""Wallet numbers for the live admin dashboard (registered with outbox.stats, auto-discovered)."""
+"""Wallet numbers for the live admin dashboard (registered with core.stats, auto-discovered)."""
 from __future__ import annotations
 
 from datetime import datetime, time
 
 from django.utils import timezone
 
-from outbox.stats import register_stat
+from core.stats import register_stat
+
+from .models import Payout, PayoutStatus, Transaction, TransactionKind
 
 
 def refunds_today() -> int:
     """Refund journal entries since local midnight (TIME_ZONE, Asia/Kolkata)."""
-    from .models import Transaction, TransactionKind
-
     midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
     return Transaction.objects.filter(kind=TransactionKind.REFUND, created_at__gte=midnight).count()
 
 
 def failed_payouts() -> int:
     """Payouts that ended failed or reversed (all time)."""
-    from .models import Payout, PayoutStatus
-
     return Payout.objects.filter(status__in=[PayoutStatus.FAILED, PayoutStatus.REVERSED]).count()
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL: a trigger rejects UPDATE and DELETE on the audit log from any client (issue 4).
+"""PostgreSQL: a trigger rejects UPDATE and DELETE on the audit log from any client (docs/access-and-hardening.md).
 
 A no-op on other databases (SQLite in embedded mode relies on the app-level guards in
 audit.models). TRUNCATE is not blocked: row triggers do not fire on it, and the test suite's

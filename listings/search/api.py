@@ -5,8 +5,8 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from dgt.api.fields import MoneyField
-from dgt.api.pagination import Pagination
+from core.api.fields import MoneyField
+from core.api.pagination import Pagination
 from listings.models import Listing
 
 from .selectors import listing_search

@@ -64,22 +64,6 @@ def search_documents_remove_many(*, listing_ids: list[int]) -> int:
     return deleted
 
 
-def search_sync_on_commit(*, listing_id: int) -> None:
-    """Queue `listings.tasks.search_upsert` for the listing once the caller's transaction
-    commits (nothing is queued on rollback). A broker error after commit is logged, not raised:
-    the change itself has committed; `manage.py search_rebuild` repairs a missed update."""
-    from listings.tasks import search_upsert
-
-    transaction.on_commit(lambda: search_upsert.delay(listing_id=listing_id), robust=True)
-
-
-def search_remove_on_commit(*, listing_id: int) -> None:
-    """Queue `listings.tasks.search_remove` for the listing after commit (see search_sync_on_commit)."""
-    from listings.tasks import search_remove
-
-    transaction.on_commit(lambda: search_remove.delay(listing_id=listing_id), robust=True)
-
-
 def search_rebuild(*, batch_size: int = 500) -> dict:
     """Make every search document match its listing: index every live listing, delete the
     documents of listings that are not live. Returns {"indexed": n, "removed": n}."""

@@ -79,7 +79,7 @@ def test_a_batch_still_failing_after_the_last_retry_is_dead_lettered_then_replay
 
 
 def test_replay_with_repair_stores_text_the_database_refused(client, admin_user):
-    from analytics.services import dead_letter_write
+    from analytics.ingest import dead_letter_write
 
     events = [{"seq": 0, "name": "view", "ts": GOOD["ts"], "properties": {"note": "a\ud800b", "z": "n\x00l"}}]
     letter = dead_letter_write(batch_id=BATCH, user_id=None, events=events, received_at=GOOD["ts"],

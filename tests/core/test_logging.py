@@ -1,5 +1,5 @@
 """Logs that help at 3 a.m.: one line per event at the right level, UTC with its zone and the
-request id on every line (dgt.logging, audit.middleware; docs/access-and-hardening.md "Logs")."""
+request id on every line (core.logging, core.middleware; docs/access-and-hardening.md "Logs")."""
 from __future__ import annotations
 
 import logging
@@ -10,8 +10,8 @@ import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
 
-from audit.context import request_context
-from dgt.logging import UtcFormatter
+from core.context import request_context
+from core.logging import UtcFormatter
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """Sign-in throttling counts in a sliding window: a burst across a fixed window's edge (10/m
-used to pass 12 wrong passwords in about 3 s) is refused (dgt.api.ratelimit.sliding_usage)."""
+used to pass 12 wrong passwords in about 3 s) is refused (core.api.ratelimit.sliding_usage)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from dgt.api.ratelimit import sliding_usage
+from core.api.ratelimit import sliding_usage
 
 from ..hardening_fixtures import clear_rate_counters, ratelimits  # noqa: F401  (fixture)
 

@@ -1,6 +1,6 @@
 """Text JSON allows but UTF-8 and PostgreSQL refuse (NUL, unpaired surrogates) and non-finite
 numbers: a 400 `invalid_text` on every endpoint, in every websocket frame, in query strings and in
-webhook bodies; never a 500, never stored (dgt.api.text)."""
+webhook bodies; never a 500, never stored (core.api.text)."""
 from __future__ import annotations
 
 import json

@@ -1,6 +1,6 @@
 """The ledger core: journal entries with balanced postings and the guarded wallet UPDATE.
 
-Rule (DESIGN.md Money): a wallet balance changes only here, inside the caller's transaction,
+Rule (docs/wallet.md): a wallet balance changes only here, inside the caller's transaction,
 through one `UPDATE ... SET balance = balance + d WHERE user_id = u AND balance + d >= 0
 RETURNING balance`. The UPDATE takes the row lock, so everything after it in the transaction is
 serialized per wallet; the WHERE makes an overdraft impossible even under concurrency (PostgreSQL
@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.context import current
+from core.context import current
 from audit.services import audit_record
-from dgt.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 
 from ..events import publish_balance
 from ..models import CENT, Account, Posting, Transaction, TransactionKind, Wallet

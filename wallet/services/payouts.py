@@ -1,6 +1,6 @@
 """Payouts: debit into payouts clearing now, send to the gateway after commit, settle or reverse.
 
-State machine (issue 3): pending -> processing -> completed | failed | reversed, and pending
+State machine (docs/wallet.md): pending -> processing -> completed | failed | reversed, and pending
 straight to any final state. Final states never change: a later contradicting report (e.g.
 `payout.reversed` after `payout.processed`) is recorded once as a ReconciliationMismatch and
 raised to admins, and moves no money; a human decides (DESIGN: books never silently rewritten).
@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from dgt.errors import NotFound, Unprocessable, ValidationFailed
+from core.errors import ErrorCode, NotFound, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
 from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
@@ -62,7 +62,7 @@ def payout_request(*, user, amount: Decimal, idempotency_key: str = "") -> tuple
             raise
         if earlier.amount != amount:  # the key stays on the payout after the API's key row is purged
             raise Unprocessable("This idempotency key was already used for a different payout.",
-                                code="idempotency_key_reused", fields={"Idempotency-Key": "Used for another payout."})
+                                code=ErrorCode.IDEMPOTENCY_KEY_REUSED, fields={"Idempotency-Key": "Used for another payout."})
         return earlier, True
 
 

@@ -1,6 +1,6 @@
 """Refunds: credit a wallet from the platform's refunds account, capped per refId.
 
-Rule (issue 3, DESIGN.md Money): refunds against a refId never exceed what was charged against
+Rule (docs/wallet.md): refunds against a refId never exceed what was charged against
 it, cumulatively; a refId with no charge is a goodwill credit, and goodwill against one refId
 never exceeds REFUND_GOODWILL_MAX in total. The cap is checked after the wallet row is locked,
 so concurrent refunds against one refId are serialized and cannot both pass.
@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from audit.services import audit_record
-from dgt.errors import Unprocessable, ValidationFailed
+from core.errors import ErrorCode, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
 from ..events import admin_alert_event, balance_event, publish
@@ -46,13 +46,13 @@ def _check_cap(*, user_id: int, ref_id: str, amount: Decimal) -> None:
             left = charged - (refunded - amount)
             raise Unprocessable(
                 f"Refunds against {ref_id!r} would exceed its charges of {charged} (refundable now: {left}).",
-                code="refund_exceeds_charge", fields={"amount": f"At most {left}."})
+                code=ErrorCode.REFUND_EXCEEDS_CHARGE, fields={"amount": f"At most {left}."})
     elif refunded > settings.REFUND_GOODWILL_MAX:
         left = settings.REFUND_GOODWILL_MAX - (refunded - amount)
         raise Unprocessable(
             f"{ref_id!r} has no charge; goodwill credit is limited to {settings.REFUND_GOODWILL_MAX} "
             f"(available now: {max(left, Decimal('0.00'))}).",
-            code="goodwill_limit_exceeded", fields={"amount": f"At most {max(left, Decimal('0.00'))}."})
+            code=ErrorCode.GOODWILL_LIMIT_EXCEEDED, fields={"amount": f"At most {max(left, Decimal('0.00'))}."})
 
 
 @transaction.atomic
@@ -109,5 +109,5 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
             raise
         if (earlier.wallet_id, earlier.amount, earlier.ref_id) != (user_id, amount, ref_id):
             raise Unprocessable("This idempotency key was already used for a different refund.",
-                                code="idempotency_key_reused", fields={"Idempotency-Key": "Used for another refund."})
+                                code=ErrorCode.IDEMPOTENCY_KEY_REUSED, fields={"Idempotency-Key": "Used for another refund."})
         return RefundResult(transaction=earlier, balance=None, replayed=True)

@@ -19,8 +19,8 @@ from django.db.models import Q
 from razorpay import Utility
 from razorpay.errors import SignatureVerificationError
 
-from dgt.api.text import INVALID_TEXT, describe, unstorable_at
-from dgt.errors import ValidationFailed
+from core.api.text import describe, unstorable_at
+from core.errors import ErrorCode, ValidationFailed
 
 from ..events import publish_admin_alert
 from ..gateways import RAZORPAY_PAYOUT_STATUS, payout_status_from_gateway
@@ -40,7 +40,7 @@ def webhook_signature_verify(*, body: bytes, signature: str) -> None:
     except (SignatureVerificationError, UnicodeDecodeError):
         ok = False
     if not ok:
-        raise ValidationFailed("Missing or invalid X-Razorpay-Signature.", code="invalid_signature",
+        raise ValidationFailed("Missing or invalid X-Razorpay-Signature.", code=ErrorCode.INVALID_SIGNATURE,
                                fields={"X-Razorpay-Signature": "Invalid."})
 
 
@@ -92,10 +92,10 @@ def webhook_receive(*, body: bytes, signature: str, event_id: str = "") -> str:
         data = json.loads(body)
         event = str(data["event"])
     except (ValueError, KeyError, TypeError):
-        raise ValidationFailed("The webhook body is not a Razorpay event.", code="invalid_event") from None
+        raise ValidationFailed("The webhook body is not a Razorpay event.", code=ErrorCode.INVALID_EVENT) from None
     bad = unstorable_at(data)
-    if bad is not None:  # dgt.api.text: NUL and unpaired surrogates cannot be stored
-        raise ValidationFailed(describe(bad), code=INVALID_TEXT)
+    if bad is not None:  # core.api.text: NUL and unpaired surrogates cannot be stored
+        raise ValidationFailed(describe(bad), code=ErrorCode.INVALID_TEXT)
     entity = _entity(data, event)
     event_id = (event_id or "")[:100] or "sha256:" + hashlib.sha256(body).hexdigest()[:90]
     entity_id = str(entity.get("id") or event_id)[:64]

@@ -1,4 +1,4 @@
-"""`manage.py ledger_check`: prove the books balance (DESIGN.md Money).
+"""`manage.py ledger_check`: prove the books balance (docs/wallet.md).
 
 Checks that every wallet's cached balance equals the sum of its postings, and that every journal
 entry's postings sum to zero. Prints totals per account and exits 0 when all holds; otherwise

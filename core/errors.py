@@ -1,0 +1,84 @@
+"""Domain errors raised by services; the API renders them in the error shape of docs/architecture.md.
+
+Services never import DRF: they raise these, and `core.api.errors.exception_handler` turns them
+into `{"error": {"code", "message", "fields"}}` with the status below.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Every `error.code` a service answers with (the wire values; clients match on them).
+
+    The API's error shape and each code's meaning: docs/architecture.md (Errors).
+    """
+
+    BAD_REQUEST = "bad_request"
+    # NUL, unpaired surrogates or non-finite numbers anywhere in a request (core.api.text)
+    INVALID_TEXT = "invalid_text"
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    CONFLICT = "conflict"
+    UNPROCESSABLE = "unprocessable"
+    # accounts
+    CANNOT_ACT_ON_SELF = "cannot_act_on_self"
+    TARGET_IS_ADMIN = "target_is_admin"
+    NOT_BLOCKED = "not_blocked"
+    ALREADY_BLOCKED = "already_blocked"
+    NO_CHANGE = "no_change"
+    # listings, outbox: a state machine refused the move
+    OWN_LISTING = "own_listing"
+    INVALID_TRANSITION = "invalid_transition"
+    # wallet
+    REFUND_EXCEEDS_CHARGE = "refund_exceeds_charge"
+    GOODWILL_LIMIT_EXCEEDED = "goodwill_limit_exceeded"
+    INVALID_SIGNATURE = "invalid_signature"
+    INVALID_EVENT = "invalid_event"
+    IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
+    # analytics
+    ALREADY_REPLAYED = "already_replayed"
+
+
+class ServiceError(Exception):
+    """Base of every error a service raises on purpose. `status` is the HTTP status to answer."""
+
+    status = 400
+    code = ErrorCode.BAD_REQUEST
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.fields = fields or {}
+
+
+class ValidationFailed(ServiceError):
+    status = 400
+    code = ErrorCode.INVALID
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = ErrorCode.NOT_FOUND
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class Conflict(ServiceError):
+    """The request is valid but contradicts the current state (e.g. approving a rejected listing)."""
+
+    status = 409
+    code = ErrorCode.CONFLICT
+
+
+class Unprocessable(ServiceError):
+    status = 422
+    code = ErrorCode.UNPROCESSABLE

@@ -1,0 +1,251 @@
+"""`/ws/events/`: the live event socket of the user and admin apps (docs/realtime.md).
+
+Authentication, in this order: the `Authorization: Bearer` header (non-browser clients), the
+Django session (admins in Django admin), or a first frame `{"type": "auth", "token": ...}`
+(browsers) within WS_AUTH_TIMEOUT_SECONDS. Close codes: 4001 unauthenticated or token expired
+(at `exp`), 4003 blocked or role removed. Once the socket is in its groups the server sends
+`{"type": "ready", "userId", "groups"}`; every event published after that reaches it.
+
+Resume: `{"type": "resume", "after": <id>}` replays the rows of the socket's groups with a larger
+id, in id order, at most RESUME_MAX (then `{"type": "resume_truncated", "lastId"}`: resume again
+after lastId), then `{"type": "resumed", "lastId", "count"}`. No gap, no duplicate: Channels
+dispatches one message at a time, so live frames that arrive during the replay wait in the
+socket's layer buffer and run after it; every id this socket was sent is remembered (bounded)
+and a live frame already sent by the replay is dropped.
+
+Liveness: the server (daphne --ping-interval/--ping-timeout) pings at protocol level and drops
+dead peers; clients may also send `{"type": "ping"}` (answered `{"type": "pong"}`). Every
+WS_RECHECK_SECONDS the socket re-reads its user (safety net for a lost outbox.control message).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from accounts.authentication import user_from_token
+from accounts.tokens import token_deadline
+from core.api.text import INVALID_TEXT, describe, unstorable_at
+
+from . import dashboard
+from .layers import DROPS
+from outbox.replay import rows_after
+from outbox.services import GROUP_ADMIN
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_FORBIDDEN = 4003
+SENT_IDS_REMEMBERED = 20000
+
+
+@database_sync_to_async
+def _authenticate_token(raw: str):
+    """(user, exp) for a valid access token of an active user; raises on anything else."""
+    user, token = user_from_token(raw)
+    return user, token_deadline(token)  # exp + JWT leeway, as the API and refresh apply it
+
+
+@database_sync_to_async
+def _reload_user(user_id: int):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+class SentIds:
+    """The ids written to one socket, the newest SENT_IDS_REMEMBERED of them."""
+
+    def __init__(self, size: int = SENT_IDS_REMEMBERED):
+        self._order: deque[int] = deque()
+        self._set: set[int] = set()
+        self._size = size
+
+    def __contains__(self, row_id: int) -> bool:
+        return row_id in self._set
+
+    def add(self, row_id: int) -> None:
+        self._set.add(row_id)
+        self._order.append(row_id)
+        if len(self._order) > self._size:
+            self._set.discard(self._order.popleft())
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    user = None
+    joined: list[str]
+
+    async def connect(self):
+        self.joined = []
+        self.sent = SentIds()
+        self._tasks: list[asyncio.Future] = []
+        self._closed = False
+        await self.accept()
+        header = next((v.decode("latin1") for k, v in self.scope.get("headers", []) if k == b"authorization"), None)
+        if header:
+            scheme, _, raw = header.partition(" ")
+            if scheme.lower() != "bearer" or not raw:
+                return await self.close(code=CLOSE_UNAUTHENTICATED)
+            return await self._auth_with_token(raw.strip())
+        session_user = self.scope.get("user")
+        if session_user is not None and session_user.is_authenticated:
+            return await self._start(session_user, exp=None)
+        self._later(settings.WS_AUTH_TIMEOUT_SECONDS, self._close_if_anonymous)
+
+    def _later(self, delay: float, action) -> None:
+        """Run the coroutine function `action()` after `delay` seconds unless the socket closes first."""
+        async def run():
+            await asyncio.sleep(delay)
+            await action()
+
+        self._tasks.append(asyncio.ensure_future(run()))
+
+    async def _close_if_anonymous(self):
+        if self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def close(self, code=None, reason=None):
+        self._closed = True
+        await super().close(code=code, reason=reason)
+
+    async def _auth_with_token(self, raw: str):
+        try:
+            user, exp = await _authenticate_token(raw)
+        except Exception:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        await self._start(user, exp=exp)
+
+    async def _start(self, user, exp):
+        if not user.is_active:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        if user.is_blocked():
+            return await self.close(code=CLOSE_FORBIDDEN)
+        self.user = user
+        for group in user.groups_for_events:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        if exp:
+            self._later(max(0.0, float(exp) - time.time()), self._token_expired)
+        self._tasks.append(asyncio.ensure_future(self._recheck_loop()))
+        await self._send_json({"type": "ready", "userId": user.pk, "groups": list(self.joined)})
+        if GROUP_ADMIN in self.joined:
+            dashboard.hub.join(self)
+
+    async def _token_expired(self):
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _recheck_loop(self):
+        interval = settings.WS_RECHECK_SECONDS
+        if interval <= 0:
+            return
+        while not self._closed:
+            await asyncio.sleep(interval)
+            try:
+                await self.access_recheck({})
+            except Exception:  # a database hiccup must not kill the socket; next tick retries
+                log.exception("socket recheck failed")
+
+    async def _send_json(self, frame: dict):
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            msg = json.loads(text_data or "")
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder allows
+            return await self._error("bad_frame", "Frames are JSON objects.")
+        if not isinstance(msg, dict):
+            return await self._error("bad_frame", "Frames are JSON objects.")
+        bad = unstorable_at(msg)
+        if bad is not None:  # core.api.text: refused before any field is read, logged or echoed
+            return await self._error(INVALID_TEXT, describe(bad))
+        kind = msg.get("type")
+        if kind == "auth":
+            if self.user is not None:
+                return await self._error("already_authenticated", "This socket is already authenticated.")
+            token = msg.get("token")
+            if not isinstance(token, str) or not token:
+                return await self.close(code=CLOSE_UNAUTHENTICATED)
+            return await self._auth_with_token(token)
+        if self.user is None:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        if kind == "ping":
+            return await self._send_json({"type": "pong"})
+        if kind == "resume":
+            return await self._resume(msg.get("after"))
+        return await self._error("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def _resume(self, after):
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            return await self._error("bad_frame", "resume.after must be a non-negative integer (the last event id).")
+        limit = settings.RESUME_MAX
+        rows = await database_sync_to_async(rows_after)(groups=list(self.joined), after=after, limit=limit + 1)
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        count = 0
+        last_id = after
+        for row_id, text in rows:
+            last_id = row_id
+            if row_id in self.sent:
+                continue
+            self.sent.add(row_id)
+            await self.send(text_data=text)
+            count += 1
+        if truncated:
+            await self._send_json({"type": "resume_truncated", "lastId": last_id})
+        await self._send_json({"type": "resumed", "lastId": last_id, "count": count})
+
+    async def _error(self, code: str, message: str):
+        await self._send_json({"type": "error", "code": code, "message": message})
+
+    async def dispatch(self, message):
+        # Hot path: an event's frame text is ready and writing it touches no database, so skip
+        # channels' per-message close_old_connections(), a hop through the one shared sync thread
+        # that dominated the websocket process's profile (docs/benchmarks.md, event latency).
+        if message["type"] == "outbox.event":
+            return await self.outbox_event(message)
+        return await super().dispatch(message)
+
+    async def outbox_event(self, message):
+        """A committed outbox row for one of this socket's groups: write its frame unless this
+        socket already had it (from a resume replay, or a second relay of the row)."""
+        row_id = message["id"]
+        dropped = DROPS.take(self.channel_name)
+        if dropped is not None:
+            # The layer dropped frames for this socket (its buffer was full): replay from the
+            # outbox, in id order, from just before the first lost id (this row included); rows
+            # already written are skipped, later live frames too. The client sees no gap.
+            return await self._resume(max(0, min(dropped, row_id) - 1))
+        if row_id in self.sent:
+            return
+        self.sent.add(row_id)
+        await self.send(text_data=message["text"])
+
+    async def admin_stats(self, message):
+        """A dashboard stats frame from this process's StatsHub (realtime.dashboard)."""
+        await self.send(text_data=message["text"])
+
+    async def access_recheck(self, message):
+        """The user's block or role changed: re-read the user and close when it may not stay."""
+        if self.user is None or self._closed:
+            return
+        user = await _reload_user(self.user.pk)
+        if user is None or not user.is_active:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        if user.is_blocked() or (GROUP_ADMIN in self.joined and not user.is_moderator):
+            return await self.close(code=CLOSE_FORBIDDEN)
+        self.user = user
+
+    async def disconnect(self, code):
+        self._closed = True
+        dashboard.hub.leave(self)
+        for task in self._tasks:
+            task.cancel()
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = []

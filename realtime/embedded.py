@@ -1,0 +1,51 @@
+"""The serving process's relay loop for embedded mode (InMemoryChannelLayer).
+
+`EmbeddedRelay` wraps the ASGI application. On its first call it marks this process as the one
+serving websockets (outbox.runtime) and, when the channel layer is process-local, starts a task
+on the server's event loop that runs the relay every OUTBOX_EMBEDDED_RELAY_SECONDS: rows
+published by other processes (`manage.py runjob expiry_reminders`, `manage.py shell`) reach the
+sockets within about a second. With Redis it only marks the process; the Celery beat relay runs.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from outbox import runtime
+from outbox.relay import relay_run
+
+log = logging.getLogger(__name__)
+
+
+async def relay_loop(interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            stats = await database_sync_to_async(relay_run)()
+            if stats.get("sent") or stats.get("retrying"):
+                log.info("embedded relay: %s", stats)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep relaying: the next tick retries
+            log.exception("embedded relay pass failed")
+
+
+class EmbeddedRelay:
+    """ASGI middleware: mark the serving process; in embedded mode run the relay loop in it."""
+
+    def __init__(self, app):
+        self.app = app
+        self._task: asyncio.Task | None = None
+
+    def _start(self) -> None:
+        runtime.mark_serving()
+        if self._task is None and runtime.layer_is_process_local() and settings.OUTBOX_EMBEDDED_RELAY_SECONDS > 0:
+            self._task = asyncio.get_running_loop().create_task(relay_loop(settings.OUTBOX_EMBEDDED_RELAY_SECONDS))
+
+    async def __call__(self, scope, receive, send):
+        if self._task is None and scope["type"] in ("http", "websocket", "lifespan"):
+            self._start()
+        return await self.app(scope, receive, send)
