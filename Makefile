@@ -1,35 +1,59 @@
 # dgt — the two front-door commands are `make run` and `make test` (see README.md).
 # Embedded by default (SQLite, in-memory realtime, inline tasks); set DATABASE_URL and
-# REDIS_URL to use PostgreSQL and Redis.
+# REDIS_URL to use PostgreSQL and Redis. DEBUG is left to the settings (on embedded, off with
+# services); export DEBUG yourself for debug pages with services.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
 PORT   ?= 8000
-export DEBUG ?= 1
+SERVICES := $(and $(DATABASE_URL),$(REDIS_URL))
 
-.PHONY: install run test bench migrate demo clean
+.PHONY: install install-runtime run test bench migrate demo clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# uv (installed into the venv by pip, once) installs the requirements in parallel from its cache:
+# a fresh clone reaches its first request in seconds instead of a minute (docs/benchmarks.md).
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+# What running needs (requirements.txt): the `make run` path.
+$(VENV)/.runtime: requirements.txt | $(UV)
+	$(UV) pip install -q --python $(PY) -r requirements.txt
 	touch $@
 
+# Everything, with the test and bench tools (requirements-dev.txt): `make test`, `make bench`.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(UV)
+	$(UV) pip install -q --python $(PY) -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+install-runtime: $(VENV)/.runtime
 install: $(VENV)/.installed
 
-migrate: install
+migrate: install-runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_periodic_tasks
 
-demo: migrate
-	$(PY) manage.py demo_data
+demo: install-runtime
+	$(PY) manage.py demo_data --migrate
 
+# `make run` serves plain HTTP on 127.0.0.1: the HTTPS redirect, HSTS and secure-only cookies that
+# DEBUG off turns on (services mode) are switched off for it, out loud, here and nowhere else.
+run: export SECURE_SSL_REDIRECT ?= 0
+run: export SECURE_HSTS_SECONDS ?= 0
+run: export SESSION_COOKIE_SECURE ?= 0
+run: export CSRF_COOKIE_SECURE ?= 0
+run: export PORT := $(PORT)
 run: demo
-ifneq ($(and $(DATABASE_URL),$(REDIS_URL)),)
+ifneq ($(SERVICES),)
 	@echo "services mode: PostgreSQL + Redis; web (HTTP+websockets) on 127.0.0.1:$(PORT), Celery worker and beat"
+	@echo "plain HTTP on loopback: SECURE_SSL_REDIRECT=$$SECURE_SSL_REDIRECT SESSION_COOKIE_SECURE=$$SESSION_COOKIE_SECURE CSRF_COOKIE_SECURE=$$CSRF_COOKIE_SECURE"
+	$(PY) manage.py collectstatic --noinput -v 0
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 else
 	@echo "embedded mode: SQLite, in-memory realtime, inline tasks; http://127.0.0.1:$(PORT)/admin/"
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) dgt.asgi:application
+	$(VENV)/bin/daphne -v 0 -b 127.0.0.1 -p $(PORT) dgt.asgi:application
 endif
 
 test: install

@@ -26,6 +26,8 @@ class BlockForm(forms.Form):
                               help_text="Leave empty with no end date to block indefinitely.")
     until = forms.DateTimeField(required=False, label="Or until (date and time)",
                                 help_text="In the site time zone (Asia/Kolkata).")
+    replace = forms.BooleanField(required=False, label="Replace a block in force",
+                                 help_text="Without it, users who are already blocked are left as they are.")
 
     def clean(self):
         data = super().clean()
@@ -76,7 +78,8 @@ class UserAdmin(RoleAdminMixin, BaseUserAdmin):
     def block_selected(self, request, queryset):
         return _act(self, request, queryset, form_class=BlockForm, title="Block users",
                     call=lambda pk, actor, form: services.user_block(
-                        user_id=pk, actor=actor, reason=form.cleaned_data["reason"], until=form.until_value()))
+                        user_id=pk, actor=actor, reason=form.cleaned_data["reason"], until=form.until_value(),
+                        replace=form.cleaned_data["replace"]))
 
     @admin.action(description="Unblock selected users")
     def unblock_selected(self, request, queryset):

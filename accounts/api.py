@@ -23,8 +23,8 @@ class TokenObtainView(TokenObtainPairView):
 
     serializer_class = TokenObtainSerializer
 
-    @ratelimit(rate="token_ip", key="ip")
-    @ratelimit(rate="token_username", key="username")
+    @ratelimit(rate="token_ip", key="ip", sliding=True)
+    @ratelimit(rate="token_username", key="username", sliding=True)
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -34,7 +34,7 @@ class TokenRefreshViewDB(TokenRefreshView):
 
     serializer_class = TokenRefreshSerializerDB
 
-    @ratelimit(rate="token_refresh", key="ip")
+    @ratelimit(rate="token_refresh", key="ip", sliding=True)
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -59,7 +59,7 @@ class UserBlockView(APIView):
         if data.validated_data.get("days"):
             until = timezone.now() + timedelta(days=data.validated_data["days"])
         user = services.user_block(user_id=user_id, actor=request.user, reason=data.validated_data["reason"],
-                                   until=until)
+                                   until=until, replace=data.validated_data["replace"])
         return Response(AdminUserSerializer(user).data)
 
 

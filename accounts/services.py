@@ -30,6 +30,7 @@ from .events import publish_user_blocked
 from .models import STAFF_ROLES, Role, User
 
 SYSTEM_USERNAME = "system@dgt"
+_ROLE_RANK = {Role.USER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
 REASON_MAX = 500
 
 
@@ -78,14 +79,20 @@ def _blacklist_refresh_tokens(user: User) -> int:
 
 
 @transaction.atomic
-def user_block(*, user_id: int, actor: User, reason: str, until: datetime | None = None) -> User:
+def user_block(*, user_id: int, actor: User, reason: str, until: datetime | None = None,
+               replace: bool = False) -> User:
     """Block user `user_id` until `until` (aware datetime in the future; None = indefinitely).
 
     Sets blocked_at (now, UTC), block_until, block_reason; blacklists the user's refresh tokens;
     writes AuditLog `user.block`; publishes `users.blocked` to `admin`; after commit closes the
-    user's open sockets (4003). Blocking a blocked user replaces the reason and end (audited again).
+    user's open sockets (4003).
+
+    A user already blocked is refused with Conflict `already_blocked` (409), so a second admin
+    (or a retried request) never silently shortens or lengthens a block; with `replace=True` the
+    new reason and end replace the old ones and the audit row keeps the old block under
+    `metadata.previous` (docs/access-and-hardening.md, "Blocking a blocked user").
     Raises NotFound, Forbidden (not an admin, self, another admin without superuser),
-    ValidationFailed (empty reason, `until` not in the future or naive).
+    ValidationFailed (empty reason, `until` not in the future or naive), Conflict.
     """
     reason = _clean_reason(reason, required=True)
     now = timezone.now()
@@ -94,13 +101,21 @@ def user_block(*, user_id: int, actor: User, reason: str, until: datetime | None
                                fields={"until": "Must be in the future (ISO 8601 with offset)."})
     target = _target_locked(user_id)
     _check_may_act_on(actor, target, "block")
+    previous = None
+    if target.is_blocked(now):
+        if not replace:
+            raise Conflict("This user is already blocked; send replace: true to replace the block.",
+                           code="already_blocked")
+        previous = {"blockedAt": target.blocked_at.isoformat(), "reason": target.block_reason,
+                    "blockUntil": target.block_until.isoformat() if target.block_until else None}
     target.blocked_at = now
     target.block_until = until
     target.block_reason = reason
     target.save(update_fields=["blocked_at", "block_until", "block_reason"])
     revoked = _blacklist_refresh_tokens(target)
     audit_record(action="user.block", entity_type="user", entity_id=target.pk, user=actor, reason=reason,
-                 metadata={"blockUntil": until.isoformat() if until else None, "refreshTokensRevoked": revoked})
+                 metadata={"blockUntil": until.isoformat() if until else None, "refreshTokensRevoked": revoked,
+                           **({"previous": previous} if previous else {})})
     publish_user_blocked(target, actor=actor)
     sockets_recheck(user_id=target.pk)
     return target
@@ -155,6 +170,7 @@ def user_role_set(*, user_id: int, actor: User, role: str, reason: str = "") -> 
     may sign in to Django admin). Writes AuditLog `user.role_set` with the old and new role and,
     after commit, makes the user's open sockets re-check: a demoted moderator's `admin` socket
     closes (4003) and the approve/reject endpoints refuse them at once (role read per request).
+    A demotion also revokes every refresh token of the user (`refreshTokensRevoked` in the audit).
     Granting or removing `admin` needs a superuser. Raises NotFound, Forbidden, ValidationFailed
     (unknown role), Conflict `no_change` when the user already has `role`."""
     if role not in Role.values:
@@ -170,7 +186,10 @@ def user_role_set(*, user_id: int, actor: User, role: str, reason: str = "") -> 
     target.role = role
     target.is_staff = role in STAFF_ROLES
     target.save(update_fields=["role", "is_staff"])
+    # A demotion ends every session of the old role: refresh tokens minted before it (or racing
+    # it: token mints lock this row too) are revoked and the user signs in again.
+    revoked = _blacklist_refresh_tokens(target) if _ROLE_RANK[role] < _ROLE_RANK[old] else 0
     audit_record(action="user.role_set", entity_type="user", entity_id=target.pk, user=actor, reason=reason,
-                 metadata={"from": old, "to": role})
+                 metadata={"from": old, "to": role, "refreshTokensRevoked": revoked})
     sockets_recheck(user_id=target.pk)
     return target

@@ -35,9 +35,6 @@ class EventSerializer(serializers.Serializer):
         text = json.dumps(value, separators=(",", ":"))
         if len(text) > settings.ANALYTICS_MAX_PROPERTIES_BYTES:
             raise serializers.ValidationError(f"At most {settings.ANALYTICS_MAX_PROPERTIES_BYTES} bytes of JSON.")
-        # PostgreSQL's jsonb cannot store U+0000; refusing it here keeps a 202 a promise to store.
-        if "\\u0000" in text:
-            raise serializers.ValidationError("Text may not contain the NUL character (U+0000).")
         return value
 
 

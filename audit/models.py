@@ -24,8 +24,9 @@ class AuditLog(models.Model):
 
     Written by services in the same transaction as the change (`audit.services.audit_record`);
     never edited or deleted: `save()` of an existing row, `delete()` and bulk update/delete raise
-    `ImmutableError`; the admin is read-only; on PostgreSQL a trigger (migration 0002) rejects
-    UPDATE and DELETE from any client.
+    `ImmutableError`; the admin is read-only; under them the database rejects UPDATE and DELETE
+    from any client (the base manager, a plain QuerySet, raw SQL): a trigger on PostgreSQL
+    (migration 0002) and triggers on SQLite (migration 0003).
     """
 
     objects = AuditLogQuerySet.as_manager()

@@ -15,6 +15,8 @@ class ErrorCode(StrEnum):
     """
 
     BAD_REQUEST = "bad_request"
+    # NUL, unpaired surrogates or non-finite numbers anywhere in a request (core.api.text)
+    INVALID_TEXT = "invalid_text"
     INVALID = "invalid"
     NOT_FOUND = "not_found"
     PERMISSION_DENIED = "permission_denied"
@@ -24,6 +26,7 @@ class ErrorCode(StrEnum):
     CANNOT_ACT_ON_SELF = "cannot_act_on_self"
     TARGET_IS_ADMIN = "target_is_admin"
     NOT_BLOCKED = "not_blocked"
+    ALREADY_BLOCKED = "already_blocked"
     NO_CHANGE = "no_change"
     # listings, outbox: a state machine refused the move
     OWN_LISTING = "own_listing"
@@ -52,6 +55,8 @@ class ErrorCode(StrEnum):
     PAYOUT_ACCOUNT_NOT_ACTIVE = "payout_account_not_active"  # 409: remove/disable of an ended account
     PAYOUT_ACCOUNT_INVALID = "payout_account_invalid"  # 422: the bank says the account is invalid
     PAYOUT_ACCOUNT_REJECTED = "payout_account_rejected"  # 422: the gateway refused the details
+    # analytics
+    ALREADY_REPLAYED = "already_replayed"
 
 
 class ServiceError(Exception):

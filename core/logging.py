@@ -1,4 +1,5 @@
-"""Logging filter that masks PII before any handler writes a record (docs/access-and-hardening.md).
+"""Logging: a filter that masks PII before any handler writes a record, the UTC line format with
+the request id, and the filter that keeps each 4xx to one line (docs/access-and-hardening.md, "Logs").
 
 Masked, in the message, its arguments and a formatted traceback:
 * Authorization headers and bearer tokens: `Authorization: Bearer abc` -> `Authorization: [redacted]`
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+
+from core.context import current
 
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization|x-api-key|cookie)(\s*[:=]\s*|['\"]\s*:\s*['\"])((?:[A-Za-z]+\s+)?[^\s'\",}]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
@@ -71,3 +75,37 @@ class MaskPIIFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = mask_pii(record.exc_text)
         return True
+
+
+class UtcFormatter(logging.Formatter):
+    """One line per record: `2026-12-01T18:38:51.123Z INFO name [request-id] message`.
+
+    Times are UTC with the zone (ISO 8601 "Z"), as the API and the machine speak, whatever
+    TIME_ZONE says (Django sets the process's local zone to it). The request id is the one of the
+    request being served (core.context; X-Request-ID), "-" outside a request.
+    """
+
+    converter = time.gmtime
+
+    def __init__(self, fmt=None, datefmt=None, style="%", validate=True, **kwargs):
+        super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s", datefmt, style,
+                         validate, **kwargs)
+
+    def formatTime(self, record, datefmt=None):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+
+    def format(self, record):
+        if not getattr(record, "request_id", None):
+            record.request_id = current().request_id or "-"
+        return super().format(record)
+
+
+class DropClientErrors(logging.Filter):
+    """On `django.request` and `django.security.csrf`: drop the records of 4xx responses (and
+    with them the PermissionDenied tracebacks of admin pages a moderator may not see).
+    core.middleware logs every response once, 4xx at WARNING; 5xx records (ERROR, with the
+    traceback) pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return status is None or status >= 500

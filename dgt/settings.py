@@ -8,15 +8,20 @@ Two modes, chosen by the environment alone:
 * services — DATABASE_URL=postgres://... and REDIS_URL=redis://...: PostgreSQL (psycopg 3),
   channels-redis, a Redis cache shared by every process (rate limits) and a real Celery worker.
 
-DEBUG is off unless DEBUG=1. With DEBUG off, SECRET_KEY and JWT_SECRET have no defaults and
-start-up stops with a clear message when they are missing. Every variable is listed in
-.env.example.
+DEBUG defaults on in embedded mode and off in services mode. With DEBUG off, SECRET_KEY and
+JWT_SECRET have no defaults and start-up stops with a clear message when they are missing, except
+with services on this machine (loopback DATABASE_URL and REDIS_URL, the README's local services
+mode), where each is generated once into var/secrets/. Every variable is listed in .env.example.
 """
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from corsheaders.defaults import default_headers
@@ -37,13 +42,49 @@ DEBUG = env.bool("DEBUG", default=not env.str("DATABASE_URL", default="") and no
 TESTING = env.bool("DGT_TESTING", default=False)
 
 
+def _loopback(url: str) -> bool:
+    """Whether a service URL points at this machine (loopback address, or a unix socket)."""
+    host = urlsplit(url).hostname
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# Services on this machine (the README's local services mode): DEBUG stays off, as in production,
+# but a missing secret is generated once into var/secrets/ instead of stopping every manage.py
+# command. Services elsewhere (a deployment) must be given their secrets.
+LOCAL_SERVICES = bool(env.str("DATABASE_URL", default="") and env.str("REDIS_URL", default="")) \
+    and _loopback(env.str("DATABASE_URL")) and _loopback(env.str("REDIS_URL"))
+
+
+def _local_secret(name: str) -> str:
+    """A random secret kept in var/secrets/<name> (0600), created on first use: the same for every
+    process of this checkout (web, worker, demo tokens), unknown to anyone else."""
+    path = VAR_DIR / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(64))
+        except FileExistsError:  # another process of this checkout wrote it first
+            pass
+    return path.read_text().strip()
+
+
 def _secret(name: str, dev_default: str) -> str:
-    """A secret from the environment; a development default only when DEBUG is on."""
+    """A secret from the environment; a development default when DEBUG is on; a generated one
+    kept in var/secrets/ for services on this machine; else ImproperlyConfigured."""
     value = env.str(name, default="")
     if value:
         return value
     if DEBUG or TESTING:
         return dev_default
+    if LOCAL_SERVICES:
+        return _local_secret(name)
     raise ImproperlyConfigured(
         f"{name} is not set. dgt refuses to start in production mode (DEBUG off) without it; "
         f"set {name} in the environment (see .env.example), or DEBUG=1 for local development."
@@ -60,8 +101,10 @@ EMBEDDED = not DATABASE_URL and not REDIS_URL
 SERVICES = bool(DATABASE_URL and REDIS_URL)
 
 # --- apps, middleware, URLs, templates ------------------------------------------------------
+# "daphne" is deliberately not an app: `make run` and the tests start daphne's server themselves;
+# as an app (only there to take over `runserver`) it imported Twisted into every manage.py command,
+# Celery process and gunicorn worker: ~1 s of CPU each (docs/benchmarks.md, first run).
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -102,6 +145,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.api.timezone.ApiUtcMiddleware",
+    "core.api.text.QueryTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -180,6 +224,7 @@ QUEUES = ["default", "notifications", "search", "analytics"]
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
 # Inline in embedded mode and in the test suite (the end-to-end test runs a real worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL or TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -335,14 +380,30 @@ DBBACKUP_CONNECTOR_MAPPING = {"django.db.backends.sqlite3": "ops.backups.SqliteO
 
 # --- logging --------------------------------------------------------------------------------
 # Logs never carry PII in clear: emails, phone numbers, tokens, Authorization headers (core.logging).
+# One line per event, UTC with its zone and the request id (docs/access-and-hardening.md "Logs"):
+# every response is logged once by core.middleware (4xx at WARNING); Django's own 4xx records are
+# dropped. uvicorn's and Celery's loggers write through the same handler.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"mask_pii": {"()": "core.logging.MaskPIIFilter"}},
+    "formatters": {"plain": {"()": "core.logging.UtcFormatter"}},
+    "filters": {"mask_pii": {"()": "core.logging.MaskPIIFilter"},
+                "drop_client_errors": {"()": "core.logging.DropClientErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives "django" its own console handler (DEBUG on): every django.*
+        # record would print twice. One handler, the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["drop_client_errors"]},
+        "django.security.csrf": {"filters": ["drop_client_errors"]},
+        # uvicorn (the Procfile's ws process): through our handler; its access lines would repeat
+        # core.middleware's.
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+    },
 }
 
 # --- monitoring (ops) -----------------------------------------------------------------------
@@ -442,7 +503,7 @@ if SENDGRID_API_KEY:
     EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
     ANYMAIL = {"SENDGRID_API_KEY": SENDGRID_API_KEY}
 else:
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.providers.email_log.LogEmailBackend")
 NOTIFICATION_PROVIDERS = {
     "push": ("notifications.providers.fcm.FcmPushProvider" if FCM_CREDENTIALS_FILE or FCM_CREDENTIALS_JSON
              else "notifications.providers.console.ConsolePushProvider"),

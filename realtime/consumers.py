@@ -31,6 +31,7 @@ from django.conf import settings
 
 from accounts.authentication import user_from_token
 from accounts.tokens import token_deadline
+from core.api.text import INVALID_TEXT, describe, unstorable_at
 
 from . import dashboard
 from .layers import DROPS
@@ -160,6 +161,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return await self._error("bad_frame", "Frames are JSON objects.")
         if not isinstance(msg, dict):
             return await self._error("bad_frame", "Frames are JSON objects.")
+        bad = unstorable_at(msg)
+        if bad is not None:  # core.api.text: refused before any field is read, logged or echoed
+            return await self._error(INVALID_TEXT, describe(bad))
         kind = msg.get("type")
         if kind == "auth":
             if self.user is not None:

@@ -10,6 +10,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.db.backends.sqlite3.base import DatabaseOperations as SqliteOperations
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -18,6 +19,20 @@ from accounts.tokens import access_token_for
 from .factories import ListingFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("DGT_REQUIRE_SERVICES") == "1"
+
+
+def _sqlite_flush_unlocking_audit(self, style, tables, **kwargs):
+    """The test suite's flush between transactional tests empties the audit log too: on SQLite
+    through the unlock table of audit migration 0003 (PostgreSQL's flush TRUNCATEs, which the
+    row trigger does not see)."""
+    sql = _sqlite_sql_flush(self, style, tables, **kwargs)
+    if sql and "audit_auditlog" in tables:
+        sql = ["INSERT INTO audit_auditlog_unlock VALUES (1)", *sql, "DELETE FROM audit_auditlog_unlock"]
+    return sql
+
+
+_sqlite_sql_flush = SqliteOperations.sql_flush
+SqliteOperations.sql_flush = _sqlite_flush_unlocking_audit
 
 
 def _on_postgres() -> bool:

@@ -157,12 +157,13 @@ def test_unblock_not_blocked_is_409(api_for, admin_user, seller):
     assert _counts() == before
 
 
-def test_reblock_replaces_reason_and_end(admin_user, seller):
+def test_reblock_with_replace_replaces_reason_and_end(admin_user, seller):
     services.user_block(user_id=seller.pk, actor=admin_user, reason="first", until=timezone.now() + timedelta(days=1))
-    services.user_block(user_id=seller.pk, actor=admin_user, reason="second")
+    services.user_block(user_id=seller.pk, actor=admin_user, reason="second", replace=True)
     seller.refresh_from_db()
     assert (seller.block_reason, seller.block_until) == ("second", None)
     assert AuditLog.objects.filter(action="user.block").count() == 2
+    assert AuditLog.objects.filter(action="user.block").first().metadata["previous"]["reason"] == "first"
 
 
 def test_service_rules(admin_user, moderator, seller):
@@ -241,7 +242,7 @@ def test_demoted_moderator_loses_moderation_at_once(api_for, admin_user, moderat
     moderator.refresh_from_db()
     assert (moderator.role, moderator.is_staff) == ("user", False)
     log = AuditLog.objects.get(action="user.role_set")
-    assert log.metadata == {"from": "moderator", "to": "user"}
+    assert log.metadata == {"from": "moderator", "to": "user", "refreshTokensRevoked": 0}
 
     refused = client.post(f"/api/listings/{listing.pk}/approve", {}, format="json")
     assert refused.status_code == 403

@@ -82,7 +82,8 @@ def exception_handler(exc, context):
         detail = detail.get("detail", detail)
     if detail_code and detail_code not in ("invalid", "error", "not_authenticated", "permission_denied"):
         code = str(detail_code)
-    return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+    return Response(error_body(code, str(detail), getattr(exc, "fields", None)), status=exc.status_code,
+                    headers=headers)
 
 
 def bad_request_view(request, exception=None):

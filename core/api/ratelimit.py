@@ -18,7 +18,10 @@ Usage, on a DRF view method or a plain Django view function (stack several for s
   the same rate name share a budget only when they mean to.
 
 Counting is django-ratelimit's fixed window in the default cache (Redis in services mode: all
-processes share one count; LocMem embedded). Every request that reaches the view counts,
+processes share one count; LocMem embedded), or, with `sliding=True` (sign-in and refresh), a
+sliding-window estimate over two fixed windows (`sliding_usage`): a fixed window lets up to twice
+the limit through around its edge (10/m passed 12 wrong passwords in about 3 s), the estimate does
+not (docs/access-and-hardening.md, "Rate limits"). Every request that reaches the view counts,
 successful or not (a password guess costs the same either way). Over the limit the view is not
 called: 429 with the error body of docs/architecture.md, code `rate_limited`, and `Retry-After` in seconds. Limits
 run after authentication and permission checks (DRF's `initial()`), so a user without the
@@ -27,11 +30,15 @@ right is told 401/403, not 429.
 from __future__ import annotations
 
 import functools
+import hashlib
+import math
+import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _split_rate, get_usage
 
 from core.context import client_ip, current
 
@@ -65,11 +72,47 @@ def _rate(rate: str) -> str:
     return settings.RATELIMIT_RATES.get(rate, rate) if "/" not in rate else rate
 
 
-def check(request, *, rate: str, key: str | Callable, group: str | None = None) -> int | None:
+def sliding_usage(counter: str, *, limit: int, period: int, now: float | None = None) -> int | None:
+    """Count one hit on `counter` and apply the two-window sliding estimate (the algorithm of
+    Cloudflare's and nginx's rate limiters): hits in the current fixed window plus the previous
+    window's hits weighted by the share of it still inside the sliding window,
+    `previous * (period - elapsed) / period + current`. Returns None when that is within `limit`,
+    else the seconds (>= 1) until it will be. Both counts live in the default cache (atomic
+    add/incr: Redis in services mode, shared by every process), each kept two periods."""
+    now = time.time() if now is None else now
+    window = int(now // period)
+    elapsed = now - window * period
+    current_key = f"{settings.RATELIMIT_CACHE_PREFIX}sw:{counter}:{window}"
+    cache.add(current_key, 0, timeout=2 * period + 1)
+    try:
+        current = cache.incr(current_key)
+    except ValueError:  # expired between add and incr
+        cache.add(current_key, 1, timeout=2 * period + 1)
+        current = 1
+    previous = cache.get(f"{settings.RATELIMIT_CACHE_PREFIX}sw:{counter}:{window - 1}", 0)
+    if previous * (period - elapsed) / period + current <= limit:
+        return None
+    # Retry-After: when the estimate (no new hits) leaves room for one more hit.
+    target = limit - 1
+    if current <= target:  # the previous window's weight has to shrink, within this window
+        wait = (period - elapsed) - (target - current) * period / previous
+    else:  # after this window ends it becomes `previous` and decays from `current`
+        wait = (period - elapsed) + period * (1 - target / current)
+    return max(1, math.ceil(wait))
+
+
+def check(request, *, rate: str, key: str | Callable, group: str | None = None, sliding: bool = False) -> int | None:
     """Count this request against the limit; return None when allowed, else the seconds to wait
-    (>= 1). For code paths that are not views (e.g. Django admin actions)."""
+    (>= 1). For code paths that are not views (e.g. Django admin actions). `sliding`: the
+    two-window estimate (`sliding_usage`) instead of django-ratelimit's fixed window."""
     keyfn = KEYS[key] if isinstance(key, str) else key
     group = group or f"{rate}:{key if isinstance(key, str) else getattr(key, '__name__', 'custom')}"
+    if sliding:
+        if not getattr(settings, "RATELIMIT_ENABLE", True):
+            return None
+        limit, period = _split_rate(_rate(rate))
+        digest = hashlib.sha256(keyfn(request).encode()).hexdigest()[:32]
+        return sliding_usage(f"{group}:{digest}", limit=limit, period=period)
     usage = get_usage(request, group=group, key=lambda _g, r: keyfn(r), rate=_rate(rate), increment=True)
     if usage is None or not usage["should_limit"]:
         return None
@@ -83,7 +126,7 @@ def too_many(wait: int) -> JsonResponse:
     return response
 
 
-def ratelimit(*, rate: str, key: str | Callable = "ip", group: str | None = None):
+def ratelimit(*, rate: str, key: str | Callable = "ip", group: str | None = None, sliding: bool = False):
     """Decorator: limit a view (function or DRF method) by `key` to `rate`; see the module doc."""
 
     def decorate(view):
@@ -91,7 +134,7 @@ def ratelimit(*, rate: str, key: str | Callable = "ip", group: str | None = None
         def wrapper(*args, **kwargs):
             # A function view gets (request, ...); a method gets (self, request, ...).
             request = args[0] if isinstance(args[0], HttpRequest) or hasattr(args[0], "_request") else args[1]
-            wait = check(request, rate=rate, key=key, group=group)
+            wait = check(request, rate=rate, key=key, group=group, sliding=sliding)
             if wait is not None:
                 return too_many(wait)
             return view(*args, **kwargs)

@@ -19,6 +19,7 @@ from django.db.models import Q
 from razorpay import Utility
 from razorpay.errors import SignatureVerificationError
 
+from core.api.text import describe, unstorable_at
 from core.errors import ErrorCode, ServiceError, ValidationFailed
 
 from ..events import publish_admin_alert
@@ -139,6 +140,9 @@ def webhook_receive(*, body: bytes, signature: str, event_id: str = "") -> str:
         event = str(data["event"])
     except (ValueError, KeyError, TypeError):
         raise ValidationFailed("The webhook body is not a Razorpay event.", code=ErrorCode.INVALID_EVENT) from None
+    bad = unstorable_at(data)
+    if bad is not None:  # core.api.text: NUL and unpaired surrogates cannot be stored
+        raise ValidationFailed(describe(bad), code=ErrorCode.INVALID_TEXT)
     entity = _entity(data, event)
     event_id = (event_id or "")[:100] or "sha256:" + hashlib.sha256(body).hexdigest()[:90]
     entity_id = str(entity.get("id") or event_id)[:64]

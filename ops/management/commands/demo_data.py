@@ -3,16 +3,20 @@
 Users admin, moderator, moderator2, seller, buyer, all with password demo-pass-123; a few pending listings
 owned by seller. Run twice, it creates nothing new.
 """
+import os
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.templatetags.static import static
 from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.tokens import token_pair_for
 from listings.models import Listing, ListingStatus
+from listings.search.services import search_rebuild
 
 PASSWORD = "demo-pass-123"
 USERS = [
@@ -50,9 +54,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="Create, print nothing.")
+        parser.add_argument("--migrate", action="store_true",
+                            help="First migrate and create the periodic tasks (`make run`: one Django start-up, "
+                                 "not three; docs/benchmarks.md, first run).")
+
+    def handle(self, *args, quiet=False, migrate=False, **options):
+        if migrate:
+            call_command("migrate", interactive=False, verbosity=0 if quiet else 1)
+            call_command("setup_periodic_tasks")
+        self._create(quiet=quiet)
 
     @transaction.atomic
-    def handle(self, *args, quiet=False, **options):
+    def _create(self, *, quiet: bool):
         users = {}
         for username, role, superuser in USERS:
             user, created = User.objects.get_or_create(
@@ -79,8 +92,11 @@ class Command(BaseCommand):
 
         if not Banner.objects.exists():
             banner_create(actor=users["admin"], placement="home", title="Festive sale: 0% commission",
-                          image_url="https://picsum.photos/seed/dgt/1200/300", link="https://example.com/festive",
+                          image_url=_local_static_url("banners/demo-festive.svg"), link="https://example.com/festive",
                           start_date=timezone.now(), priority=10)
+        # Listings created above in bulk (approved ones included) bypass the services that queue
+        # search updates: make the index match every listing, as `manage.py search_rebuild` does.
+        search_rebuild()
         if quiet:
             return
         pending = list(Listing.objects.filter(status=ListingStatus.PENDING).values_list("pk", flat=True)[:10])
@@ -93,6 +109,12 @@ class Command(BaseCommand):
         self.stdout.write(f"  seller access token:    {token_pair_for(seller)['access']}")
         self.stdout.write(f"  moderator access token: {token_pair_for(users['moderator'])['access']}")
         self.stdout.write(f"  admin access token:     {token_pair_for(users['admin'])['access']}")
+
+
+def _local_static_url(path: str) -> str:
+    """An absolute URL of one of dgt's own static files on the `make run` server (PORT, default
+    8000), so the demo works offline: banners take only http(s) URLs (banners.services)."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '8000')}{static(path)}"
 
 
 # Approved listings due for the expiry job (docs/notifications.md), owned by buyer (who also sells): `runjob
