@@ -49,7 +49,8 @@ def _counts():
 
 def test_every_api_endpoint_refuses_unstorable_text_in_the_body(api_for, admin_user, seller):
     ListingFactory(owner=seller, pk=1)
-    routes = sorted(set(_api_routes()))
+    # Claim and release read no body: they act on the listing whatever the body holds (and audit it).
+    routes = sorted(r for r in set(_api_routes()) if not r.endswith(("/claim", "/release")))
     assert "/api/listings" in routes and "/api/analytics/events" in routes and len(routes) > 20
     client = api_for(admin_user)
     before = _counts()
