@@ -54,8 +54,8 @@ class DgtSocketServer(socketio.AsyncServer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.hub = Hub(self)
-        self._pids: dict[str, str] = {}
-        self._after: dict[str, int] = {}
+        self._pids: dict[str, str] = {}  # sid -> pid for its CONNECT reply
+        self._after: dict[str, tuple[str, int]] = {}  # eio_sid -> (sid, outbox id to catch up from)
         self.on("connect", self._on_connect)
         self.on("disconnect", self._on_disconnect)
 
@@ -64,14 +64,13 @@ class DgtSocketServer(socketio.AsyncServer):
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
         user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
-        await self.hub.attach(sid=sid, user=user, deadline=deadline)
+        state = await self.hub.attach(sid=sid, user=user, deadline=deadline)
         self._pids[sid] = pid
-        self._after[sid] = after
+        self._after[state.eio_sid] = (sid, after)
         return True
 
     async def _on_disconnect(self, sid, reason=None):
         self._pids.pop(sid, None)
-        self._after.pop(sid, None)
         await self.hub.detach(sid)
 
     async def _send_packet(self, eio_sid, pkt):
@@ -82,11 +81,18 @@ class DgtSocketServer(socketio.AsyncServer):
         await super()._send_packet(eio_sid, pkt)
 
     async def _handle_connect(self, eio_sid, namespace, data):
-        await super()._handle_connect(eio_sid, namespace, data)
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or NAMESPACE)
-        after = self._after.pop(sid, None) if sid is not None else None
-        if after is not None:
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+        finally:
+            pending = self._after.pop(eio_sid, None)
+        if pending is None:
+            return
+        sid, after = pending
+        if self.manager.is_connected(sid, namespace or NAMESPACE):
             await self.hub.catch_up(sid, after)
+        else:  # the transport closed before the CONNECT reply: no disconnect handler will run
+            self._pids.pop(sid, None)
+            await self.hub.detach(sid)
 
 
 def build_server() -> DgtSocketServer:

@@ -106,6 +106,21 @@ def test_a_foreign_origin_is_refused_as_on_ws_events(server):
     assert handshake(server["base"]) == 200
 
 
+def test_an_oversized_client_message_closes_the_connection(server):
+    with node_harness() as h:
+        h.send(cmd="open", name="small", url=server["base"], token=server["tokens"]["seller"])
+        h.send(cmd="open", name="big", url=server["base"], token=server["tokens"]["seller"])
+        h.wait_connect("small")
+        h.wait_connect("big")
+        h.send(cmd="emit", name="small", bytes=1000)
+        h.send(cmd="emit", name="big", bytes=100 * 1024)  # SOCKETIO_MAX_FRAME_BYTES is 64 KB
+        assert h.wait(lambda r: r.get("ev") == "disconnect")["name"] == "big"
+        listing_id = _new_listing(server)
+        _approve(server, listing_id)
+        [event] = h.wait_events("small", "listings.update", 1)  # the small one is still served
+        assert event["args"][0]["id"] == listing_id and not h.of("small", "disconnect")
+
+
 def test_token_in_the_url_is_not_read(server):
     with node_harness() as h:
         h.send(cmd="open", name="url", url=server["base"] + "?token=" + server["tokens"]["seller"])

@@ -4,6 +4,7 @@
 //   {"cmd":"ws","name","url","token"}                                       /ws/events/ socket
 //   {"cmd":"drop","name"}       close the transport, no automatic reconnection (a lost network)
 //   {"cmd":"reconnect","name"}  connect again: socket.io-client sends its pid and offset itself
+//   {"cmd":"emit","name","bytes"}  emit an event whose argument is a string of `bytes` characters
 //   {"cmd":"close","name"} / {"cmd":"quit"}
 // Reports: {"ev":"connect","name","recovered"}, {"ev":"connect_error","name","message"},
 // {"ev":"disconnect","name","reason"}, {"ev":"event","name","channel","args"}, {"ev":"frame","name","frame"}.
@@ -46,6 +47,7 @@ rl.on("line", (line) => {
   else if (c.cmd === "ws") ws(c);
   else if (c.cmd === "drop") { s.io.reconnection(false); s.io.engine.close(); }
   else if (c.cmd === "reconnect") { s.io.reconnection(true); s.connect(); }
+  else if (c.cmd === "emit") s.emit("hello", "x".repeat(c.bytes));
   else if (c.cmd === "close") s.close();
   else if (c.cmd === "quit") process.exit(0);
   out({ ev: "ack", cmd: c.cmd, name: c.name || null });
