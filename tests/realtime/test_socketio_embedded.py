@@ -183,3 +183,40 @@ def test_reconnect_before_any_event_recovers_from_the_pids_watermark(server):
         assert h.wait_connect("s", 3)["recovered"] is True
         events = h.wait_events("s", "listings.update", 3)
     assert _listing_ids(events) == [*during, late]
+
+
+def test_losing_the_moderator_role_leaves_admin_and_keeps_the_socket(server):
+    """The demoted moderator owns two listings: each approval writes the owner's row, then the
+    `admin` row. Events reach a socket in id order, so receiving the second owner row without the
+    admin row between proves the socket left `admin`."""
+    tokens = server["tokens"]
+    _, me = api(server["base"], "/api/me", token=tokens["moderator"])
+    owned = []
+    for title in ("Bookshelf", "Armchair"):
+        status, body = api(server["base"], "/api/listings", {"title": title, "description": "teak", "category": "furniture",
+                                                             "price": "900.00"}, token=tokens["moderator"])
+        assert status == 201, body
+        owned.append(body["id"])
+    with node_harness() as h:
+        h.send(cmd="open", name="mod", url=server["base"], token=tokens["moderator"])
+        h.send(cmd="open", name="adm", url=server["base"], token=tokens["admin"])
+        h.wait_events("mod", "admin.stats", 1)  # in `admin` before the demotion
+        h.wait_connect("adm")
+        try:
+            status, body = api(server["base"], f"/api/admin/users/{me['id']}/role", {"role": "user", "reason": "rotation"},
+                               token=tokens["admin"])
+            assert status == 200, body
+            for listing_id in owned:
+                status, body = api(server["base"], f"/api/listings/{listing_id}/approve", {"reason": "ok"},
+                                   token=tokens["admin"])
+                assert status == 200, body
+            mod_events = h.wait_events("mod", "listings.update", 2)
+            adm_events = h.wait_events("adm", "listings.update", 2)
+        finally:
+            api(server["base"], f"/api/admin/users/{me['id']}/role", {"role": "moderator", "reason": "back"},
+                token=tokens["admin"])
+    mod_ids = [e["args"][1]["id"] for e in mod_events]
+    adm_ids = [e["args"][1]["id"] for e in adm_events]
+    assert _listing_ids(mod_events) == owned == _listing_ids(adm_events)
+    assert [i + 1 for i in mod_ids] == adm_ids  # owner row, then the admin row the demoted socket no longer gets
+    assert not h.of("mod", "disconnect")
