@@ -13,6 +13,8 @@ connected.
 """
 from __future__ import annotations
 
+import logging
+
 import socketio
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -24,6 +26,9 @@ from ..origin import origin_allowed
 from .auth import AUTH_REQUIRED, authenticate, handshake_token
 from .hub import NAMESPACE, Hub
 from .pid import offset_read, pid_issue, pid_read
+
+log = logging.getLogger(__name__)
+SERVER_ERROR = "Server error"
 
 
 def _cors_allowed(origin, environ) -> bool:
@@ -64,7 +69,12 @@ class DgtSocketServer(socketio.AsyncServer):
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
         user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
-        state = await self.hub.attach(sid=sid, user=user, deadline=deadline)
+        try:
+            state = await self.hub.attach(sid=sid, user=user, deadline=deadline)
+        except Exception as exc:  # channel layer down: refuse now rather than serve a deaf socket
+            log.exception("socket.io connect of user %s failed", user.pk)
+            await self.hub.detach(sid)
+            raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
         self._pids[sid] = pid
         self._after[state.eio_sid] = (sid, after)
         return True
