@@ -4,7 +4,7 @@ Reads the shared schedule `[[atMs, eid, group], ...]` (the Socket.IO peer's emit
 same one) and publishes each event at its time, writing `{"sent": [[eid, group, tMs], ...]}`:
 
 * `--mode layer`: the channel-layer send that `outbox.services.send_rows` does for a committed
-  row: `group_send(group, {"type": "outbox.event", "id", "text": frame})`; comparable with the
+  row: `group_send(group, {"type": "outbox.event", "id", "group", "text": frame})`; comparable with the
   peer's redis-emitter.
 * `--mode outbox`: the whole publish path of a service: `outbox.services.publish(...)` inside
   `transaction.atomic()`, the row committed to PostgreSQL, then sent after commit.
@@ -47,7 +47,7 @@ async def _layer(schedule, pad):
         frame = json.dumps({"type": "event", "id": eid, "channel": _channel(group),
                             "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t / 1000)), "requestId": "",
                             "data": {"eid": eid, "t": t, "pad": pad}}, separators=(",", ":"))
-        await layer.group_send(group, {"type": "outbox.event", "id": eid, "text": frame})
+        await layer.group_send(group, {"type": "outbox.event", "id": eid, "group": group, "text": frame})
         sent.append([eid, group, t])
     return sent
 

@@ -14,7 +14,13 @@ and the same event schedule drive every server:
   emitter.js through @socket.io/redis-emitter) on the same Redis;
 * dgt's whole outbox path (publish in a transaction, commit, send after commit) on the Procfile's
   ws process;
-* the full path: HTTP approve (the Procfile's web process) -> `listings.update` frame received.
+* the full path: HTTP approve (the Procfile's web process) -> `listings.update` frame received;
+* dgt's Socket.IO endpoint (`/socket.io/` on the Procfile's ws process, realtime/socketio), driven
+  by the same socket.io-client machinery as the peer (mode "dgtsio"), same publisher and schedule.
+  Goal (Socket.IO endpoint): p99 <= 1.5 x the peer's, 0 lost.
+
+Every run also reports the connect rate (sockets/s) and the server's memory per socket (RSS
+after connecting minus RSS before, divided by the sockets).
 
 Goal (issue 7): dgt's p99 <= the peer's p99, zero lost events for dgt.
 Run: .venv/bin/python bench/event_latency.py [--smoke] [--json out.json]
@@ -124,17 +130,21 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         server = Proc(server_cmd, env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings,
                                                  BENCH_GC_LOG=os.environ.get("BENCH_GC_LOG", "")),
                       log=wd / "server.log", shell=True)
-        port, url = WS_PORT, f"ws://127.0.0.1:{WS_PORT}/ws/events/"
+        port = WS_PORT
+        url = f"http://127.0.0.1:{WS_PORT}" if kind == "dgtsio" else f"ws://127.0.0.1:{WS_PORT}/ws/events/"
     clients = None
     try:
         wait_port(port, proc=server)
         stats = ProcStats(server.pid)
+        rss_idle = stats.rss_mb()
         clients = WsClients(mode=kind, url=url, users_file=users_file, workdir=wd)
         open_, failed, connect_s = clients.connect(len(users))
-        print(f"    {open_} sockets ready, {failed} failed, in {connect_s:.1f} s", flush=True)
+        kb_per_socket = (stats.rss_mb() - rss_idle) * 1024 / open_ if open_ else None
+        print(f"    {open_} sockets ready, {failed} failed, in {connect_s:.1f} s; "
+              f"{fmt(kb_per_socket)} KB per socket", flush=True)
         time.sleep(1)
         cpu0 = stats.cpu_seconds()
-        spy = pyspy_start(server.pid, wd / "server.collapsed", seconds + 2) if profile and kind == "dgt" else None
+        spy = pyspy_start(server.pid, wd / "server.collapsed", seconds + 2) if profile and kind != "sio" else None
         out = wd / "sent.json"
         if kind == "sio":
             cfg = wd / "emitter.json"
@@ -158,7 +168,10 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         result["publishRate"] = round((len(ts) - 1) / ((ts[-1] - ts[0]) / 1000), 1) if len(ts) > 1 and ts[-1] > ts[0] else None
         result.update(name=name, server=server_cmd or "node server.js (socket.io + redis-adapter)",
                       publisher=publisher if kind != "sio" else "redis-emitter", socketsReady=open_,
-                      socketsFailed=failed, connectSeconds=connect_s, serverCpuSeconds=round(cpu, 2),
+                      socketsFailed=failed, connectSeconds=connect_s,
+                      connectRate=round(open_ / connect_s, 1) if connect_s else None,
+                      kbPerSocket=round(kb_per_socket, 1) if kb_per_socket is not None else None,
+                      serverCpuSeconds=round(cpu, 2),
                       serverRssMb=round(rss, 1), publisherLateMs=round(sent.get("lateMs", 0), 1),
                       drainSeconds=round(drained, 1))
         if spy:
@@ -294,6 +307,9 @@ def body(args) -> dict:
                                     settings="bench.settings_core_layer", profile=args.profile, **common))
         if not (pf.startswith("daphne") or pf.startswith("uvicorn")) and "procfile" in want:
             runs.append(run_variant("dgt: Procfile ws + channel layer", server_cmd=pf, kind="dgt", **common))
+        if "dgt-sio" in want:
+            runs.append(run_variant("dgt Socket.IO endpoint: /socket.io/ on the Procfile ws", server_cmd=pf,
+                                    kind="dgtsio", profile=args.profile, **common))
         if "outbox" in want:
             runs.append(run_variant("dgt: Procfile ws, whole outbox path (publish+commit+send)", server_cmd=pf,
                                     kind="dgt", publisher="outbox", profile=args.profile, **common))
@@ -306,7 +322,8 @@ def body(args) -> dict:
         if not args.keep_db:
             drop_bench_db(db_url)
     peer = next((r for r in runs if r["name"].startswith("peer")), None)
-    dgt_runs = [r for r in runs if r is not peer and "outbox path" not in r["name"]]
+    sio_run = next((r for r in runs if r["name"].startswith("dgt Socket.IO endpoint")), None)
+    dgt_runs = [r for r in runs if r is not peer and r is not sio_run and "outbox path" not in r["name"]]
     procfile_run = next((r for r in dgt_runs if "(Procfile ws)" in r["name"] or r["name"].startswith("dgt: Procfile ws +")),
                         None)
     peer_p99 = peer["latency"]["p99"] if peer else None
@@ -316,16 +333,20 @@ def body(args) -> dict:
     if procfile_run and peer_p99:
         met = (procfile_run["lost"] == 0 and procfile_run["latency"]["p99"] is not None
                and procfile_run["latency"]["p99"] <= peer_p99)
+    sio_met = None
+    if sio_run and peer_p99:
+        sio_met = sio_run["lost"] == 0 and sio_run["latency"]["p99"] is not None and sio_run["latency"]["p99"] <= 1.5 * peer_p99
     return {"users": n_users, "admins": n_admins, "rate": rate, "durationSeconds": seconds, "runs": runs, "fullPath": path,
-            "procfileWs": pf, "goalMet": met,
+            "procfileWs": pf, "goalMet": met, "socketioGoalMet": sio_met,
+            "socketioGoal": "dgt Socket.IO endpoint: p99 <= 1.5 x Socket.IO peer p99 and zero lost events",
             "goal": "Procfile ws process: p99 <= Socket.IO peer p99 and zero lost events"}
 
 
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--variants", default="peer,daphne,uvicorn,uvicorn-fast,outbox,fullpath",
+    p.add_argument("--variants", default="peer,daphne,uvicorn,uvicorn-fast,dgt-sio,outbox,fullpath",
                    help="comma list of: peer, daphne, uvicorn, daphne-fast, uvicorn-fast, uvicorn-fast-nogc, uvicorn-core, procfile, "
-                        "outbox, fullpath")
+                        "dgt-sio, outbox, fullpath")
     p.add_argument("--profile", action="store_true", help="py-spy the dgt ws process during each dgt run")
     a = p.parse_args()
     sys.exit(run_main("event_latency", a, body))

@@ -96,8 +96,12 @@ def rows_for(name: str, r: dict) -> list[str]:
         for run in r["runs"]:
             lat = run["latency"]
             is_goal = "(Procfile ws)" in run["name"] or run["name"].startswith("dgt: Procfile ws +")
+            is_sio = run["name"].startswith("dgt Socket.IO endpoint")
+            goal = "p99 <= 1.5 x peer, 0 lost" if is_sio else "p99 <= peer, 0 lost"
             if run is peer:
                 v = "baseline"
+            elif is_sio and peer_p99 is not None:
+                v = "met" if r.get("socketioGoalMet") else "**NOT met**"
             elif peer_p99 is None:
                 v = "no peer in this run"
             elif is_goal:
@@ -107,8 +111,10 @@ def rows_for(name: str, r: dict) -> list[str]:
             out.append(f"| {t}: {run['name']} | {run['delivered']:,}/{run['expectedDeliveries']:,} delivered, lost "
                        f"{run['lost']}; p50 {fmt(lat['p50'])} / p99 {fmt(lat['p99'])} / max {fmt(lat['max'])} ms; admin p99 "
                        f"{fmt(run['adminLatency']['p99'])} ms; CPU {run['serverCpuSeconds']} s, RSS {run['serverRssMb']:.0f} MB"
-                       f"{'; published ' + fmt(run['publishRate']) + ' ev/s' if run.get('publishRate') else ''} "
-                       f"| peer p99 {fmt(peer_p99)} ms | {fmt(run.get('p99VsPeer'), ' x', 2)} | p99 <= peer, 0 lost | {v} |")
+                       f"{'; published ' + fmt(run['publishRate']) + ' ev/s' if run.get('publishRate') else ''}"
+                       f"{'; ' + fmt(run['connectRate']) + ' connects/s' if run.get('connectRate') else ''}"
+                       f"{'; ' + fmt(run['kbPerSocket']) + ' KB/socket' if run.get('kbPerSocket') else ''} "
+                       f"| peer p99 {fmt(peer_p99)} ms | {fmt(run.get('p99VsPeer'), ' x', 2)} | {goal} | {v} |")
         fp = r.get("fullPath")
         if fp:
             out.append(f"| {t}: full path HTTP approve -> owner frame ({fp['approvals']} approvals at {fp['rate']:.0f}/s) | "

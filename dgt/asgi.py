@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP and the `/ws/events/` websocket in one application (daphne).
+"""ASGI entry point: HTTP, the `/ws/events/` websocket and Socket.IO at `/socket.io/` in one
+application (daphne in `make run`, uvicorn in the Procfile's ws process).
 
 Websockets pass the Origin check first (browsers only; see realtime.origin), then the Django
 session middleware (so an admin's session authenticates), then the URL router.
@@ -16,12 +17,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from realtime.embedded import EmbeddedRelay  # noqa: E402
 from realtime.origin import OriginCheck  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.socketio.server import socketio_app  # noqa: E402
 
 # EmbeddedRelay marks this process as the websocket server; in embedded mode it also runs the
 # outbox relay loop here, the only process whose in-memory layer reaches the sockets.
-application = EmbeddedRelay(ProtocolTypeRouter(
+# `/socket.io/` (websocket and long-polling) goes to Socket.IO (realtime.socketio), the rest on.
+application = EmbeddedRelay(socketio_app(ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
-))
+)))

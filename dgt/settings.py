@@ -431,6 +431,10 @@ RESUME_MAX = env.int("RESUME_MAX", default=1000)
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
 ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
+# Socket.IO at /socket.io/ (docs/realtime.md): a larger client message or polling POST is refused.
+SOCKETIO_MAX_FRAME_BYTES = env.int("SOCKETIO_MAX_FRAME_BYTES", default=64 * 1024)
+SOCKETIO_PING_INTERVAL_SECONDS = env.float("SOCKETIO_PING_INTERVAL_SECONDS", default=25.0)
+SOCKETIO_PING_TIMEOUT_SECONDS = env.float("SOCKETIO_PING_TIMEOUT_SECONDS", default=20.0)
 
 # --- listings, search, analytics, banners ---------------------------------------------------
 LISTING_CATEGORIES = env.list(

@@ -22,7 +22,7 @@ RECHECK = "access.recheck"
 
 def _send_recheck(user_id: int) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": RECHECK})
+        async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": RECHECK, "userId": user_id})
     except Exception as exc:  # layer down: sockets re-check on their own heartbeat
         log.warning("socket recheck for user %s not sent: %s", user_id, exc)
 

@@ -35,5 +35,8 @@ def event_text(row: EventOutbox) -> str:
 
 
 def layer_message(row: EventOutbox) -> dict:
-    """The channel-layer message that `EventsConsumer.outbox_event` writes to its socket."""
-    return {"type": "outbox.event", "id": row.id, "text": event_text(row)}
+    """The channel-layer message that `EventsConsumer.outbox_event` writes to its socket.
+
+    `group` lets a process-wide reader (the Socket.IO hub, realtime.socketio.hub) that joined many
+    groups on one channel route the event to the right room."""
+    return {"type": "outbox.event", "id": row.id, "group": row.group, "text": event_text(row)}

@@ -8,7 +8,8 @@
 //   quit       -> closes everything and exits
 // Received event frames: [eid, userId, latencyMs (receipt - data.t), isAdminGroup, frameId].
 // listings.update frames: [listingId, userId, receivedAtEpochMs] (full path HTTP approve -> frame).
-// Usage: node ws_clients.js CONFIG.json  ({mode: "dgt"|"sio", url, users: PATH, concurrency, maxSeconds})
+// Usage: node ws_clients.js CONFIG.json  ({mode: "dgt"|"sio"|"dgtsio", url, users: PATH, concurrency, maxSeconds})
+// "dgtsio": dgt's Socket.IO endpoint (/socket.io/): event name = channel, args (data, {id, ts, requestId}, offset).
 "use strict";
 const fs = require("fs");
 const readline = require("readline");
@@ -47,17 +48,23 @@ function openDgt(user) {
   });
 }
 
-function openSio(user) {
+// The peer emits its frame as one "event"; dgt's endpoint emits the channel with (data, envelope, offset).
+const peerEvents = (s, user) => s.on("event", (frame) => onFrame(user, frame));
+const dgtEvents = (s, user) => s.onAny((channel, data, env) => onFrame(user, { type: "event", channel, data, id: env && env.id }));
+
+function openSio(user, listen, readyEvent) {
   return new Promise((resolve) => {
     let ready = false;
     const s = io(cfg.url, { transports: ["websocket"], auth: { token: user.token }, reconnection: false, forceNew: true });
     sockets.push(s);
-    s.on("ready", () => { ready = true; open++; resolve(true); });
-    s.on("event", (frame) => onFrame(user, frame));
+    s.on(readyEvent, () => { ready = true; open++; resolve(true); });
+    listen(s, user);
     s.on("connect_error", () => { if (!ready) { failed++; resolve(false); } });
     s.on("disconnect", () => { if (ready) { closedAfterReady++; open--; } });
   });
 }
+
+const OPEN = { dgt: openDgt, sio: (u) => openSio(u, peerEvents, "ready"), dgtsio: (u) => openSio(u, dgtEvents, "connect") };
 
 async function connect(n) {
   const started = now();
@@ -66,7 +73,7 @@ async function connect(n) {
   const worker = async () => {
     while (next < end) {
       const user = users[next++];
-      await (cfg.mode === "sio" ? openSio(user) : openDgt(user));
+      await OPEN[cfg.mode](user);
     }
   };
   await Promise.all(Array.from({ length: limit }, worker));

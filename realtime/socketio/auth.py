@@ -1,0 +1,51 @@
+"""Handshake authentication for Socket.IO, exactly as the API authenticates (docs/realtime.md).
+
+The token comes from the CONNECT packet's `auth.token` (browsers, the Node guide's
+`io(url, { auth: { token } })`) or an `Authorization: Bearer` header (non-browser clients); a
+token in the URL is never read. Refusals are `socketio.exceptions.ConnectionRefusedError`, which
+the client receives as `connect_error` with `err.message`:
+"Authentication required" (no token) or "Invalid token" (bad signature, expired, unknown or
+inactive user, blocked user) -- the Node guide's middleware messages.
+"""
+from __future__ import annotations
+
+from socketio.exceptions import ConnectionRefusedError
+
+from accounts.authentication import UserBlocked, check_not_blocked, user_from_token
+from accounts.tokens import token_deadline
+
+AUTH_REQUIRED = "Authentication required"
+INVALID_TOKEN = "Invalid token"
+
+
+def handshake_token(auth, environ: dict) -> str | None:
+    """The raw token of a handshake: `auth.token`, else the Bearer header; None when neither.
+
+    Raises ConnectionRefusedError(INVALID_TOKEN) for a token that is not a string or a header
+    that is not `Bearer <token>`."""
+    if isinstance(auth, dict) and auth.get("token") not in (None, ""):
+        token = auth["token"]
+        if not isinstance(token, str):
+            raise ConnectionRefusedError(INVALID_TOKEN)
+        return token
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header:
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            raise ConnectionRefusedError(INVALID_TOKEN)
+        return raw.strip()
+    return None
+
+
+def authenticate(raw: str):
+    """(user, deadline) for an access token the API would accept (sync: reads the database).
+
+    deadline: epoch seconds (`exp` + the JWT leeway) at which the socket is disconnected, or None.
+    Raises ConnectionRefusedError(INVALID_TOKEN) for anything the API answers 401 or 403
+    `user_blocked` (accounts.authentication)."""
+    try:
+        user, token = user_from_token(raw)
+        check_not_blocked(user)  # lifts an expired block, as the API does
+    except (UserBlocked, Exception) as exc:  # InvalidToken, UserBlocked, malformed input
+        raise ConnectionRefusedError(INVALID_TOKEN) from exc
+    return user, token_deadline(token)

@@ -1,0 +1,297 @@
+"""The per-process Socket.IO hub: one channel-layer channel for every Socket.IO socket of the
+process (docs/realtime.md, "Socket.IO clients").
+
+The hub's channel (`layer.new_channel()`) joins the groups its local sockets need (`user.<id>`,
+`admin`, `public`), counted per socket (group_add on the first, group_discard after the last).
+One reader task receives each layer message once and:
+- `outbox.event`: builds the Socket.IO packet once and writes it to every local socket of the
+  group's room (`user:<id>`, `admin`, `public`);
+- `access.recheck` (outbox.control, sent when a user is blocked or their role changes): re-reads
+  the user; a blocked or inactive user's sockets are disconnected ("io server disconnect"), a
+  user who lost the moderator role leaves `admin`.
+Several ws processes on one Redis each run a hub, so every socket gets its events whatever
+process it is on. The hub's buffer is bounded like every socket's (realtime.layers); when the
+layer dropped frames for it, the hub replays them from the outbox, in id order, before the next.
+
+Catch-up: a socket that connects replays the outbox after its offset (realtime.socketio.server)
+while live events for it are held back (`catching_up`); afterwards the held events it did not
+get from the replay are written, in order, and live duplicates of replayed rows are skipped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from outbox.replay import group_rows_after
+from outbox.services import GROUP_ADMIN
+
+from .. import dashboard
+from ..consumers import SentIds
+from ..layers import DROPS
+from .packets import event_packet, stats_packet
+
+log = logging.getLogger(__name__)
+NAMESPACE = "/"
+
+
+def room_of(group: str) -> str:
+    """The Socket.IO room of a channel-layer group: `user.<id>` -> `user:<id>` (the Node guide's
+    name); `admin` and `public` keep theirs."""
+    return "user:" + group[5:] if group.startswith("user.") else group
+
+
+@dataclass
+class SocketState:
+    """One local Socket.IO socket: its user, groups and expiry timer."""
+
+    sid: str
+    eio_sid: str
+    user_id: int
+    groups: list[str]
+    timer: asyncio.TimerHandle | None = None
+    stats: "_StatsMember | None" = None
+
+
+class _StatsMember:
+    """The socket's membership in the dashboard's StatsHub (admin.stats once a second)."""
+
+    def __init__(self, hub: "Hub", eio_sid: str):
+        self.hub, self.eio_sid = hub, eio_sid
+
+    async def admin_stats(self, message: dict) -> None:
+        await self.hub.server.eio.send_packet(self.eio_sid, stats_packet(message["text"]))
+
+
+@dataclass
+class _Replayed:
+    ids: set[int] = field(default_factory=set)
+    top: int = 0
+
+
+@database_sync_to_async
+def _users(user_ids: list[int]) -> dict[int, object]:
+    return {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids)}
+
+
+class Hub:
+    """See the module doc. One per process (`hub_for(server)`), on the server's event loop."""
+
+    def __init__(self, server):
+        self.server = server
+        self.layer = None
+        self.channel: str | None = None
+        self.refs: dict[str, int] = {}
+        self.sockets: dict[str, SocketState] = {}
+        self.by_user: dict[int, set[str]] = {}
+        self.catching_up: dict[str, list] = {}
+        self.replayed: dict[str, _Replayed] = {}
+        self.sent = SentIds()
+        self._start_lock: asyncio.Lock | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    # -- the channel and its groups ---------------------------------------------------------
+    async def start(self) -> None:
+        if self.channel is not None:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self.channel is not None:
+                return
+            self.layer = get_channel_layer()
+            channel = await self.layer.new_channel()
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._read(channel)), loop.create_task(self._recheck_loop())]
+            self.channel = channel
+
+    async def _join(self, group: str) -> None:
+        count = self.refs.get(group, 0)
+        self.refs[group] = count + 1
+        if count == 0:
+            await self.layer.group_add(group, self.channel)
+
+    async def _leave(self, group: str) -> None:
+        count = self.refs.get(group, 0) - 1
+        if count > 0:
+            self.refs[group] = count
+            return
+        self.refs.pop(group, None)
+        try:
+            await self.layer.group_discard(group, self.channel)
+        except Exception:  # layer down: the next group_add re-subscribes
+            log.warning("socket.io hub: group_discard %s failed", group, exc_info=True)
+
+    # -- sockets ----------------------------------------------------------------------------
+    async def attach(self, *, sid: str, user, deadline: float | None) -> SocketState:
+        """Register an authenticated socket: rooms, groups, expiry; its live events are held
+        until `catch_up` runs (after the CONNECT reply)."""
+        await self.start()
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, NAMESPACE)
+        state = SocketState(sid=sid, eio_sid=eio_sid, user_id=user.pk, groups=list(user.groups_for_events))
+        self.catching_up[sid] = []
+        self.sockets[sid] = state
+        self.by_user.setdefault(user.pk, set()).add(sid)
+        for group in state.groups:
+            await self.server.enter_room(sid, room_of(group))
+        for group in state.groups:
+            await self._join(group)
+        if deadline is not None:
+            delay = max(0.0, deadline - time.time())
+            state.timer = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(self.server.disconnect(sid)))
+        if GROUP_ADMIN in state.groups:
+            state.stats = _StatsMember(self, eio_sid)
+            dashboard.hub.join(state.stats)
+        return state
+
+    async def detach(self, sid: str) -> None:
+        """Forget a disconnected socket (its rooms are left by python-socketio)."""
+        state = self.sockets.pop(sid, None)
+        self.catching_up.pop(sid, None)
+        self.replayed.pop(sid, None)
+        if state is None:
+            return
+        if state.timer is not None:
+            state.timer.cancel()
+        if state.stats is not None:
+            dashboard.hub.leave(state.stats)
+        sids = self.by_user.get(state.user_id)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self.by_user[state.user_id]
+        for group in state.groups:
+            await self._leave(group)
+
+    async def catch_up(self, sid: str, after: int) -> None:
+        """Write the outbox rows of the socket's groups with id > `after` (in id order), then the
+        live events held meanwhile that the replay did not include; then go live."""
+        state = self.sockets.get(sid)
+        if state is None:
+            return
+        done = _Replayed()
+        limit = settings.RESUME_MAX
+        try:
+            while sid in self.sockets:
+                rows = await database_sync_to_async(group_rows_after)(groups=state.groups, after=after, limit=limit)
+                for row_id, _group, text in rows:
+                    await self.server.eio.send_packet(state.eio_sid, event_packet(text))
+                    done.ids.add(row_id)
+                    done.top = after = row_id
+                if len(rows) < limit:
+                    break
+        finally:
+            held = self.catching_up.get(sid) or []
+            while held:  # no await between the last check and going live: nothing slips past
+                row_id, pkt = held.pop(0)
+                if row_id in done.ids:
+                    continue
+                await self.server.eio.send_packet(state.eio_sid, pkt)
+            self.catching_up.pop(sid, None)
+            if done.ids and sid in self.sockets:
+                self.replayed[sid] = done
+
+    # -- the reader -------------------------------------------------------------------------
+    async def _read(self, channel: str) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # layer down: channels_redis reconnects; keep reading
+                log.warning("socket.io hub: receive failed", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            try:
+                await self.dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("socket.io hub: message %s failed", message.get("type"))
+
+    async def dispatch(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "outbox.event":
+            dropped = DROPS.take(self.channel)
+            if dropped is not None:
+                await self._replay_dropped(min(dropped, message["id"]) - 1)
+            await self.deliver(message["id"], message.get("group"), message["text"])
+        elif kind == "access.recheck":
+            user_id = message.get("userId")
+            await self.recheck(list(self.by_user) if user_id is None else [user_id])
+
+    async def _replay_dropped(self, after: int) -> None:
+        rows = await database_sync_to_async(group_rows_after)(groups=list(self.refs), after=max(0, after),
+                                                              limit=settings.RESUME_MAX)
+        for row_id, group, text in rows:
+            await self.deliver(row_id, group, text)
+
+    async def deliver(self, row_id: int, group: str | None, text: str) -> None:
+        """Write one outbox row to the local sockets of its group's room (once per process)."""
+        if group is None or row_id in self.sent:
+            return
+        self.sent.add(row_id)
+        pkt = event_packet(text)
+        held, replayed = self.catching_up, self.replayed
+        send = self.server.eio.send_packet
+        for sid, eio_sid in self.server.manager.get_participants(NAMESPACE, room_of(group)):
+            if held and sid in held:
+                held[sid].append((row_id, pkt))
+                continue
+            if replayed:
+                done = replayed.get(sid)
+                if done is not None:
+                    if row_id in done.ids:
+                        done.ids.discard(row_id)
+                        continue
+                    if row_id > done.top:
+                        del replayed[sid]
+            await send(eio_sid, pkt)
+
+    # -- access control ---------------------------------------------------------------------
+    async def recheck(self, user_ids: list[int]) -> None:
+        """Re-read these users; disconnect the sockets of a blocked/inactive/deleted one, take a
+        user who lost the moderator role out of `admin` (docs/realtime.md)."""
+        user_ids = [u for u in user_ids if u in self.by_user]
+        if not user_ids:
+            return
+        users = await _users(user_ids)
+        for user_id in user_ids:
+            user = users.get(user_id)
+            for sid in list(self.by_user.get(user_id, ())):
+                if user is None or not user.is_active or user.is_blocked():
+                    await self.server.disconnect(sid)
+                elif not user.is_moderator:
+                    await self._leave_admin(sid)
+
+    async def _leave_admin(self, sid: str) -> None:
+        state = self.sockets.get(sid)
+        if state is None or GROUP_ADMIN not in state.groups:
+            return
+        state.groups.remove(GROUP_ADMIN)
+        await self.server.leave_room(sid, room_of(GROUP_ADMIN))
+        if state.stats is not None:
+            dashboard.hub.leave(state.stats)
+            state.stats = None
+        await self._leave(GROUP_ADMIN)
+
+    async def _recheck_loop(self) -> None:
+        # Safety net for a lost control message (as /ws/events/): every WS_RECHECK_SECONDS.
+        interval = settings.WS_RECHECK_SECONDS
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.recheck(list(self.by_user))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("socket.io hub: recheck failed")

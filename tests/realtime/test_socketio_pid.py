@@ -1,0 +1,53 @@
+"""Recovery session ids (realtime.socketio.pid) and the handshake plan (docs/realtime.md)."""
+from __future__ import annotations
+
+import pytest
+from socketio.exceptions import ConnectionRefusedError
+
+from accounts.tokens import access_token_for
+from outbox.models import EventOutbox
+from outbox.services import publish
+from realtime.socketio.auth import handshake_token
+from realtime.socketio.pid import offset_read, pid_issue, pid_read
+from realtime.socketio.server import _plan
+
+
+def test_a_pid_belongs_to_its_user_and_is_signed():
+    pid = pid_issue(user_id=7, watermark=41)
+    session = pid_read(pid, user_id=7)
+    assert (session.user_id, session.watermark, session.pid) == (7, 41, pid)
+    assert pid_read(pid, user_id=8) is None
+    assert pid_read(pid.replace("7.41", "7.40"), user_id=7) is None
+    assert pid_read(None, user_id=7) is None and pid_read(123, user_id=7) is None
+
+
+def test_offsets_are_outbox_ids_as_strings():
+    assert offset_read("42") == 42
+    assert [offset_read(v) for v in (None, 42, "-1", "4x", "9" * 30)] == [None] * 5
+
+
+def test_handshake_token_never_comes_from_the_url():
+    assert handshake_token({"token": "abc"}, {"QUERY_STRING": "token=zzz"}) == "abc"
+    assert handshake_token(None, {"QUERY_STRING": "token=zzz"}) is None
+    assert handshake_token({}, {"HTTP_AUTHORIZATION": "Bearer xyz"}) == "xyz"
+    for auth, environ in (({"token": 5}, {}), (None, {"HTTP_AUTHORIZATION": "Basic xyz"})):
+        with pytest.raises(ConnectionRefusedError):
+            handshake_token(auth, environ)
+
+
+@pytest.mark.django_db
+def test_plan_recovers_a_valid_pid_and_ignores_another_users(seller, buyer):
+    publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 1})
+    first = EventOutbox.objects.latest("id").id
+    token = access_token_for(seller)
+
+    _, _, pid, after, recovered = _plan(token, {})
+    assert (after, recovered) == (first, False)
+
+    publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 2})
+    assert _plan(token, {"pid": pid})[2:] == (pid, first, True)
+    assert _plan(token, {"pid": pid, "offset": str(first + 1)})[2:] == (pid, first + 1, True)
+
+    other = pid_issue(user_id=buyer.pk, watermark=0)
+    _, _, new_pid, after, recovered = _plan(token, {"pid": other})
+    assert new_pid != other and recovered is False and after == first + 1
