@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export DEBUG ?= 1
+# Websocket frames over 64 KB (WS_MAX_BYTES) are refused before they are buffered (docs/realtime.md).
+DAPHNE_WS_LIMITS := --websocket-max-message-size 65536 --websocket-max-frame-size 65536
 
 .PHONY: install run test bench migrate demo clean
 
@@ -29,7 +31,7 @@ ifneq ($(and $(DATABASE_URL),$(REDIS_URL)),)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 else
 	@echo "embedded mode: SQLite, in-memory realtime, inline tasks; http://127.0.0.1:$(PORT)/admin/"
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) dgt.asgi:application
+	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) $(DAPHNE_WS_LIMITS) dgt.asgi:application
 endif
 
 test: install

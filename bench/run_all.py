@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import NODE_DIR, PG_URL, REDIS_URL, ROOT, VENV_BIN, fmt  # noqa: E402
+from common import NODE_DIR, PG_URL, REDIS_URL, ROOT, VENV_BIN, fmt, server_program  # noqa: E402
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 BENCHMARKS = ["api_writes", "event_latency", "idle_sockets", "expiry_job", "outbox_relay", "notifications_rate"]
@@ -117,7 +117,7 @@ def rows_for(name: str, r: dict) -> list[str]:
                        f"{fmt(fp['http']['p99'])} ms); lost {fp['lost']} of {fp['expectedFrames']} | - | - | reported | - |")
         return out
     if name == "idle_sockets":
-        return [f"| {t}: {x['name']} (`{x['server'].split()[0]}`) | {x['sockets']:,} sockets ({x['failed']} failed), "
+        return [f"| {t}: {x['name']} (`{server_program(x['server'])}`) | {x['sockets']:,} sockets ({x['failed']} failed), "
                 f"{fmt(x['mbPer1000'])} MB per 1,000 = {fmt(x['kbPerConnection'])} KB each; {fmt(x['connectPerSecond'])} "
                 f"connects/s; {x['openAfterIdle']:,} open after {x['idleSeconds']:.0f} s idle | Centrifugo ~30 KB/conn | "
                 f"{fmt(x['vsCentrifugo'], ' x', 2)} | reported | - |" for x in r["runs"]]
@@ -156,7 +156,7 @@ def details(name: str, r: dict) -> str:
             lines += ["```", *hot_frames(run["profileTop"]), "```", ""]
     for run in r.get("runs", []) if name == "idle_sockets" else []:
         if run.get("profileTop"):
-            lines.append(f"py-spy profile of `{run['server'].split()[0]}` during the first 20 s of connects:\n")
+            lines.append(f"py-spy profile of `{server_program(run['server'])}` during the first 20 s of connects:\n")
             lines += ["```", *hot_frames(run["profileTop"]), "```", ""]
     if name == "api_writes":
         for ep, e in r["endpoints"].items():
