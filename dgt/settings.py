@@ -378,7 +378,7 @@ RESUME_MAX = env.int("RESUME_MAX", default=1000)
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 # Frame limits of /ws/events/ (docs/realtime.md, frame limits): a frame before authentication
 # larger than WS_PREAUTH_MAX_BYTES, or any frame larger than WS_MAX_BYTES, closes the socket with
-# 1009 (message too big). The servers refuse frames over WS_MAX_BYTES before buffering them
+# 4009 (frame too big). The servers refuse frames over WS_MAX_BYTES before buffering them
 # (uvicorn --ws-max-size, daphne --websocket-max-message-size/--websocket-max-frame-size: keep
 # those flags equal to WS_MAX_BYTES).
 WS_PREAUTH_MAX_BYTES = env.int("WS_PREAUTH_MAX_BYTES", default=4096)

@@ -14,8 +14,9 @@ socket's layer buffer and run after it; every id this socket was sent is remembe
 and a live frame already sent by the replay is dropped.
 
 Frame limits: a frame larger than WS_PREAUTH_MAX_BYTES (4 KB) before authentication, or larger
-than WS_MAX_BYTES (64 KB) after it, closes the socket with 1009 (message too big); the servers
-refuse frames over WS_MAX_BYTES before buffering them (Procfile, Makefile; docs/realtime.md).
+than WS_MAX_BYTES (64 KB) after it, closes the socket with 4009 (frame too big); the servers
+refuse frames over WS_MAX_BYTES before buffering them, uvicorn with 1009, daphne by dropping the
+connection (Procfile, Makefile; docs/realtime.md).
 
 Database calls (auth, resume, recheck) run through `realtime.db.db_call`: with the ws process's
 psycopg pool, in a small executor instead of asgiref's one thread-sensitive thread.
@@ -49,7 +50,10 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
-CLOSE_TOO_BIG = 1009  # RFC 6455 §7.4.1: a message too big to process
+# A frame over this socket's limit: RFC 6455's 1009 (message too big) moved into the application
+# range, as daphne/autobahn let an application close only with 1000 or 3000-4999. The servers' own
+# limit (WS_MAX_BYTES) answers 1009 (uvicorn) or drops the connection (daphne).
+CLOSE_TOO_BIG = 4009
 SENT_IDS_REMEMBERED = 20000
 
 
