@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import NODE_DIR, PG_URL, REDIS_URL, ROOT, VENV_BIN, fmt, server_program  # noqa: E402
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-BENCHMARKS = ["api_writes", "event_latency", "idle_sockets", "expiry_job", "outbox_relay", "notifications_rate"]
+BENCHMARKS = ["api_writes", "event_latency", "idle_sockets", "expiry_job", "outbox_relay", "notifications_rate",
+              "reconnect_storm"]
 TITLES = {
     "api_writes": "1. API writes vs pgbench TPC-B",
     "event_latency": "2. Event latency vs the Socket.IO peer",
@@ -30,6 +31,7 @@ TITLES = {
     "expiry_job": "4. Expiry job cost",
     "outbox_relay": "5. Outbox relay drain",
     "notifications_rate": "6. Notification throughput (global limit)",
+    "reconnect_storm": "7. Reconnect storm (restart of the ws process, resume)",
 }
 
 
@@ -132,6 +134,20 @@ def rows_for(name: str, r: dict) -> list[str]:
     if name == "notifications_rate":
         return [f"| {t} | {r['sent']:,}/{r['queued']:,} sent; steady {fmt(r['steadyPerSecond'])}/s, busiest second "
                 f"{r['busiestSecond']} | limit 100/s | {fmt((r['steadyPerSecond'] or 0) / 100, ' x', 2)} | 100/s +-5% | {verdict(r)} |"]
+    if name == "reconnect_storm":
+        c, p, st, d = r["connect"], r.get("peer") or {}, r["storm"], r["delivery"]
+        ratio = c["perSecond"] / p["perSecond"] if p.get("perSecond") and c.get("perSecond") else None
+        return [
+            f"| {t}: connect + auth + ready, {r['sockets']:,} sockets | {fmt(c['perSecond'])}/s ({c['failed']} failed), "
+            f"RSS {fmt(c['rssMb'])} MB = {fmt(c['kbPerSocket'])} KB per socket | Node peer {fmt(p.get('perSecond'))}/s, "
+            f"RSS {fmt(p.get('rssMb'))} MB = {fmt(p.get('kbPerSocket'))} KB per socket | {fmt(ratio, ' x', 2)} | >= peer | "
+            f"{'met' if ratio and ratio >= 1 else '**NOT met**' if ratio else 'no peer in this run'} |",
+            f"| {t}: restart, every socket back and resumed | ready {fmt(st['readyAllSeconds'])} s, resumed "
+            f"{fmt(st['resumedAllSeconds'])} s after the stop (process start {st['processStartSeconds']} s); "
+            f"{d['delivered']:,}/{d['expected']:,} events delivered, lost {d['lost']}, dup {d['duplicates']}, out of order "
+            f"{d['outOfOrder']}; PostgreSQL connections peak {r['pgConnectionsPeak']} | pool bound {r['poolBound']} | - | "
+            f"<= 10 s, 0 lost, peak <= bound | {verdict(r)} |",
+        ]
     return [f"| {t} | see JSON | | | | {verdict(r)} |"]
 
 
