@@ -45,7 +45,7 @@ def server_process(server: str, port: int, env: dict, log_path: Path):
     proc = subprocess.Popen(["/bin/bash", "-c", command(server, port)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_port(port, proc, timeout=60)
+        wait_port(port, proc, timeout=180)
         yield proc
     finally:
         stop(proc)
