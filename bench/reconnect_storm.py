@@ -5,7 +5,7 @@ N authenticated clients (10,000; --smoke 200; --sockets N) hold a socket each on
 commit, send after commit: the path whose rows resume reads) sends RATE events/s to random users
 the whole time. Mid-way the ws process is stopped (SIGTERM) and started again; every client
 (bench/clients/ws_clients.js, reconnect on) reconnects at once, retrying every 50-250 ms while the
-port is closed, and sends `{"type": "resume", "after": <last id it got>}` on `ready`.
+port is closed, and resumes at connect (`?after=<last id it got>`: missed events before any live frame).
 Reported: connect + auth + ready rate of the first connect (and the Node Socket.IO peer's,
 measured the same way, with its RSS), seconds from the stop until every socket is ready again
 and until every socket's resume finished (goal: within 10 s), every event delivered once and in

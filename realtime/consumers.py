@@ -6,6 +6,12 @@ Django session (admins in Django admin), or a first frame `{"type": "auth", "tok
 (at `exp`), 4003 blocked or role removed. Once the socket is in its groups the server sends
 `{"type": "ready", "userId", "groups"}`; every event published after that reaches it.
 
+Resume at connect (in order): `?after=<id>` in the URL or `"after": <id>` in the auth frame makes
+the server replay right after `ready`, before any live frame (the same handler joins, answers
+ready and replays, so live frames wait in the socket's layer buffer): a reconnecting client gets
+its missed events once and in id order. A `resume` frame sent after `ready` replays the same rows,
+but live frames written between `ready` and that frame may precede older replayed ones.
+
 Resume: `{"type": "resume", "after": <id>}` replays the rows of the socket's groups with a larger
 id, in id order, at most RESUME_MAX (then `{"type": "resume_truncated", "lastId"}`: resume again
 after lastId), then `{"type": "resumed", "lastId", "count"}`. No gap, no duplicate: Channels
@@ -32,6 +38,7 @@ import json
 import logging
 import time
 from collections import deque
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -97,6 +104,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._timers: list[asyncio.TimerHandle] = []
         self._tasks: set[asyncio.Future] = set()
         self._closed = False
+        self._resume_after = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("after", [None])[0]
         await self.accept()
         header = next((v.decode("latin1") for k, v in self.scope.get("headers", []) if k == b"authorization"), None)
         if header:
@@ -155,6 +163,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self._send_json({"type": "ready", "userId": user.pk, "groups": list(self.joined)})
         if GROUP_ADMIN in self.joined:
             dashboard.hub.join(self)
+        if self._resume_after is not None:  # resume at connect: before any live frame (module doc)
+            after = self._resume_after
+            if isinstance(after, str):
+                after = int(after) if after.isdigit() else -1
+            await self._resume(after)
 
     async def _token_expired(self):
         await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -190,6 +203,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             token = msg.get("token")
             if not isinstance(token, str) or not token:
                 return await self.close(code=CLOSE_UNAUTHENTICATED)
+            if "after" in msg:
+                self._resume_after = msg["after"]
             return await self._auth_with_token(token)
         if self.user is None:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
