@@ -7,7 +7,7 @@
 //   dump PATH  -> writes what was received so far to PATH, answers "DUMPED <frames>"
 //   storm      -> answers "STORM <closed after ready> <ready again> <resumed> <last ready ms> <last resumed ms>"
 //                 (epoch ms; cfg.reconnect: a dgt socket closed by the server reconnects at once,
-//                 retrying every 50-250 ms, and resumes after the last event id it received)
+//                 retrying every 50-250 ms, resuming at connect: ?after=<last event id it received>)
 //   quit       -> closes everything and exits
 // Received event frames: [eid, userId, latencyMs (receipt - data.t), isAdminGroup, frameId].
 // listings.update frames: [listingId, userId, receivedAtEpochMs] (full path HTTP approve -> frame).
@@ -38,17 +38,16 @@ function onFrame(user, frame) {
 function openDgt(user, again = false) {
   return new Promise((resolve) => {
     let ready = false;
-    const ws = new WebSocket(cfg.url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
+    // a reconnect resumes at connect (?after=): missed events come before any live frame
+    const url = again ? `${cfg.url}?after=${user.lastId || 0}` : cfg.url;
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
     sockets.push(ws);
     ws.on("message", (buf) => {
       let frame;
       try { frame = JSON.parse(buf.toString()); } catch (e) { return; }
       if (frame.type === "ready") {
         ready = true; open++;
-        if (again) {
-          readyAgain++; lastReadyAt = now();
-          ws.send(JSON.stringify({ type: "resume", after: user.lastId || 0 }));
-        }
+        if (again) { readyAgain++; lastReadyAt = now(); }
         resolve(true); return;
       }
       if (frame.type === "resumed") { resumed++; lastResumedAt = now(); return; }

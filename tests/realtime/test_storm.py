@@ -58,7 +58,7 @@ class PgWatch:
 
 
 class Client:
-    """One user's socket that reconnects when the server goes and resumes after its last id."""
+    """One user's socket that reconnects when the server goes and resumes at connect after its last id."""
 
     def __init__(self, url: str, user: User):
         self.url, self.user, self.token = url, user, access_token_for(user)
@@ -68,15 +68,14 @@ class Client:
     async def connect(self, *, resume: bool):
         while True:
             try:
-                ws = await websockets.connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
+                url = f"{self.url}?after={self.ids[-1] if self.ids else 0}" if resume else self.url
+                ws = await websockets.connect(url, additional_headers={"Authorization": f"Bearer {self.token}"},
                                               open_timeout=30)
             except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
                 await asyncio.sleep(random.uniform(0.05, 0.25))  # the server is still starting
                 continue
             ready = json.loads(await asyncio.wait_for(ws.recv(), 60))
             assert ready["type"] == "ready", ready
-            if resume:
-                await ws.send(json.dumps({"type": "resume", "after": self.ids[-1] if self.ids else 0}))
             return ws
 
     async def run(self, sem: asyncio.Semaphore, on_ready):
