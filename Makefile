@@ -9,6 +9,8 @@ UV     := $(VENV)/bin/uv
 UV_VERSION := 0.13.8
 PORT   ?= 8000
 SERVICES := $(and $(DATABASE_URL),$(REDIS_URL))
+# Websocket frames over 64 KB (WS_MAX_BYTES) are refused before they are buffered (docs/realtime.md).
+DAPHNE_WS_LIMITS := --websocket-max-message-size 65536 --websocket-max-frame-size 65536
 
 .PHONY: install install-runtime run test bench migrate demo clean
 
@@ -53,7 +55,7 @@ ifneq ($(SERVICES),)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 else
 	@echo "embedded mode: SQLite, in-memory realtime, inline tasks; http://127.0.0.1:$(PORT)/admin/"
-	$(VENV)/bin/daphne -v 0 -b 127.0.0.1 -p $(PORT) dgt.asgi:application
+	$(VENV)/bin/daphne -v 0 -b 127.0.0.1 -p $(PORT) $(DAPHNE_WS_LIMITS) dgt.asgi:application
 endif
 
 test: install

@@ -34,6 +34,9 @@ BENCH = ROOT / "bench"
 VENV_BIN = ROOT / ".venv" / "bin"
 NODE_DIR = BENCH / "peers" / "socketio"
 BENCH_DB_PREFIX = "dgt_bench"
+# Databases this run creates: `<BENCH_DB_NAME_PREFIX>_<tag>_<pid>` (e.g. dgt_bench_storm when two
+# people benchmark on one PostgreSQL); always under BENCH_DB_PREFIX.
+BENCH_DB_NAME_PREFIX = os.environ.get("BENCH_DB_NAME_PREFIX", BENCH_DB_PREFIX)
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -104,8 +107,8 @@ def psql(sql: str, *, url: str = PG_URL, capture: bool = False) -> str:
 
 
 def create_bench_db(tag: str) -> str:
-    """Create an empty database `dgt_bench_<tag>_<pid>` and return its URL."""
-    name = f"{BENCH_DB_PREFIX}_{tag}_{os.getpid()}"
+    """Create an empty database `<BENCH_DB_NAME_PREFIX>_<tag>_<pid>` and return its URL."""
+    name = f"{BENCH_DB_NAME_PREFIX}_{tag}_{os.getpid()}"
     url = with_db(PG_URL, name)
     assert_bench_db(url)
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -183,6 +186,11 @@ def procfile_command(process: str) -> str:
         if sep and name.strip() == process:
             return cmd.strip()
     raise KeyError(f"no {process!r} process in Procfile")
+
+
+def server_program(cmd: str) -> str:
+    """The program a command line runs, past leading `NAME=value` environment assignments."""
+    return next((w for w in cmd.split() if "=" not in w), "")
 
 
 class Proc:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, PORT_BASE, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, close_django_connections,
     create_bench_db, drop_bench_db, flush_bench_redis, fmt, log_dir, make_token, node_env, npm_install, parser,
-    free_port, procfile_command, pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
+    free_port, procfile_command, server_program, pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
 )
 from wsdriver import WsClients  # noqa: E402
 
@@ -283,13 +283,13 @@ def body(args) -> dict:
         if "peer" in want:
             runs.append(run_variant("peer: Socket.IO + redis-adapter", server_cmd=None, kind="sio", **common))
         if "daphne" in want:
-            runs.append(run_variant(f"dgt: daphne + channel layer{' (Procfile ws)' if pf.startswith('daphne') else ''}",
-                                    server_cmd=pf if pf.startswith("daphne") else DAPHNE, kind="dgt",
+            runs.append(run_variant(f"dgt: daphne + channel layer{' (Procfile ws)' if server_program(pf) == 'daphne' else ''}",
+                                    server_cmd=pf if server_program(pf) == "daphne" else DAPHNE, kind="dgt",
                                     profile=args.profile, **common))
         if "uvicorn" in want:
             runs.append(run_variant(
-                f"dgt: uvicorn+uvloop + channel layer{' (Procfile ws)' if pf.startswith('uvicorn') else ''}",
-                server_cmd=pf if pf.startswith("uvicorn") else UVICORN, kind="dgt", profile=args.profile, **common))
+                f"dgt: uvicorn+uvloop + channel layer{' (Procfile ws)' if server_program(pf) == 'uvicorn' else ''}",
+                server_cmd=pf if server_program(pf) == "uvicorn" else UVICORN, kind="dgt", profile=args.profile, **common))
         if "daphne-fast" in want:
             runs.append(run_variant("dgt: daphne + channel layer + consumer fast path (bench/asgi_fastpath.py)",
                                     server_cmd=DAPHNE.replace("dgt.asgi", "bench.asgi_fastpath"), kind="dgt",
@@ -305,7 +305,7 @@ def body(args) -> dict:
         if "uvicorn-core" in want:  # the other channels-redis layer (core, lists + BZPOPMIN), pool raised
             runs.append(run_variant("dgt: uvicorn+uvloop + core RedisChannelLayer", server_cmd=UVICORN, kind="dgt",
                                     settings="bench.settings_core_layer", profile=args.profile, **common))
-        if not (pf.startswith("daphne") or pf.startswith("uvicorn")) and "procfile" in want:
+        if not (server_program(pf) == "daphne" or server_program(pf) == "uvicorn") and "procfile" in want:
             runs.append(run_variant("dgt: Procfile ws + channel layer", server_cmd=pf, kind="dgt", **common))
         if "dgt-sio" in want:
             runs.append(run_variant("dgt Socket.IO endpoint: /socket.io/ on the Procfile ws", server_cmd=pf,

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     PORT_BASE, Proc, ProcStats, close_django_connections, create_bench_db, django_setup, drop_bench_db,
     flush_bench_redis, free_port, log_dir, make_token, npm_install, parser, procfile_command, pyspy_start, pyspy_top, raise_nofile, run_main,
-    server_env, wait_port,
+    server_env, server_program, wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
 
@@ -90,7 +90,7 @@ def measure(name: str, cmd: str, *, db_url: str, users_file: Path, total: int, s
 
 
 def body(args) -> dict:
-    total, step, idle = (200, 100, 1.0) if args.smoke else (10000, 1000, 10.0)
+    total, step, idle = (200, 100, 1.0) if args.smoke else (args.sockets, max(1, args.sockets // 10), 10.0)
     nofile = raise_nofile(20000)
     npm_install()
     workdir = log_dir("idle_sockets")
@@ -105,8 +105,8 @@ def body(args) -> dict:
         pf = procfile_command("ws").replace("0.0.0.0", "127.0.0.1").replace("${WS_PORT:-8001}", str(WS_PORT))
         runs = [measure("Procfile ws", pf, db_url=db_url, users_file=users_file, total=total, step=step, idle=idle,
                         workdir=workdir, profile=args.profile)]
-        other = UVICORN if pf.split()[0] == "daphne" else DAPHNE
-        if not args.smoke:
+        other = UVICORN if server_program(pf) == "daphne" else DAPHNE
+        if not args.smoke and not args.procfile_only:
             runs.append(measure(f"{other.split()[0]} (alternative)", other, db_url=db_url, users_file=users_file,
                                 total=total, step=step, idle=idle, workdir=workdir))
     finally:
@@ -124,5 +124,7 @@ def body(args) -> dict:
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--profile", action="store_true", help="py-spy the server during its first 20 s of connects")
+    p.add_argument("--sockets", type=int, default=10000, help="sockets to open (full run)")
+    p.add_argument("--procfile-only", action="store_true", help="measure the Procfile ws line only")
     a = p.parse_args()
     sys.exit(run_main("idle_sockets", a, body))

@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import NODE_DIR, PG_URL, REDIS_URL, ROOT, VENV_BIN, fmt  # noqa: E402
+from common import NODE_DIR, PG_URL, REDIS_URL, ROOT, VENV_BIN, fmt, server_program  # noqa: E402
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-BENCHMARKS = ["api_writes", "event_latency", "idle_sockets", "expiry_job", "outbox_relay", "notifications_rate"]
+BENCHMARKS = ["api_writes", "event_latency", "idle_sockets", "expiry_job", "outbox_relay", "notifications_rate",
+              "reconnect_storm"]
 TITLES = {
     "api_writes": "1. API writes vs pgbench TPC-B",
     "event_latency": "2. Event latency vs the Socket.IO peer",
@@ -30,6 +31,7 @@ TITLES = {
     "expiry_job": "4. Expiry job cost",
     "outbox_relay": "5. Outbox relay drain",
     "notifications_rate": "6. Notification throughput (global limit)",
+    "reconnect_storm": "7. Reconnect storm (restart of the ws process, resume)",
 }
 
 
@@ -123,7 +125,7 @@ def rows_for(name: str, r: dict) -> list[str]:
                        f"{fmt(fp['http']['p99'])} ms); lost {fp['lost']} of {fp['expectedFrames']} | - | - | reported | - |")
         return out
     if name == "idle_sockets":
-        return [f"| {t}: {x['name']} (`{x['server'].split()[0]}`) | {x['sockets']:,} sockets ({x['failed']} failed), "
+        return [f"| {t}: {x['name']} (`{server_program(x['server'])}`) | {x['sockets']:,} sockets ({x['failed']} failed), "
                 f"{fmt(x['mbPer1000'])} MB per 1,000 = {fmt(x['kbPerConnection'])} KB each; {fmt(x['connectPerSecond'])} "
                 f"connects/s; {x['openAfterIdle']:,} open after {x['idleSeconds']:.0f} s idle | Centrifugo ~30 KB/conn | "
                 f"{fmt(x['vsCentrifugo'], ' x', 2)} | reported | - |" for x in r["runs"]]
@@ -138,6 +140,20 @@ def rows_for(name: str, r: dict) -> list[str]:
     if name == "notifications_rate":
         return [f"| {t} | {r['sent']:,}/{r['queued']:,} sent; steady {fmt(r['steadyPerSecond'])}/s, busiest second "
                 f"{r['busiestSecond']} | limit 100/s | {fmt((r['steadyPerSecond'] or 0) / 100, ' x', 2)} | 100/s +-5% | {verdict(r)} |"]
+    if name == "reconnect_storm":
+        c, p, st, d = r["connect"], r.get("peer") or {}, r["storm"], r["delivery"]
+        ratio = c["perSecond"] / p["perSecond"] if p.get("perSecond") and c.get("perSecond") else None
+        return [
+            f"| {t}: connect + auth + ready, {r['sockets']:,} sockets | {fmt(c['perSecond'])}/s ({c['failed']} failed), "
+            f"RSS {fmt(c['rssMb'])} MB = {fmt(c['kbPerSocket'])} KB per socket | Node peer {fmt(p.get('perSecond'))}/s, "
+            f"RSS {fmt(p.get('rssMb'))} MB = {fmt(p.get('kbPerSocket'))} KB per socket | {fmt(ratio, ' x', 2)} | >= peer | "
+            f"{'met' if ratio and ratio >= 1 else '**NOT met**' if ratio else 'no peer in this run'} |",
+            f"| {t}: restart, every socket back and resumed | ready {fmt(st['readyAllSeconds'])} s, resumed "
+            f"{fmt(st['resumedAllSeconds'])} s after the stop (process start {st['processStartSeconds']} s); "
+            f"{d['delivered']:,}/{d['expected']:,} events delivered, lost {d['lost']}, dup {d['duplicates']}, out of order "
+            f"{d['outOfOrder']}; PostgreSQL connections peak {r['pgConnectionsPeak']} | pool bound {r['poolBound']} | - | "
+            f"<= 10 s, 0 lost, peak <= bound | {verdict(r)} |",
+        ]
     return [f"| {t} | see JSON | | | | {verdict(r)} |"]
 
 
@@ -162,7 +178,7 @@ def details(name: str, r: dict) -> str:
             lines += ["```", *hot_frames(run["profileTop"]), "```", ""]
     for run in r.get("runs", []) if name == "idle_sockets" else []:
         if run.get("profileTop"):
-            lines.append(f"py-spy profile of `{run['server'].split()[0]}` during the first 20 s of connects:\n")
+            lines.append(f"py-spy profile of `{server_program(run['server'])}` during the first 20 s of connects:\n")
             lines += ["```", *hot_frames(run["profileTop"]), "```", ""]
     if name == "api_writes":
         for ep, e in r["endpoints"].items():

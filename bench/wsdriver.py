@@ -15,11 +15,11 @@ class WsClients:
     """A Node process holding many websockets; `connect(n)` and `dump()` speak its stdin protocol."""
 
     def __init__(self, *, mode: str, url: str, users_file: Path, workdir: Path, concurrency: int = 50,
-                 max_seconds: int = 900):
+                 max_seconds: int = 900, reconnect: bool = False):
         self.workdir = workdir
         cfg = workdir / f"clients-{mode}.json"
         cfg.write_text(json.dumps({"mode": mode, "url": url, "users": str(users_file), "concurrency": concurrency,
-                                   "maxSeconds": max_seconds}))
+                                   "maxSeconds": max_seconds, "reconnect": reconnect}))
         self.p = subprocess.Popen(["node", str(BENCH / "clients" / "ws_clients.js"), str(cfg)], cwd=ROOT,
                                   env=node_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=open(workdir / f"clients-{mode}.log", "wb"), text=True, bufsize=1,
@@ -50,6 +50,13 @@ class WsClients:
     def count(self) -> int:
         self.p.stdin.write("count\n")
         return int(self._expect("COUNT", 60).split()[1])
+
+    def storm(self) -> dict:
+        """Reconnect figures (cfg reconnect): closed, readyAgain, resumed, lastReadyAt/lastResumedAt (epoch ms)."""
+        self.p.stdin.write("storm\n")
+        _, closed, again, resumed, ready_at, resumed_at = self._expect("STORM", 60).split()
+        return {"closed": int(closed), "readyAgain": int(again), "resumed": int(resumed),
+                "lastReadyAt": float(ready_at), "lastResumedAt": float(resumed_at)}
 
     def drain(self, expected: int, *, quiet: float = 3.0, limit: float = 60.0) -> float:
         """Wait until `expected` frames arrived, or none arrived for `quiet` s, or `limit` s passed.

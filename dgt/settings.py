@@ -179,6 +179,10 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------
+# Django's psycopg pool (the Procfile's ws process sets DB_POOL_MAX_SIZE): at most that many
+# PostgreSQL connections per process, reused instead of one new connection per websocket auth.
+# 0: no pool. Sizing for N processes against max_connections: docs/operations.md.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0) if DATABASE_URL.startswith("postgres") else 0
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -186,6 +190,13 @@ if DATABASE_URL:
         # gunicorn sets DB_CONN_MAX_AGE for its long-lived sync workers.
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        if DB_POOL_MAX_SIZE > 0:  # needs CONN_MAX_AGE 0: closing a connection returns it to the pool
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
+            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+                "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
+                "max_size": DB_POOL_MAX_SIZE,
+                "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
+            }
 else:
     DATABASES = {
         "default": {
@@ -429,6 +440,13 @@ OUTBOX_EMBEDDED_RELAY_SECONDS = env.float("OUTBOX_EMBEDDED_RELAY_SECONDS", defau
 OUTBOX_SEND_FROM_ANY_PROCESS = env.bool("OUTBOX_SEND_FROM_ANY_PROCESS", default=TESTING)
 RESUME_MAX = env.int("RESUME_MAX", default=1000)
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
+# Frame limits of /ws/events/ (docs/realtime.md, frame limits): a frame before authentication
+# larger than WS_PREAUTH_MAX_BYTES, or any frame larger than WS_MAX_BYTES, closes the socket with
+# 4009 (frame too big). The servers refuse frames over WS_MAX_BYTES before buffering them
+# (uvicorn --ws-max-size, daphne --websocket-max-message-size/--websocket-max-frame-size: keep
+# those flags equal to WS_MAX_BYTES).
+WS_PREAUTH_MAX_BYTES = env.int("WS_PREAUTH_MAX_BYTES", default=4096)
+WS_MAX_BYTES = env.int("WS_MAX_BYTES", default=65536)
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
 ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
 # Socket.IO at /socket.io/ (docs/realtime.md): a larger client message or polling POST is refused.

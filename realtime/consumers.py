@@ -6,6 +6,12 @@ Django session (admins in Django admin), or a first frame `{"type": "auth", "tok
 (at `exp`), 4003 blocked or role removed. Once the socket is in its groups the server sends
 `{"type": "ready", "userId", "groups"}`; every event published after that reaches it.
 
+Resume at connect (in order): `?after=<id>` in the URL or `"after": <id>` in the auth frame makes
+the server replay right after `ready`, before any live frame (the same handler joins, answers
+ready and replays, so live frames wait in the socket's layer buffer): a reconnecting client gets
+its missed events once and in id order. A `resume` frame sent after `ready` replays the same rows,
+but live frames written between `ready` and that frame may precede older replayed ones.
+
 Resume: `{"type": "resume", "after": <id>}` replays the rows of the socket's groups with a larger
 id, in id order, at most RESUME_MAX (then `{"type": "resume_truncated", "lastId"}`: resume again
 after lastId), then `{"type": "resumed", "lastId", "count"}`. No gap, no duplicate: Channels
@@ -13,7 +19,15 @@ dispatches one message at a time, so live frames that arrive during the replay w
 socket's layer buffer and run after it; every id this socket was sent is remembered (bounded)
 and a live frame already sent by the replay is dropped.
 
-Liveness: the server (daphne --ping-interval/--ping-timeout) pings at protocol level and drops
+Frame limits: a frame larger than WS_PREAUTH_MAX_BYTES (4 KB) before authentication, or larger
+than WS_MAX_BYTES (64 KB) after it, closes the socket with 4009 (frame too big); the servers
+refuse frames over WS_MAX_BYTES before buffering them, uvicorn with 1009, daphne by dropping the
+connection (Procfile, Makefile; docs/realtime.md).
+
+Database calls (auth, resume, recheck) run through `realtime.db.db_call`: with the ws process's
+psycopg pool, in a small executor instead of asgiref's one thread-sensitive thread.
+
+Liveness: the server (uvicorn --ws-ping-interval/--ws-ping-timeout, daphne's defaults) pings at protocol level and drops
 dead peers; clients may also send `{"type": "ping"}` (answered `{"type": "pong"}`). Every
 WS_RECHECK_SECONDS the socket re-reads its user (safety net for a lost outbox.control message).
 """
@@ -24,8 +38,9 @@ import json
 import logging
 import time
 from collections import deque
+from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -34,6 +49,7 @@ from accounts.tokens import token_deadline
 from core.api.text import INVALID_TEXT, describe, unstorable_at
 
 from . import dashboard
+from .db import db_call
 from .layers import DROPS
 from outbox.replay import rows_after
 from outbox.services import GROUP_ADMIN
@@ -42,17 +58,19 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
+# A frame over this socket's limit: RFC 6455's 1009 (message too big) moved into the application
+# range, as daphne/autobahn let an application close only with 1000 or 3000-4999. The servers' own
+# limit (WS_MAX_BYTES) answers 1009 (uvicorn) or drops the connection (daphne).
+CLOSE_TOO_BIG = 4009
 SENT_IDS_REMEMBERED = 20000
 
 
-@database_sync_to_async
 def _authenticate_token(raw: str):
     """(user, exp) for a valid access token of an active user; raises on anything else."""
     user, token = user_from_token(raw)
     return user, token_deadline(token)  # exp + JWT leeway, as the API and refresh apply it
 
 
-@database_sync_to_async
 def _reload_user(user_id: int):
     from django.contrib.auth import get_user_model
 
@@ -84,8 +102,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.joined = []
         self.sent = SentIds()
-        self._tasks: list[asyncio.Future] = []
+        self._timers: list[asyncio.TimerHandle] = []
+        self._tasks: set[asyncio.Future] = set()
         self._closed = False
+        self._resume_after = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("after", [None])[0]
         await self.accept()
         header = next((v.decode("latin1") for k, v in self.scope.get("headers", []) if k == b"authorization"), None)
         if header:
@@ -99,12 +119,19 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._later(settings.WS_AUTH_TIMEOUT_SECONDS, self._close_if_anonymous)
 
     def _later(self, delay: float, action) -> None:
-        """Run the coroutine function `action()` after `delay` seconds unless the socket closes first."""
-        async def run():
-            await asyncio.sleep(delay)
-            await action()
+        """Run the coroutine function `action()` after `delay` seconds unless the socket closes first.
 
-        self._tasks.append(asyncio.ensure_future(run()))
+        A timer handle (~0.2 KB), not a sleeping task per socket: an idle socket holds no task of its own.
+        """
+        def fire():
+            if self._closed:
+                return
+            task = asyncio.ensure_future(action())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        self._timers = [t for t in self._timers if not t.cancelled() and t.when() > asyncio.get_running_loop().time()]
+        self._timers.append(asyncio.get_running_loop().call_later(delay, fire))
 
     async def _close_if_anonymous(self):
         if self.user is None:
@@ -116,7 +143,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _auth_with_token(self, raw: str):
         try:
-            user, exp = await _authenticate_token(raw)
+            user, exp = await db_call(_authenticate_token, raw)
         except Exception:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
         await self._start(user, exp=exp)
@@ -132,29 +159,38 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.joined.append(group)
         if exp:
             self._later(max(0.0, float(exp) - time.time()), self._token_expired)
-        self._tasks.append(asyncio.ensure_future(self._recheck_loop()))
+        if settings.WS_RECHECK_SECONDS > 0:
+            self._later(settings.WS_RECHECK_SECONDS, self._recheck)
         await self._send_json({"type": "ready", "userId": user.pk, "groups": list(self.joined)})
         if GROUP_ADMIN in self.joined:
             dashboard.hub.join(self)
+        if self._resume_after is not None:  # resume at connect: before any live frame (module doc)
+            after = self._resume_after
+            if isinstance(after, str):
+                after = int(after) if after.isdigit() else -1
+            await self._resume(after)
 
     async def _token_expired(self):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    async def _recheck_loop(self):
-        interval = settings.WS_RECHECK_SECONDS
-        if interval <= 0:
-            return
-        while not self._closed:
-            await asyncio.sleep(interval)
-            try:
-                await self.access_recheck({})
-            except Exception:  # a database hiccup must not kill the socket; next tick retries
-                log.exception("socket recheck failed")
+    async def _recheck(self):
+        """Every WS_RECHECK_SECONDS: re-read the user (safety net for a lost control message)."""
+        try:
+            await self.access_recheck({})
+        except Exception:  # a database hiccup must not kill the socket; next tick retries
+            log.exception("socket recheck failed")
+        if not self._closed:
+            self._later(settings.WS_RECHECK_SECONDS, self._recheck)
 
     async def _send_json(self, frame: dict):
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def receive(self, text_data=None, bytes_data=None):
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > (settings.WS_MAX_BYTES if self.user is not None else settings.WS_PREAUTH_MAX_BYTES):
+            # Before auth a client may send only its auth frame; the server itself already refused
+            # anything over WS_MAX_BYTES before buffering it (docs/realtime.md, frame limits).
+            return await self.close(code=CLOSE_TOO_BIG)
         try:
             msg = json.loads(text_data or "")
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder allows
@@ -171,6 +207,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             token = msg.get("token")
             if not isinstance(token, str) or not token:
                 return await self.close(code=CLOSE_UNAUTHENTICATED)
+            if "after" in msg:
+                self._resume_after = msg["after"]
             return await self._auth_with_token(token)
         if self.user is None:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -184,7 +222,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             return await self._error("bad_frame", "resume.after must be a non-negative integer (the last event id).")
         limit = settings.RESUME_MAX
-        rows = await database_sync_to_async(rows_after)(groups=list(self.joined), after=after, limit=limit + 1)
+        rows = await db_call(rows_after, groups=list(self.joined), after=after, limit=limit + 1)
         truncated = len(rows) > limit
         rows = rows[:limit]
         count = 0
@@ -204,12 +242,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self._send_json({"type": "error", "code": code, "message": message})
 
     async def dispatch(self, message):
-        # Hot path: an event's frame text is ready and writing it touches no database, so skip
-        # channels' per-message close_old_connections(), a hop through the one shared sync thread
-        # that dominated the websocket process's profile (docs/benchmarks.md, event latency).
-        if message["type"] == "outbox.event":
+        # No per-message close_old_connections() (channels' default): that is a hop through the one
+        # shared sync thread for every frame, connect and receive, which dominated the websocket
+        # process's profile (docs/benchmarks.md). Every handler here that touches the database goes
+        # through db_call, which closes (returns to the pool) its connection itself.
+        if message["type"] == "outbox.event":  # the hot path
             return await self.outbox_event(message)
-        return await super().dispatch(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        return await handler(message)
 
     async def outbox_event(self, message):
         """A committed outbox row for one of this socket's groups: write its frame unless this
@@ -234,7 +276,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         """The user's block or role changed: re-read the user and close when it may not stay."""
         if self.user is None or self._closed:
             return
-        user = await _reload_user(self.user.pk)
+        user = await db_call(_reload_user, self.user.pk)
         if user is None or not user.is_active:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
         if user.is_blocked() or (GROUP_ADMIN in self.joined and not user.is_moderator):
@@ -244,7 +286,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         self._closed = True
         dashboard.hub.leave(self)
-        for task in self._tasks:
+        for timer in self._timers:
+            timer.cancel()
+        for task in list(self._tasks):
             task.cancel()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)

@@ -30,7 +30,9 @@ def free_port(start: int, end: int = 19600) -> int:
     raise RuntimeError(f"no free port in {start}-{end - 1}")
 
 
-def wait_port(port: int, proc=None, timeout: float = 30) -> None:
+def wait_port(port: int, proc=None, timeout: float = 90) -> None:
+    """Wait until `port` accepts connections (an upper bound for start-up on a loaded machine:
+    python-socketio alone imports aiohttp and requests, seconds when the 2 cores are busy)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -142,6 +142,11 @@ def test_benchmark_runs_at_tiny_size(name, tmp_path):
         assert result["fullPath"]["approvals"] > 0
     elif name == "idle_sockets":
         assert result["runs"][0]["sockets"] == result["target"]
+    elif name == "reconnect_storm":
+        assert result["storm"]["resumed"] == result["sockets"] == result["connect"]["ready"]
+        assert result["delivery"]["expected"] > 0
+        assert (result["delivery"]["lost"], result["delivery"]["duplicates"], result["delivery"]["outOfOrder"]) == (0, 0, 0)
+        assert 0 < result["pgConnectionsPeak"] <= result["poolBound"]
     # bench databases are dropped afterwards
     names = common.psql(f"SELECT datname FROM pg_database WHERE datname LIKE '{common.BENCH_DB_PREFIX}%'", capture=True)
     assert f"_{proc.pid}" not in names

@@ -5,6 +5,9 @@
 //                 "READY <open> <failed> <seconds for this batch>" when each is ready (or failed)
 //   count      -> answers "COUNT <frames received so far>"
 //   dump PATH  -> writes what was received so far to PATH, answers "DUMPED <frames>"
+//   storm      -> answers "STORM <closed after ready> <ready again> <resumed> <last ready ms> <last resumed ms>"
+//                 (epoch ms; cfg.reconnect: a dgt socket closed by the server reconnects at once,
+//                 retrying every 50-250 ms, resuming at connect: ?after=<last event id it received>)
 //   quit       -> closes everything and exits
 // Received event frames: [eid, userId, latencyMs (receipt - data.t), isAdminGroup, frameId].
 // listings.update frames: [listingId, userId, receivedAtEpochMs] (full path HTTP approve -> frame).
@@ -23,6 +26,7 @@ const events = [];
 const approvals = [];
 const sockets = [];
 let next = 0, open = 0, failed = 0, closedAfterReady = 0;
+let quitting = false, readyAgain = 0, resumed = 0, lastReadyAt = 0, lastResumedAt = 0;
 
 function onFrame(user, frame) {
   if (!frame || frame.type !== "event") return;
@@ -32,20 +36,43 @@ function onFrame(user, frame) {
   if (typeof d.t === "number") events.push([d.eid, user.id, t - d.t, frame.channel === "admin.stats" ? 1 : 0, frame.id]);
 }
 
-function openDgt(user) {
+function openDgt(user, again = false) {
   return new Promise((resolve) => {
     let ready = false;
-    const ws = new WebSocket(cfg.url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
+    // a reconnect resumes at connect (?after=): missed events come before any live frame
+    const url = again ? `${cfg.url}?after=${user.lastId || 0}` : cfg.url;
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
     sockets.push(ws);
     ws.on("message", (buf) => {
       let frame;
       try { frame = JSON.parse(buf.toString()); } catch (e) { return; }
-      if (frame.type === "ready") { ready = true; open++; resolve(true); return; }
+      if (frame.type === "ready") {
+        ready = true; open++;
+        if (again) { readyAgain++; lastReadyAt = now(); }
+        resolve(true); return;
+      }
+      if (frame.type === "resumed") { resumed++; lastResumedAt = now(); return; }
+      if (frame.type === "event" && typeof frame.id === "number") user.lastId = Math.max(user.lastId || 0, frame.id);
       onFrame(user, frame);
     });
-    ws.on("close", () => { if (ready) { closedAfterReady++; open--; } else { failed++; resolve(false); } });
+    ws.on("close", () => {
+      if (ready) {
+        closedAfterReady++; open--;
+        if (cfg.reconnect && !quitting) reconnect(user);
+      } else if (again) {
+        resolve(false);
+      } else { failed++; resolve(false); }
+    });
     ws.on("error", () => {});
   });
+}
+
+async function reconnect(user) {
+  // every socket comes back at once (the storm); a refused attempt (server still starting) retries
+  while (!quitting) {
+    if (await openDgt(user, true)) return;
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
+  }
 }
 
 // The peer emits its frame as one "event"; dgt's endpoint emits the channel with (data, envelope, offset).
@@ -86,6 +113,7 @@ function dump(path) {
 }
 
 function quit() {
+  quitting = true;
   for (const s of sockets) { try { s.close(); } catch (e) {} }
   setTimeout(() => process.exit(0), 200);
 }
@@ -96,6 +124,7 @@ rl.on("line", (line) => {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === "connect") connect(Number(arg)).catch((e) => console.log(`ERROR ${e}`));
   else if (cmd === "count") console.log(`COUNT ${events.length + approvals.length}`);
+  else if (cmd === "storm") console.log(`STORM ${closedAfterReady} ${readyAgain} ${resumed} ${lastReadyAt.toFixed(1)} ${lastResumedAt.toFixed(1)}`);
   else if (cmd === "dump") dump(arg);
   else if (cmd === "quit") quit();
 });

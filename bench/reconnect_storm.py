@@ -1,0 +1,240 @@
+"""Benchmark 7 — reconnect storm: every client of a ws process comes back at once and resumes.
+
+N authenticated clients (10,000; --smoke 200; --sockets N) hold a socket each on the Procfile's
+`ws` process. A publisher (bench/dgt_publisher.py --mode outbox: publish in a transaction,
+commit, send after commit: the path whose rows resume reads) sends RATE events/s to random users
+the whole time. Mid-way the ws process is stopped (SIGTERM) and started again; every client
+(bench/clients/ws_clients.js, reconnect on) reconnects at once, retrying every 50-250 ms while the
+port is closed, and resumes at connect (`?after=<last id it got>`: missed events before any live frame).
+Reported: connect + auth + ready rate of the first connect (and the Node Socket.IO peer's,
+measured the same way, with its RSS), seconds from the stop until every socket is ready again
+and until every socket's resume finished (goal: within 10 s), every event delivered once and in
+id order per user (nothing lost), and the peak of PostgreSQL connections the ws process held
+(psutil, sampled every 50 ms; bound: DB_POOL_MAX_SIZE of the Procfile line).
+Run: .venv/bin/python bench/reconnect_storm.py [--smoke | --sockets N] [--json out.json]
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, close_django_connections,
+    create_bench_db, django_setup, drop_bench_db, flush_bench_redis, fmt, free_port, log_dir, make_token, node_env,
+    npm_install, parser, procfile_command, raise_nofile, run_main, server_env, wait_port,
+)
+from wsdriver import WsClients  # noqa: E402
+
+WS_PORT = free_port(40)
+SIO_PORT = free_port(WS_PORT - int(__import__("common").PORT_BASE) + 1)
+GOAL_SECONDS = 10.0
+
+
+def procfile_ws() -> str:
+    return procfile_command("ws").replace("0.0.0.0", "127.0.0.1").replace("${WS_PORT:-8001}", str(WS_PORT))
+
+
+def pool_bound(cmd: str) -> int | None:
+    """DB_POOL_MAX_SIZE as the Procfile line sets it (its default)."""
+    import re
+
+    m = re.search(r"DB_POOL_MAX_SIZE=\$\{\w+:-(\d+)\}|DB_POOL_MAX_SIZE=(\d+)", cmd)
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+class PgConnections:
+    """Peak count of PostgreSQL connections (to port 5432) held by a process tree, sampled."""
+
+    def __init__(self, pid_fn, interval: float = 0.05):
+        self.pid_fn, self.interval, self.peak, self.samples = pid_fn, interval, 0, 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _count(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid_fn())
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        n = 0
+        for p in procs:
+            try:
+                n += sum(1 for c in p.net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432)
+            except psutil.Error:
+                pass
+        return n
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._count())
+            self.samples += 1
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(5)
+
+
+def make_users(n: int) -> list[dict]:
+    from accounts.models import User
+
+    User.objects.bulk_create([User(username=f"storm{i:05d}", password="!") for i in range(n)], batch_size=5000)
+    return [{"id": uid, "role": "user", "token": make_token(uid, "user")}
+            for uid in User.objects.order_by("id").values_list("id", flat=True)]
+
+
+def make_schedule(users: list[dict], rate: int, seconds: float, seed: int = 12) -> list[list]:
+    rnd = random.Random(seed)
+    return [[k * 1000.0 / rate, f"s{k}", f"user.{rnd.choice(users)['id']}"] for k in range(int(rate * seconds))]
+
+
+def check_delivery(sent: list, received: dict) -> dict:
+    """Every (event, user) once; per user, frame ids strictly increasing in receipt order."""
+    expected = {(eid, int(group.split(".", 1)[1])) for eid, group, _t in sent}
+    got = [(e[0], e[1]) for e in received["events"]]
+    unique = set(got)
+    last: dict[int, int] = {}
+    out_of_order = 0
+    for _eid, uid, _lat, _admin, fid in received["events"]:
+        if fid is not None and fid <= last.get(uid, 0):
+            out_of_order += 1
+        last[uid] = max(last.get(uid, 0), fid or 0)
+    return {"expected": len(expected), "delivered": len(unique & expected), "lost": len(expected - unique),
+            "duplicates": len(got) - len(unique), "outOfOrder": out_of_order}
+
+
+def peer_connect(users_file: Path, n: int, wd: Path) -> dict:
+    """The Node Socket.IO peer: N sockets connected, authenticated and ready; rate and RSS."""
+    env = node_env() | {"PORT": str(SIO_PORT), "JWT_SECRET": JWT_SECRET, "REDIS_URL": REDIS_URL,
+                        "SIO_KEY": f"{CHANNEL_PREFIX}_sio"}
+    server = Proc(["node", str(NODE_DIR / "server.js")], env=env, log=wd / "peer.log")
+    clients = None
+    try:
+        wait_port(SIO_PORT, proc=server)
+        stats = ProcStats(server.pid)
+        rss0 = stats.rss_mb()
+        clients = WsClients(mode="sio", url=f"http://127.0.0.1:{SIO_PORT}", users_file=users_file, workdir=wd)
+        open_, failed, secs = clients.connect(n)
+        rss = stats.rss_mb()
+    finally:
+        if clients:
+            clients.close()
+        server.stop()
+    return {"ready": open_, "failed": failed, "seconds": secs, "perSecond": round(open_ / secs, 1) if secs else None,
+            "rssMb": round(rss, 1), "kbPerSocket": round((rss - rss0) * 1024 / max(open_, 1), 1)}
+
+
+def body(args) -> dict:
+    n = 200 if args.smoke else args.sockets
+    rate = 20 if args.smoke else args.rate
+    seconds = 12.0 if args.smoke else 30.0
+    raise_nofile(max(20000, n * 2 + 1000))
+    npm_install()
+    wd = log_dir("reconnect_storm")
+    db_url = create_bench_db("storm")
+    cmd = procfile_ws()
+    bound = pool_bound(cmd)
+    try:
+        flush_bench_redis()
+        django_setup(db_url)
+        users = make_users(n)
+        close_django_connections()
+        users_file = wd / "users.json"
+        users_file.write_text(json.dumps(users))
+        schedule_file = wd / "schedule.json"
+        schedule_file.write_text(json.dumps(make_schedule(users, rate, seconds)))
+        peer = None if args.no_peer else peer_connect(users_file, n, wd)
+        if peer:
+            print(f"    peer: {peer['ready']} ready in {peer['seconds']:.1f} s = {peer['perSecond']}/s, "
+                  f"RSS {peer['rssMb']:.0f} MB", flush=True)
+        env = server_env(db_url)
+        ws = {"proc": Proc(cmd, env=env, log=wd / "ws-1.log", shell=True)}
+        clients = None
+        try:
+            wait_port(WS_PORT, proc=ws["proc"])
+            time.sleep(1)
+            rss0 = ProcStats(ws["proc"].pid).rss_mb()
+            with PgConnections(lambda: ws["proc"].pid) as pg:
+                clients = WsClients(mode="dgt", url=f"ws://127.0.0.1:{WS_PORT}/ws/events/", users_file=users_file,
+                                    workdir=wd, reconnect=True)
+                open_, failed, connect_s = clients.connect(n)
+                rss_ready = ProcStats(ws["proc"].pid).rss_mb()
+                print(f"    dgt: {open_} ready, {failed} failed in {connect_s:.1f} s = {open_ / connect_s:.0f}/s; "
+                      f"RSS {rss_ready:.0f} MB", flush=True)
+                out = wd / "sent.json"
+                pub = Proc([str(VENV_BIN / "python"), str(ROOT / "bench" / "dgt_publisher.py"), "--mode", "outbox",
+                            "--schedule", str(schedule_file), "--out", str(out), "--pad", "x" * 100],
+                           env=server_env(db_url), log=wd / "publisher.log")
+                time.sleep(seconds / 3)
+                t_stop = time.time() * 1000
+                ws["proc"].stop()
+                ws["proc"] = Proc(cmd, env=env, log=wd / "ws-2.log", shell=True)
+                t_started = time.time() * 1000
+                wait_port(WS_PORT, proc=ws["proc"], timeout=120)
+                t_listening = time.time() * 1000
+                deadline = time.monotonic() + 300
+                storm = clients.storm()
+                while (storm["readyAgain"] < open_ or storm["resumed"] < open_) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    storm = clients.storm()
+                pub.p.wait(timeout=seconds * 10 + 120)
+                if pub.p.returncode != 0:
+                    raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
+                sent = json.loads(out.read_text())["sent"]
+                clients.drain(len(sent))
+                received = clients.dump()
+                storm = clients.storm()
+                rss_end = ProcStats(ws["proc"].pid).rss_mb()
+        finally:
+            if clients:
+                clients.close()
+            ws["proc"].stop()
+    finally:
+        close_django_connections()
+        flush_bench_redis()
+        if not args.keep_db:
+            drop_bench_db(db_url)
+    delivery = check_delivery(sent, received)
+    ready_s = (storm["lastReadyAt"] - t_stop) / 1000 if storm["readyAgain"] else None
+    resumed_s = (storm["lastResumedAt"] - t_stop) / 1000 if storm["resumed"] else None
+    result = {
+        "sockets": n, "rate": rate, "durationSeconds": seconds, "procfileWs": cmd, "poolBound": bound,
+        "connect": {"ready": open_, "failed": failed, "seconds": connect_s,
+                    "perSecond": round(open_ / connect_s, 1) if connect_s else None,
+                    "rssMb": round(rss_ready, 1), "kbPerSocket": round((rss_ready - rss0) * 1024 / max(open_, 1), 1)},
+        "peer": peer,
+        "storm": {**storm, "readyAllSeconds": ready_s, "resumedAllSeconds": resumed_s,
+                  "processStartSeconds": round((t_listening - t_started) / 1000, 2),
+                  "stopSeconds": round((t_started - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1)},
+        "delivery": delivery, "pgConnectionsPeak": pg.peak, "pgSamples": pg.samples,
+    }
+    result["goalMet"] = bool(
+        resumed_s is not None and resumed_s <= GOAL_SECONDS and storm["resumed"] >= open_ == n
+        and delivery["lost"] == 0 and delivery["duplicates"] == 0 and delivery["outOfOrder"] == 0
+        and (bound is None or pg.peak <= bound))
+    print(f"    storm: every socket ready {fmt(ready_s)} s and resumed {fmt(resumed_s)} s after the stop "
+          f"(process start {result['storm']['processStartSeconds']} s); delivered {delivery['delivered']}/"
+          f"{delivery['expected']}, lost {delivery['lost']}, dup {delivery['duplicates']}, out of order "
+          f"{delivery['outOfOrder']}; PostgreSQL connections peak {pg.peak} (bound {bound})", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--sockets", type=int, default=10000)
+    p.add_argument("--rate", type=int, default=100, help="events/s published during the run")
+    p.add_argument("--no-peer", action="store_true", help="skip the Node peer's connect run")
+    a = p.parse_args()
+    sys.exit(run_main("reconnect_storm", a, body))
