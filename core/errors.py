@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
+    # a dependency (PostgreSQL, or Redis where it is required) is unreachable: 503 + Retry-After
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class ServiceError(Exception):
@@ -77,3 +79,10 @@ class Conflict(ServiceError):
 class Unprocessable(ServiceError):
     status = 422
     code = ErrorCode.UNPROCESSABLE
+
+
+class ServiceUnavailable(ServiceError):
+    """A dependency the request needs is down: 503 with Retry-After (docs/operations.md)."""
+
+    status = 503
+    code = ErrorCode.SERVICE_UNAVAILABLE
