@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
 from django.utils import timezone
 
 from core.breaker import breaker
@@ -15,6 +16,7 @@ from .tasks import events_ingest
 BROKER = breaker("broker")
 
 
+@transaction.atomic
 def events_enqueue(*, user_id: int | None, events: list[dict]) -> dict:
     """Queue a validated batch (1..ANALYTICS_MAX_BATCH dicts of {name, ts (aware datetime),
     properties (dict)}) for `analytics.tasks.events_ingest`.
@@ -33,6 +35,12 @@ def events_enqueue(*, user_id: int | None, events: list[dict]) -> dict:
         "received_at": timezone.now().isoformat(),
         "request_id": current().request_id,
     }
+    # Not robust on purpose: nothing was written, so a broker error may fail the request (503).
+    transaction.on_commit(lambda: _queue(kwargs))
+    return {"batchId": batch_id, "accepted": len(events)}
+
+
+def _queue(kwargs: dict) -> None:
     if not BROKER.allow():
         raise ServiceUnavailable("The event queue is unavailable; retry the batch shortly.")
     try:
@@ -41,4 +49,3 @@ def events_enqueue(*, user_id: int | None, events: list[dict]) -> dict:
         BROKER.failure()
         raise ServiceUnavailable("The event queue is unavailable; retry the batch shortly.") from exc
     BROKER.success()
-    return {"batchId": batch_id, "accepted": len(events)}

@@ -11,7 +11,8 @@ from . import services
 from .models import Notification
 from .selectors import (device_list_for_user, notification_ids_stuck_sending, notification_list_for_user,
                         preference_for_user)
-from .serializers import DeviceSerializer, NotificationSerializer, PreferenceSerializer, RetryInputSerializer
+from .serializers import (DeviceSerializer, NotificationSerializer, PreferenceSerializer, RetryInputSerializer,
+                          RetryOutputSerializer)
 
 
 class NotificationListView(generics.ListAPIView):
@@ -74,7 +75,7 @@ class NotificationRetryView(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=RetryInputSerializer)
+    @extend_schema(request=RetryInputSerializer, responses=RetryOutputSerializer)
     def post(self, request):
         data = RetryInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

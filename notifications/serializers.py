@@ -66,3 +66,9 @@ class RetryInputSerializer(serializers.Serializer):
         if not attrs.get("ids") and not attrs.get("stuck"):
             raise serializers.ValidationError("Give ids or stuck: true.")
         return attrs
+
+
+class RetryOutputSerializer(serializers.Serializer):
+    """{retried: [ids put back to queued]}."""
+
+    retried = serializers.ListField(child=serializers.IntegerField())

@@ -48,8 +48,10 @@ class _Batch:
 
     def __init__(self) -> None:
         self.ids: list[int] = []
+        self.sent = False
 
     def __call__(self) -> None:
+        self.sent = True
         followups_send(ids=self.ids)
 
 
@@ -60,7 +62,7 @@ def _batch_of_transaction() -> _Batch | None:
         return None
     batch = getattr(conn, "_dgt_followups", None)
     # A rolled-back savepoint drops its hooks: reuse the batch only while its hook is queued.
-    if batch is None or not any(func is batch for _sids, func, _robust in conn.run_on_commit):
+    if batch is None or batch.sent or not any(func is batch for _sids, func, _robust in conn.run_on_commit):
         batch = _Batch()
         conn._dgt_followups = batch
         transaction.on_commit(batch, robust=True)

@@ -53,6 +53,7 @@ class RelayLoop:
         """Tick until `stop` is set (forever in the Procfile's `relay` process)."""
         interval = settings.OUTBOX_RELAY_LOOP_SECONDS if interval is None else interval
         stop = stop or threading.Event()
+        log.info("relay loop started (every %.1f s)", interval)
         while not stop.is_set():
             started = time.monotonic()
             try:

@@ -18,16 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def free_port(start: int) -> int:
-    """The first port from `start` (within 19500-19599) nobody listens on."""
-    for port in range(start, 19600):
+def free_port(start: int, stop: int = 19600) -> int:
+    """The first port from `start` (below `stop`; the end-to-end range 19500-19599 by default) nobody listens on."""
+    for port in range(start, stop):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
                 return port
             except OSError:
                 continue
-    raise RuntimeError("no free port in 19500-19599")
+    raise RuntimeError(f"no free port in {start}-{stop - 1}")
 
 
 def wait_port(port: int, proc=None, timeout: float = 30) -> None:

@@ -87,3 +87,23 @@ def test_refund_with_the_cache_down_is_refused_503_and_writes_nothing(api_for, a
 def test_public_banner_feed_works_with_the_cache_down(api, cache_down):
     response = api.get("/api/banners?placement=home")
     assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analytics_batch_with_the_broker_down_is_503_and_nothing_is_stored(api_for, buyer, monkeypatch):
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from analytics.models import AnalyticsEvent
+
+    def refused(**kwargs):
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("analytics.services.events_ingest.delay", refused)
+    body = {"events": [{"name": "search", "ts": "2026-11-29T10:00:00+05:30"}]}
+
+    response = api_for(buyer).post("/api/analytics/events", body, format="json")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert AnalyticsEvent.objects.count() == 0
