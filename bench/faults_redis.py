@@ -87,20 +87,23 @@ def body(args) -> dict:
                 results.append(r)
 
         down_at, up_at = 5.0, 5.0 + outage
-        redis_down = False
+        redis_down = killed = False
         with ThreadPoolExecutor(max_workers=256) as pool:
             for i, listing_id in enumerate(ids):
                 while time.monotonic() < start + i / rate:
                     now = time.monotonic() - start
-                    if not redis_down and now >= down_at and redis.alive():
+                    if not killed and now >= down_at:
                         redis.stop(signal.SIGKILL)
-                        redis_down = True
+                        redis_down = killed = True
                     elif redis_down and now >= up_at:
                         redis = Proc(redis_cmd, log=logs / "redis2.log")
                         redis_down = False
                         up_at = float("inf")
                     time.sleep(0.01)
                 pool.submit(one, listing_id)
+            if not killed:  # fewer approvals than the outage needs: kill and restart after them
+                redis.stop(signal.SIGKILL)
+                redis_down = True
             if redis_down:
                 time.sleep(max(0.0, start + up_at - time.monotonic()))
                 redis = Proc(redis_cmd, log=logs / "redis2.log")
