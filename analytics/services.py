@@ -10,6 +10,7 @@ from django.utils import timezone
 from core.breaker import breaker
 from core.context import current
 from core.errors import ServiceUnavailable
+from outbox.followups import request_connection, request_connection_reset
 
 from .tasks import events_ingest
 
@@ -44,8 +45,9 @@ def _queue(kwargs: dict) -> None:
     if not BROKER.allow():
         raise ServiceUnavailable("The event queue is unavailable; retry the batch shortly.")
     try:
-        events_ingest.delay(**kwargs)
+        events_ingest.apply_async(kwargs=kwargs, connection=request_connection())
     except Exception as exc:  # broker down or hung: nothing was accepted, the client keeps the batch
         BROKER.failure()
+        request_connection_reset()
         raise ServiceUnavailable("The event queue is unavailable; retry the batch shortly.") from exc
     BROKER.success()

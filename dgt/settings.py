@@ -212,7 +212,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
                                    "socket_timeout": max(REDIS_SOCKET_TIMEOUT_SECONDS, 2.0),
-                                   "max_retries": 0}
+                                   }
 
 # --- auth, DRF, JWT -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
@@ -69,6 +70,32 @@ def _batch_of_transaction() -> _Batch | None:
     return batch
 
 
+_local = threading.local()
+
+
+def request_connection():
+    """This thread's broker connection for publishing on the request path: kombu's connection
+    retries are off (`max_retries: 0`), so a dead broker fails the publish at once instead of
+    after kombu's 2 s retry sleep. Workers keep the default connection (they must reconnect)."""
+    conn = getattr(_local, "connection", None)
+    if conn is None:
+        options = {**(current_app.conf.broker_transport_options or {}), "max_retries": 0}
+        conn = _local.connection = current_app.connection_for_write(transport_options=options)
+    return conn
+
+
+def request_connection_reset() -> None:
+    """Drop this thread's request-path connection after a broker error (the next publish opens a
+    fresh one, so a broker that came back is used at once)."""
+    conn = getattr(_local, "connection", None)
+    _local.connection = None
+    if conn is not None:
+        try:
+            conn.release()
+        except Exception:  # already broken
+            pass
+
+
 def followup_enqueue(*, task: str, kwargs: dict) -> int:
     """Record that Celery task `task` (its registered name) must run with `kwargs` (JSON-safe)
     after the current transaction commits. Returns the FollowUp id. Outside a transaction the
@@ -103,12 +130,13 @@ def followups_send(*, ids: list[int]) -> bool:
         return True
     if BROKER.allow():
         try:
-            _task(DISPATCH_TASK).apply_async(kwargs={"ids": ids})
+            _task(DISPATCH_TASK).apply_async(kwargs={"ids": ids}, connection=request_connection())
             BROKER.success()
             return True
         except Exception as exc:  # broker down or hung (bounded by its socket timeouts)
             if not current_app.conf.task_always_eager:  # inline, it is the task's own error
                 BROKER.failure()
+                request_connection_reset()
             log.warning("follow-ups %s not dispatched, left to the relay: %s", ids, exc)
     try:
         FollowUp.objects.filter(id__in=ids, status=FollowUpStatus.PENDING).update(next_attempt_at=timezone.now())

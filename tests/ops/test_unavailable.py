@@ -95,10 +95,10 @@ def test_analytics_batch_with_the_broker_down_is_503_and_nothing_is_stored(api_f
 
     from analytics.models import AnalyticsEvent
 
-    def refused(**kwargs):
+    def refused(*args, **kwargs):
         raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr("analytics.services.events_ingest.delay", refused)
+    monkeypatch.setattr("analytics.services.events_ingest.apply_async", refused)
     body = {"events": [{"name": "search", "ts": "2026-11-29T10:00:00+05:30"}]}
 
     response = api_for(buyer).post("/api/analytics/events", body, format="json")
