@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+
+from core.cache import cache_get, cache_set
 
 from .models import Banner, BannerStatus, Placement
 
@@ -45,7 +46,7 @@ def banner_feed(*, placement: str, serialize) -> list[dict]:
     """
     key = CACHE_KEY.format(placement=placement)
     now = timezone.now()
-    cached = cache.get(key)
+    cached = cache_get(key)  # a cache outage is a miss (core.cache)
     # The entry carries its own deadline: the cache's TTL runs on the cache server's clock, the
     # schedule on ours, and a feed must never be served past a start or end it did not include.
     if cached is not None and now.timestamp() < cached["validUntil"]:
@@ -56,7 +57,7 @@ def banner_feed(*, placement: str, serialize) -> list[dict]:
     if edge is not None:
         timeout = max(1, min(timeout, int((edge - now).total_seconds())))
     valid_until = now.timestamp() + timeout if edge is None else min(now.timestamp() + timeout, edge.timestamp())
-    cache.set(key, {"validUntil": valid_until, "data": data}, timeout)
+    cache_set(key, {"validUntil": valid_until, "data": data}, timeout)
     return data
 
 

@@ -25,8 +25,9 @@ FIELDS = {"placement": "placement", "title": "title", "image_url": "imageUrl", "
 
 
 def feed_cache_drop() -> None:
-    """Drop every placement's cached public feed after the current transaction commits."""
-    transaction.on_commit(lambda: cache.delete_many(feed_cache_keys()))
+    """Drop every placement's cached public feed after the current transaction commits (a cache
+    outage is logged, not raised: the change has committed; the feed's short TTL ends staleness)."""
+    transaction.on_commit(lambda: cache.delete_many(feed_cache_keys()), robust=True)
 
 
 def _check_actor(actor) -> None:

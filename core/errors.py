@@ -57,6 +57,8 @@ class ErrorCode(StrEnum):
     PAYOUT_ACCOUNT_REJECTED = "payout_account_rejected"  # 422: the gateway refused the details
     # analytics
     ALREADY_REPLAYED = "already_replayed"
+    # a dependency (PostgreSQL, or Redis where it is required) is unreachable: 503 + Retry-After
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class ServiceError(Exception):
@@ -98,3 +100,10 @@ class Conflict(ServiceError):
 class Unprocessable(ServiceError):
     status = 422
     code = ErrorCode.UNPROCESSABLE
+
+
+class ServiceUnavailable(ServiceError):
+    """A dependency the request needs is down: 503 with Retry-After (docs/operations.md)."""
+
+    status = 503
+    code = ErrorCode.SERVICE_UNAVAILABLE

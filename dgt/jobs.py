@@ -36,8 +36,8 @@ JOBS: dict[str, Job] = {
                                 "daily 04:45: delete expired refresh-token records (token blacklist)"),
     "outbox_purge": Job("outbox.tasks.outbox_purge_run", crontab(hour=4, minute=30),
                         "daily 04:30: purge sent outbox rows older than OUTBOX_RETENTION"),
-    "notifications_sweep": Job("notifications.tasks.notifications_sweep_run", crontab(minute="*/5"),
-                               "every 5 minutes: queue again notifications left queued (lost task message)"),
+    "notifications_sweep": Job("notifications.tasks.notifications_sweep_run", crontab(),
+                               "every minute: queue again notifications left queued (lost task message); alert on ones stuck in sending"),
 }
 
 

@@ -209,9 +209,21 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Redis on the request path (docs/operations.md "Faults on the request path") ------------
+# Every client that a request uses (cache, channel layer publish, Celery broker) gives up on a
+# dead or hung Redis within these bounds; after a failure the process skips that client for
+# REDIS_BREAKER_OPEN_SECONDS (core.breaker) and the outbox relay catches up what was skipped.
+REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=0.5)
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
+REDIS_BREAKER_OPEN_SECONDS = env.float("REDIS_BREAKER_OPEN_SECONDS", default=0.0 if TESTING else 2.0)
+# Retry-After (seconds) of the 503 answered while PostgreSQL or a required Redis is unreachable.
+SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=5)
+
 # --- cache ----------------------------------------------------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                                      "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -253,6 +265,13 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "Asia/Kolkata"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing never retries and never waits long: a request's follow-ups are rows (outbox.followups)
+# that the relay dispatches again, so a dead or hung broker costs a request at most these timeouts.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                                   "socket_timeout": max(REDIS_SOCKET_TIMEOUT_SECONDS, 2.0),
+                                   }
 
 # --- auth, DRF, JWT -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -320,6 +339,11 @@ RATELIMIT_RATES = {
         "analytics_ingest": "120/m",  # POST /api/analytics/events per IP
     }.items()
 }
+# With the cache (Redis) unreachable: "local" per-process counters, "closed" 503 + Retry-After,
+# "open" uncounted (core.api.ratelimit; the choice per endpoint is explained in docs/operations.md).
+RATELIMIT_ON_CACHE_DOWN = {"token_ip": "local", "token_username": "local", "token_refresh": "local",
+                           "user_block": "local", "wallet_refund": "closed", "wallet_payout": "closed",
+                           "analytics_ingest": "open"}
 # Off by default in the test suite (one shared LocMem counter across unrelated tests); the
 # rate-limit tests switch it on.
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=not TESTING)
@@ -440,6 +464,14 @@ OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 OUTBOX_EMBEDDED_RELAY_SECONDS = env.float("OUTBOX_EMBEDDED_RELAY_SECONDS", default=0.0 if TESTING else 1.0)
 # Tests run publisher and sockets in one process: let any process send to the in-memory layer.
 OUTBOX_SEND_FROM_ANY_PROCESS = env.bool("OUTBOX_SEND_FROM_ANY_PROCESS", default=TESTING)
+# The relay loop (`manage.py outbox_relay_loop`, Procfile `relay`): how often it looks for due
+# events and follow-ups, so both flow again within about this long after Redis returns.
+OUTBOX_RELAY_LOOP_SECONDS = env.float("OUTBOX_RELAY_LOOP_SECONDS", default=1.0)
+# Follow-up tasks (outbox.followups): dispatched again when not done after this long (doubling,
+# capped at OUTBOX_BACKOFF_MAX_SECONDS), failed after FOLLOWUP_MAX_DISPATCHES dispatches.
+FOLLOWUP_REDISPATCH_SECONDS = env.int("FOLLOWUP_REDISPATCH_SECONDS", default=120)
+FOLLOWUP_FAILED_RETRY_SECONDS = env.int("FOLLOWUP_FAILED_RETRY_SECONDS", default=5)
+FOLLOWUP_MAX_DISPATCHES = env.int("FOLLOWUP_MAX_DISPATCHES", default=8)
 RESUME_MAX = env.int("RESUME_MAX", default=1000)
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 # Frame limits of /ws/events/ (docs/realtime.md, frame limits): a frame before authentication
@@ -509,8 +541,9 @@ NOTIFICATION_RATE_LIMIT_KEY = env.str("NOTIFICATION_RATE_LIMIT_KEY", default=f"{
 NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=15.0)
 NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=900.0)
-# A row claimed (sending) longer than this lost its worker; admins may retry it (notifications_retry).
-NOTIFICATION_STALE_SENDING_SECONDS = env.int("NOTIFICATION_STALE_SENDING_SECONDS", default=600)
+# A row claimed (sending) longer than this lost its worker (a send takes seconds: provider
+# timeouts plus the rate-limit wait): the sweeper raises an admin.alert, admins may retry it.
+NOTIFICATION_STALE_SENDING_SECONDS = env.int("NOTIFICATION_STALE_SENDING_SECONDS", default=90)
 # A queued notification older than this (never claimed) lost its task message: the sweeper sends it.
 NOTIFICATION_SWEEP_AFTER_SECONDS = env.int("NOTIFICATION_SWEEP_AFTER_SECONDS", default=120)
 # Rows queued again per sweep (every 5 minutes); the rest wait for the next run.

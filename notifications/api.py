@@ -5,11 +5,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
+from core.api.permissions import IsAdmin
 
 from . import services
 from .models import Notification
-from .selectors import device_list_for_user, notification_list_for_user, preference_for_user
-from .serializers import DeviceSerializer, NotificationSerializer, PreferenceSerializer
+from .selectors import (device_list_for_user, notification_ids_stuck_sending, notification_list_for_user,
+                        preference_for_user)
+from .serializers import (DeviceSerializer, NotificationSerializer, PreferenceSerializer, RetryInputSerializer,
+                          RetryOutputSerializer)
 
 
 class NotificationListView(generics.ListAPIView):
@@ -63,3 +66,20 @@ class PreferenceView(APIView):
         data.is_valid(raise_exception=True)
         pref = services.preference_update(user=request.user, changes=data.validated_data)
         return Response(PreferenceSerializer(pref).data)
+
+
+class NotificationRetryView(APIView):
+    """`POST /api/admin/notifications/retry` {ids} or {stuck: true} (admins): send again the failed
+    ones and the ones stuck in sending (docs/notifications.md: the user may get a stuck one twice).
+    Answers {"retried": [ids]}; ids that are neither are left alone."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=RetryInputSerializer, responses=RetryOutputSerializer)
+    def post(self, request):
+        data = RetryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = list(data.validated_data.get("ids") or [])
+        if data.validated_data.get("stuck"):
+            ids += notification_ids_stuck_sending()
+        return Response({"retried": services.notifications_retry(notification_ids=ids, actor=request.user)})

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
-from .models import Device, Notification, NotificationChannel, NotificationPreference
+from .models import Device, Notification, NotificationChannel, NotificationPreference, NotificationStatus
 
 
 def notification_list_for_user(*, user) -> QuerySet[Notification]:
@@ -56,3 +60,10 @@ def device_list_for_user(*, user) -> QuerySet[Device]:
 def preference_for_user(*, user) -> NotificationPreference:
     """The user's preferences, or the unsaved defaults (every channel on, no phone)."""
     return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
+
+
+def notification_ids_stuck_sending(*, now=None, limit: int = 1000) -> list[int]:
+    """Ids of rows in `sending` longer than NOTIFICATION_STALE_SENDING_SECONDS (lost worker), oldest first."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.NOTIFICATION_STALE_SENDING_SECONDS)
+    return list(Notification.objects.filter(status=NotificationStatus.SENDING, claimed_at__lt=cutoff)
+                .order_by("id").values_list("id", flat=True)[:limit])

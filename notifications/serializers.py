@@ -53,3 +53,22 @@ class PreferenceSerializer(serializers.ModelSerializer):
 
     def validate_phone(self, value: str) -> str:
         return value.strip()
+
+
+class RetryInputSerializer(serializers.Serializer):
+    """{ids: [notification ids] (1..1000)} or {stuck: true} (every row stuck in sending)."""
+
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000,
+                                required=False)
+    stuck = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("ids") and not attrs.get("stuck"):
+            raise serializers.ValidationError("Give ids or stuck: true.")
+        return attrs
+
+
+class RetryOutputSerializer(serializers.Serializer):
+    """{retried: [ids put back to queued]}."""
+
+    retried = serializers.ListField(child=serializers.IntegerField())

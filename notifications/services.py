@@ -2,8 +2,8 @@
 
 Flow: a service calls `notification_enqueue` (or `notifications_enqueue_many`) inside its
 transaction; that records one Notification per channel the user can receive (`<dedupe
-key>:<channel>`, unique) and its `notifications.new` event in the same transaction, and queues
-the send tasks by row id after commit. The rows are the outbox: a lost task message leaves a
+key>:<channel>`, unique) and its `notifications.new` event in the same transaction, and records
+one follow-up task per row (outbox.followups) that sends it after commit. The rows are the outbox: a lost task message leaves a
 `queued` row that `notifications_sweep` (job `notifications_sweep`) queues again. A send claims
 its row (queued -> sending, guarded UPDATE) before it waits for the global rate limit and calls
 the provider, so a task delivered twice (or swept while its message still arrives) sends once.
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -26,17 +27,21 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import NotFound
+from outbox.alerts import admin_alert
+from outbox.followups import followup_enqueue, followups_enqueue
 from outbox.services import publish_many, user_group
 
 from .catalog import TEMPLATES, render
 from .models import Device, Notification, NotificationChannel, NotificationPreference, NotificationStatus
 from .providers import PermanentProviderError, TransientProviderError, get_provider
 from .ratelimit import get_limiter
-from .selectors import channels_for_users, device_tokens_active
+from .selectors import channels_for_users, device_tokens_active, notification_ids_stuck_sending
 
 log = logging.getLogger("dgt.notifications")
 
 NOTIFICATIONS_NEW = "notifications.new"
+SEND_TASK = "notifications.tasks.notification_send_run"
+SEND_MANY_TASK = "notifications.tasks.notifications_send_many"
 _CHUNK = 1000
 
 
@@ -72,12 +77,9 @@ def notification_enqueue(*, user_id: int, template_key: str, payload: dict, dedu
     template key without text in notifications.catalog is logged and sent with the generic text.
     Three statements (channels, notification INSERT, outbox INSERT); none without a channel.
     """
-    from .tasks import notification_send_run
-
     _check_template(template_key)
     ids = notifications_record(requests=[NotificationRequest(user_id, template_key, payload, dedupe_key)])
-    if ids:
-        transaction.on_commit(lambda: _queue_each(notification_send_run, ids), robust=True)
+    _send_after_commit(ids)
     return ids
 
 
@@ -85,21 +87,21 @@ def notifications_enqueue_many(*, requests: Sequence[NotificationRequest]) -> li
     """Like `notification_enqueue` for many events (the expiry job's batches of hundreds): the
     rows and events are written set-based (a constant number of statements per 1,000 rows) and
     ONE task message carries the new ids after commit; the worker fans it out into send tasks."""
-    from .tasks import notifications_send_many
-
     if not requests:
         return []
     for request in requests:
         _check_template(request.template_key)
     ids = notifications_record(requests=requests)
     if ids:
-        transaction.on_commit(lambda: notifications_send_many.delay(notification_ids=ids), robust=True)
+        followup_enqueue(task=SEND_MANY_TASK, kwargs={"notification_ids": ids})
     return ids
 
 
-def _queue_each(task, ids: Sequence[int]) -> None:
-    for pk in ids:
-        task.delay(notification_id=pk)
+def _send_after_commit(ids: Sequence[int]) -> None:
+    """One follow-up per row (outbox.followups): sent after commit, dispatched again by the relay
+    if the broker was down, so a send is never lost to an outage (docs/notifications.md)."""
+    if ids:
+        followups_enqueue(items=[(SEND_TASK, {"notification_id": pk}) for pk in ids])
 
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> dict[str, int]:
@@ -173,10 +175,8 @@ def notifications_deliver(*, requests: Sequence[NotificationRequest]) -> list[in
     """Record `requests` (see `notifications_record`) and, after commit, queue one send task per
     new row. Used by the pre-outbox `notification_deliver(_many)` tasks still in a broker at
     deploy time. Returns the ids queued for sending."""
-    from .tasks import notification_send_run
-
     ids = notifications_record(requests=requests)
-    transaction.on_commit(lambda: _queue_each(notification_send_run, ids))
+    _send_after_commit(ids)
     return ids
 
 
@@ -194,8 +194,9 @@ def notifications_sweep(*, now=None, limit: int | None = None) -> dict:
 
     `sending` rows are NOT requeued: their worker claimed them and may have reached the provider
     before dying, so a resend could duplicate the message (sends are at most once). Rows in
-    `sending` longer than NOTIFICATION_STALE_SENDING_SECONDS are counted and logged for an admin
-    to retry (`notifications_retry`). Returns {"requeued", "staleSending"}.
+    `sending` longer than NOTIFICATION_STALE_SENDING_SECONDS are counted, logged and named in an
+    `admin.alert` once (`notifications_stuck_alert`) for an admin to retry (`notifications_retry`).
+    Returns {"requeued", "staleSending"}.
     """
     from .tasks import notification_send_run
 
@@ -208,13 +209,35 @@ def notifications_sweep(*, now=None, limit: int | None = None) -> dict:
                 .order_by("created_at", "id").values_list("id", "attempts")[:limit])
     for pk, attempts in rows:
         notification_send_run.apply_async(kwargs={"notification_id": pk}, retries=attempts)
-    stale = Notification.objects.filter(
-        status=NotificationStatus.SENDING,
-        claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_STALE_SENDING_SECONDS)).count()
+    stale = notifications_stuck_alert(now=now)
     if rows or stale:
         log.warning("notifications sweep: requeued %d queued notification(s); %d stuck in sending "
                     "(not resent automatically: an admin may retry them)", len(rows), stale)
     return {"requeued": len(rows), "staleSending": stale}
+
+
+def notifications_stuck_alert(*, now=None) -> int:
+    """Raise one `admin.alert` (kind `notifications.stuck_sending`) naming the rows in `sending`
+    for longer than NOTIFICATION_STALE_SENDING_SECONDS that no alert named yet (their worker died
+    between the claim and the provider's answer; an admin decides whether to resend them with
+    `notifications_retry`, the admin action or POST /api/admin/notifications/retry). Returns how
+    many rows are stuck in all."""
+    stuck = notification_ids_stuck_sending(now=now)
+    new = [pk for pk in stuck if _first_alert(pk)]
+    if new:
+        with transaction.atomic():
+            admin_alert(kind="notifications.stuck_sending",
+                        message=f"{len(new)} notification(s) stuck in sending (worker lost mid-send); "
+                                "retry them if a duplicate is acceptable",
+                        data={"notificationIds": new[:50], "count": len(new)})
+    return len(stuck)
+
+
+def _first_alert(notification_id: int) -> bool:
+    try:
+        return cache.add(f"dgt:notifications:stuck-alerted:{notification_id}", 1, timeout=7 * 24 * 3600)
+    except Exception:  # cache down: alerting twice beats not alerting
+        return True
 
 
 def _claim(notification_id: int) -> bool:
@@ -365,8 +388,6 @@ def notifications_retry(*, notification_ids: Sequence[int], actor) -> list[int]:
     than NOTIFICATION_STALE_SENDING_SECONDS (their worker died between the claim and the
     provider's answer — the admin accepts that the user may get it twice). Writes one audit row
     per notification. Returns the ids requeued; the others are left alone."""
-    from .tasks import notification_send_run
-
     stale = timezone.now() - timedelta(seconds=settings.NOTIFICATION_STALE_SENDING_SECONDS)
     retryable = Q(status=NotificationStatus.FAILED) | Q(status=NotificationStatus.SENDING, claimed_at__lt=stale)
     rows = list(Notification.objects.select_for_update().filter(retryable, pk__in=list(notification_ids))
@@ -376,5 +397,5 @@ def notifications_retry(*, notification_ids: Sequence[int], actor) -> list[int]:
     for pk, status in rows:
         audit_record(action="notification.retry", entity_type="notification", entity_id=pk, user=actor,
                      metadata={"previousStatus": status})
-    transaction.on_commit(lambda: [notification_send_run.delay(notification_id=pk) for pk in ids])
+    _send_after_commit(ids)
     return ids

@@ -44,3 +44,43 @@ class EventOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} -> {self.group} ({self.status})"
+
+
+class FollowUpStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class FollowUp(models.Model):
+    """A Celery task to run after the transaction that wrote this row commits (the task outbox).
+
+    Written with the change (`outbox.followups.followup_enqueue`); after commit the request sends
+    ONE message carrying the ids of all its follow-ups, and the worker fans them out to their
+    queues. The row turns `done` when its task succeeds; a row still pending at `next_attempt_at`
+    (the message was lost, the broker was down, the worker died) is dispatched again by the relay
+    (`followups_relay`), with backoff; after FOLLOWUP_MAX_DISPATCHES it is `failed` and named in an
+    `admin.alert`. Tasks are idempotent, so a second run changes nothing (docs/operations.md).
+    """
+
+    task = models.CharField(max_length=200)
+    kwargs = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=8, choices=FollowUpStatus.choices, default=FollowUpStatus.PENDING)
+    dispatches = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "follow-up task"
+        indexes = [
+            models.Index(fields=["next_attempt_at", "id"], name="followup_due_idx",
+                         condition=models.Q(status="pending")),
+            models.Index(fields=["created_at"], name="followup_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task}({self.kwargs}) {self.status}"

@@ -157,6 +157,19 @@ def relay_run(*, max_batches: int | None = None) -> dict:
     return totals
 
 
+def relay_wake() -> int:
+    """Make every pending row that failed before due now (the channel layer is back: there is no
+    reason to wait out their backoff). Returns how many. Called by the relay loop on recovery."""
+    return EventOutbox.objects.filter(status=OutboxStatus.PENDING, attempts__gt=0).update(next_attempt_at=timezone.now())
+
+
+def relay_has_waiting_failures(*, now=None) -> bool:
+    """Whether a pending row failed once (an after-commit send during an outage) and now waits
+    for its retry: the relay loop then probes the layer and wakes such rows when it answers."""
+    return EventOutbox.objects.filter(status=OutboxStatus.PENDING, attempts=1, next_attempt_at__gt=now or timezone.now()
+                                      ).exclude(last_error="").exists()
+
+
 def outbox_purge(*, now=None) -> int:
     """Delete sent rows older than OUTBOX_RETENTION (resume can no longer reach them).
     Pending and failed rows are kept whatever their age. Returns the number deleted."""

@@ -20,15 +20,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.breaker import breaker
 from core.context import current
 
 from . import runtime
 from .models import EventOutbox, OutboxStatus
 from .ordering import find_blockers, hold, split_ready
-from .transport import send_batch
+from .transport import BatchResult, send_batch
 
 log = logging.getLogger(__name__)
 
+LAYER = breaker("layer")
 GROUP_ADMIN = "admin"
 GROUP_PUBLIC = "public"
 
@@ -69,7 +71,7 @@ def publish_many(*, events: Iterable[tuple[str, Iterable[str], dict]], batch_siz
         return []
     rows = EventOutbox.objects.bulk_create(pending, batch_size=batch_size)
     if sends:
-        transaction.on_commit(lambda: send_rows(rows))
+        transaction.on_commit(lambda: send_rows(rows), robust=True)
     return rows
 
 
@@ -79,7 +81,9 @@ def send_rows(rows: list[EventOutbox]) -> int:
     Returns how many were marked sent. On a layer error (e.g. Redis down) the unsent rows stay
     pending with `last_error` set and one attempt counted, for the relay. Rows of a group that
     has an earlier row waiting for a retry are left to the relay too (id order per group).
-    Never raises: the caller's change has already committed and must not be reported as failed.
+    While the layer failed moments ago (core.breaker "layer") nothing is tried: the rows stay
+    pending for the relay loop. Never raises: the caller's change has already committed and must
+    not be reported as failed (docs/operations.md).
     """
     rows = sorted(rows, key=lambda r: r.id)
     if not rows:
@@ -94,7 +98,22 @@ def send_rows(rows: list[EventOutbox]) -> int:
     except Exception as exc:  # database gone: the relay will find them
         log.warning("outbox send skipped for %d rows: %s", len(rows), exc)
         return 0
-    result = send_batch(rows)
+    if LAYER.allow():
+        result = send_batch(rows)
+        if result.error is None:
+            LAYER.success()
+        else:
+            LAYER.failure()
+    else:  # Redis failed moments ago: leave the rows to the relay loop, marked as tried
+        result = BatchResult(error=ConnectionError("channel layer unavailable (circuit open)"))
+    try:
+        return _mark(rows, result)
+    except Exception as exc:  # database gone after the send: the relay sends them again (at least once)
+        log.warning("outbox rows %s sent but not marked: %s", result.sent, exc)
+        return 0
+
+
+def _mark(rows: list[EventOutbox], result) -> int:
     sent = EventOutbox.objects.filter(id__in=result.sent, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
     ) if result.sent else 0

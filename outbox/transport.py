@@ -18,6 +18,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import _consistent_hash, decode_hosts
+from django.conf import settings
 
 from .frames import layer_message
 from .models import EventOutbox
@@ -43,8 +44,8 @@ def _sync_client(host: dict) -> redis.Redis:
     client = _clients.get(key)
     if client is None:
         kwargs = dict(host)
-        kwargs.setdefault("socket_connect_timeout", 2)
-        kwargs.setdefault("socket_timeout", 5)
+        kwargs.setdefault("socket_connect_timeout", settings.REDIS_CONNECT_TIMEOUT_SECONDS)
+        kwargs.setdefault("socket_timeout", settings.REDIS_SOCKET_TIMEOUT_SECONDS)
         address = kwargs.pop("address", None)
         client = redis.Redis.from_url(address, **kwargs) if address else redis.Redis(**kwargs)
         _clients[key] = client
@@ -102,3 +103,17 @@ def send_batch(rows: Sequence[EventOutbox]) -> BatchResult:
         return async_to_sync(send_batch_async)(rows)
     except Exception as exc:
         return BatchResult(error=exc)
+
+
+def layer_ping() -> bool:
+    """Whether the channel layer's Redis answers now (True for a process-local layer). Bounded by
+    REDIS_SOCKET_TIMEOUT_SECONDS; never raises. The relay loop probes with it to notice recovery."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return True
+    try:
+        for host in decode_hosts(layer._kwargs.get("hosts")):
+            _sync_client(host).ping()
+    except Exception:
+        return False
+    return True

@@ -15,7 +15,7 @@ from dgt.jobs import JOBS
 from notifications.models import Notification, NotificationStatus
 from notifications.services import (NotificationRequest, notification_enqueue, notifications_enqueue_many,
                                     notifications_sweep)
-from notifications.tasks import notification_send_run, notifications_send_many
+from notifications.tasks import notification_send_run
 from outbox.models import EventOutbox
 
 from .factories import UserFactory
@@ -30,10 +30,10 @@ def _later(**delta):
 
 @pytest.fixture
 def lost_messages(monkeypatch):
-    """The broker loses every send message (a worker popped it and was SIGKILLed)."""
+    """The broker loses every send message (a worker popped it and was SIGKILLed): the follow-ups'
+    messages to the send tasks (outbox.followups) vanish."""
     dropped = []
-    monkeypatch.setattr(notification_send_run, "delay", lambda **kw: dropped.append(kw))
-    monkeypatch.setattr(notifications_send_many, "delay", lambda **kw: dropped.append(kw))
+    monkeypatch.setattr("outbox.followups._fan_out", lambda row_id, task, kwargs: dropped.append(kwargs))
     return dropped
 
 
@@ -101,10 +101,10 @@ def test_lost_batch_message_of_enqueue_many_is_swept(db, scripted, lost_messages
 
 def test_a_failing_broker_after_commit_keeps_the_commit_and_the_sweeper_sends(db, scripted, monkeypatch,
                                                                                django_capture_on_commit_callbacks):
-    def broker_down(**kwargs):
+    def broker_down(row_id, task, kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(notification_send_run, "delay", broker_down)
+    monkeypatch.setattr("outbox.followups._fan_out", broker_down)
     user = UserFactory(email="a@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():

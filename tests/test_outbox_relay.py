@@ -149,7 +149,7 @@ def test_purge_deletes_only_old_sent_rows(settings):
         old_failed = _publish(1)
     EventOutbox.objects.filter(id__in=old_failed).update(status=OutboxStatus.FAILED)
     fresh = _publish(1)
-    assert outbox_purge_run.apply(throw=True).result == {"deleted": 2}
+    assert outbox_purge_run.apply(throw=True).result == {"deleted": 2, "followUpsDeleted": 0}
     assert sorted(EventOutbox.objects.values_list("id", flat=True)) == sorted(old_failed + fresh)
     assert not EventOutbox.objects.filter(id__in=old_sent).exists()
     assert outbox_purge() == 0

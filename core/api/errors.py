@@ -5,12 +5,17 @@ HTML or DRF's default `{"detail": ...}`.
 """
 from __future__ import annotations
 
+import logging
+import sys
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from core.errors import ServiceError
+from core.errors import ErrorCode, ServiceError, ServiceUnavailable
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -23,6 +28,30 @@ _DRF_CODES = {
     exceptions.Throttled: "rate_limited",
     exceptions.ValidationError: "invalid",
 }
+
+
+log = logging.getLogger(__name__)
+
+
+def _dependency_errors() -> tuple[type[BaseException], ...]:
+    import redis
+    from kombu.exceptions import OperationalError as BrokerError
+
+    return (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError, BrokerError)
+
+
+def is_dependency_down(exc: BaseException | None) -> bool:
+    """Whether `exc` says PostgreSQL, Redis or the broker is unreachable (not a bug of ours)."""
+    return exc is not None and (isinstance(exc, ServiceUnavailable) or isinstance(exc, _dependency_errors()))
+
+
+def unavailable_response(exc: BaseException | None = None) -> JsonResponse:
+    """503 in the error shape with Retry-After SERVICE_UNAVAILABLE_RETRY_AFTER seconds."""
+    wait = settings.SERVICE_UNAVAILABLE_RETRY_AFTER
+    response = JsonResponse(error_body(ErrorCode.SERVICE_UNAVAILABLE,
+                                       f"A service is unavailable; retry in {wait} seconds."), status=503)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -56,7 +85,11 @@ def _flatten(detail) -> dict:
 def exception_handler(exc, context):
     """DRF exception handler rendering every error in the error shape of docs/architecture.md."""
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        headers = {"Retry-After": str(settings.SERVICE_UNAVAILABLE_RETRY_AFTER)} if exc.status == 503 else {}
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=headers)
+    if is_dependency_down(exc):
+        log.warning("dependency down: %s: %s", type(exc).__name__, exc)
+        return unavailable_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -100,4 +133,8 @@ def not_found_view(request, exception=None):
 
 
 def server_error_view(request):
+    """Django's 500 in the API shape; a database, Redis or broker outage is 503 + Retry-After
+    instead (Django calls this inside its `except`, so the exception is at hand)."""
+    if is_dependency_down(sys.exc_info()[1]):
+        return unavailable_response()
     return JsonResponse(error_body("server_error", "Internal server error."), status=500)

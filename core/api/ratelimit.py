@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import threading
 import time
 from collections.abc import Callable
 
@@ -40,7 +41,9 @@ from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django_ratelimit.core import _split_rate, get_usage
 
+from core.breaker import breaker
 from core.context import client_ip, current
+from core.errors import ServiceUnavailable
 
 from .errors import error_body
 
@@ -107,16 +110,46 @@ def check(request, *, rate: str, key: str | Callable, group: str | None = None, 
     two-window estimate (`sliding_usage`) instead of django-ratelimit's fixed window."""
     keyfn = KEYS[key] if isinstance(key, str) else key
     group = group or f"{rate}:{key if isinstance(key, str) else getattr(key, '__name__', 'custom')}"
-    if sliding:
-        if not getattr(settings, "RATELIMIT_ENABLE", True):
-            return None
-        limit, period = _split_rate(_rate(rate))
-        digest = hashlib.sha256(keyfn(request).encode()).hexdigest()[:32]
-        return sliding_usage(f"{group}:{digest}", limit=limit, period=period)
-    usage = get_usage(request, group=group, key=lambda _g, r: keyfn(r), rate=_rate(rate), increment=True)
-    if usage is None or not usage["should_limit"]:
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
         return None
-    return max(1, int(usage["time_left"]))
+    if CACHE.allow():
+        try:
+            if sliding:
+                limit, period = _split_rate(_rate(rate))
+                digest = hashlib.sha256(keyfn(request).encode()).hexdigest()[:32]
+                wait = sliding_usage(f"{group}:{digest}", limit=limit, period=period)
+            else:
+                usage = get_usage(request, group=group, key=lambda _g, r: keyfn(r), rate=_rate(rate), increment=True)
+                wait = None if usage is None or not usage["should_limit"] else max(1, int(usage["time_left"]))
+        except Exception:  # Redis dead or hung (bounded by the cache's socket timeouts)
+            CACHE.failure()
+        else:
+            CACHE.success()
+            return wait
+    return _when_cache_down(rate, f"{group}:{keyfn(request)}")
+
+
+CACHE = breaker("cache")
+_local_lock = threading.Lock()
+_local_counts: dict[tuple[str, int], int] = {}
+
+
+def _when_cache_down(rate: str, counter: str) -> int | None:
+    policy = settings.RATELIMIT_ON_CACHE_DOWN.get(rate, "local")
+    if policy == "open":
+        return None
+    if policy == "closed":
+        raise ServiceUnavailable("Rate limiting is unavailable; retry shortly.")
+    limit, period = _split_rate(_rate(rate))
+    now = time.time()
+    window = int(now // period)
+    with _local_lock:
+        if len(_local_counts) > 100_000:  # old windows: drop them all rather than grow
+            _local_counts.clear()
+        count = _local_counts[(counter, window)] = _local_counts.get((counter, window), 0) + 1
+    if count <= limit:
+        return None
+    return max(1, int((window + 1) * period - now))
 
 
 def too_many(wait: int) -> JsonResponse:

@@ -1,20 +1,20 @@
-"""Keeping search in step with a listing change: queue the search tasks after the caller's
-transaction commits (docs/search-and-analytics.md). Apart from listings.search.services, which the
-tasks themselves call, so neither module imports the other."""
+"""Keeping search in step with a listing change: record the search task as a follow-up of the
+caller's transaction (outbox.followups; docs/search-and-analytics.md). It runs after commit, and
+a broker outage at commit only delays it: the relay dispatches it when the broker is back."""
 from __future__ import annotations
 
-from django.db import transaction
+from outbox.followups import followup_enqueue
 
-from listings.tasks import search_remove, search_upsert
+SEARCH_UPSERT = "listings.tasks.search_upsert"
+SEARCH_REMOVE = "listings.tasks.search_remove"
 
 
 def search_sync_on_commit(*, listing_id: int) -> None:
-    """Queue `listings.tasks.search_upsert` for the listing once the caller's transaction
-    commits (nothing is queued on rollback). A broker error after commit is logged, not raised:
-    the change itself has committed; `manage.py search_rebuild` repairs a missed update."""
-    transaction.on_commit(lambda: search_upsert.delay(listing_id=listing_id), robust=True)
+    """Run `listings.tasks.search_upsert` for the listing after the caller's transaction commits
+    (nothing on rollback; at least once, the task re-reads the listing)."""
+    followup_enqueue(task=SEARCH_UPSERT, kwargs={"listing_id": listing_id})
 
 
 def search_remove_on_commit(*, listing_id: int) -> None:
-    """Queue `listings.tasks.search_remove` for the listing after commit (see search_sync_on_commit)."""
-    transaction.on_commit(lambda: search_remove.delay(listing_id=listing_id), robust=True)
+    """Run `listings.tasks.search_remove` for the listing after commit (see search_sync_on_commit)."""
+    followup_enqueue(task=SEARCH_REMOVE, kwargs={"listing_id": listing_id})

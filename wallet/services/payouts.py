@@ -16,6 +16,7 @@ from django.db.models import F
 
 from core.errors import ErrorCode, NotFound, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
+from outbox.followups import followup_enqueue
 
 from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
 from ..gateways import GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
@@ -24,6 +25,8 @@ from ..models import (
 )
 from .ledger import entry_post
 from .payout_accounts import payout_account_ready
+
+PAYOUT_SUBMIT_TASK = "wallet.tasks.payout_submit_task"
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +45,7 @@ def _payout_write(*, user, amount: Decimal, idempotency_key: str) -> Payout:
                              counter_account=Account.PAYOUTS_CLEARING, ref_id=f"payout:{payout.pk}",
                              reason="payout", created_by=user, unique_key=f"payout:{payout.pk}")
     publish(balance_event(user_id=user.pk, balance=balance, transaction_id=tx.pk), payout_event(payout))
-    from ..tasks import payout_submit_task
-
-    payout_id = payout.pk
-    transaction.on_commit(lambda: payout_submit_task.delay(payout_id=payout_id))
+    followup_enqueue(task=PAYOUT_SUBMIT_TASK, kwargs={"payout_id": payout.pk})
     return payout
 
 

@@ -1,0 +1,253 @@
+"""The task outbox: every Celery task a change needs after commit, recorded in its transaction.
+
+A service calls `followup_enqueue(task=..., kwargs=...)` inside its transaction (instead of
+`transaction.on_commit(lambda: task.delay(...))`). That writes a FollowUp row, so the follow-up
+commits or rolls back with the change. After commit ONE Celery message (`outbox.tasks.followups_run`)
+carries the ids of every follow-up of the transaction; the worker fans them out to their own
+queues (CELERY_TASK_ROUTES), and a task that succeeds marks its row done (a `task_postrun`
+handler reading the `dgt_followup` header); one that fails makes it due again after
+FOLLOWUP_FAILED_RETRY_SECONDS. Whatever did not happen -- the broker was down or hung
+at commit, the message was lost, the worker died -- is dispatched again by `followups_relay`:
+rows whose publish failed are due at once (the relay loop tries every OUTBOX_RELAY_LOOP_SECONDS),
+rows dispatched but not done are due again after FOLLOWUP_REDISPATCH_SECONDS, doubling up to
+OUTBOX_BACKOFF_MAX_SECONDS; after FOLLOWUP_MAX_DISPATCHES a row is failed and named in an
+`admin.alert`. The tasks are idempotent (they receive ids and re-read state), so a second run
+changes nothing. Never raises after commit: the change has committed and its request must not be
+answered with an error (docs/operations.md "Faults on the request path").
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+
+from celery import current_app
+from celery.exceptions import NotRegistered
+from celery.signals import task_postrun
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.breaker import breaker
+from core.context import current
+
+from .alerts import admin_alert
+from .models import FollowUp, FollowUpStatus
+
+log = logging.getLogger(__name__)
+
+HEADER = "dgt_followup"
+DISPATCH_TASK = "outbox.tasks.followups_run"
+BROKER = breaker("broker")
+
+
+class _Batch:
+    """The follow-ups of one transaction; called once by its on-commit hook."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.sent = False
+
+    def __call__(self) -> None:
+        self.sent = True
+        followups_send(ids=self.ids)
+
+
+def _batch_of_transaction() -> _Batch | None:
+    """The batch whose hook is registered in the current transaction (None in autocommit)."""
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        return None
+    batch = getattr(conn, "_dgt_followups", None)
+    # A rolled-back savepoint drops its hooks: reuse the batch only while its hook is queued.
+    if batch is None or batch.sent or not any(func is batch for _sids, func, _robust in conn.run_on_commit):
+        batch = _Batch()
+        conn._dgt_followups = batch
+        transaction.on_commit(batch, robust=True)
+    return batch
+
+
+_local = threading.local()
+
+
+def request_connection():
+    """This thread's broker connection for publishing on the request path: kombu's connection
+    retries are off (`max_retries: 0`), so a dead broker fails the publish at once instead of
+    after kombu's 2 s retry sleep. Workers keep the default connection (they must reconnect)."""
+    conn = getattr(_local, "connection", None)
+    if conn is None:
+        options = {**(current_app.conf.broker_transport_options or {}), "max_retries": 0}
+        conn = _local.connection = current_app.connection_for_write(transport_options=options)
+    return conn
+
+
+def request_connection_reset() -> None:
+    """Drop this thread's request-path connection after a broker error (the next publish opens a
+    fresh one, so a broker that came back is used at once)."""
+    conn = getattr(_local, "connection", None)
+    _local.connection = None
+    if conn is not None:
+        try:
+            conn.release()
+        except Exception:  # already broken
+            pass
+
+
+def followup_enqueue(*, task: str, kwargs: dict) -> int:
+    """Record that Celery task `task` (its registered name) must run with `kwargs` (JSON-safe)
+    after the current transaction commits. Returns the FollowUp id. Outside a transaction the
+    row is written and dispatched at once."""
+    return followups_enqueue(items=[(task, kwargs)])[0]
+
+
+def followups_enqueue(*, items: Iterable[tuple[str, dict]]) -> list[int]:
+    """`followup_enqueue` for several `(task, kwargs)` at once: one INSERT, one message after commit."""
+    now = timezone.now()
+    due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS)
+    request_id = current().request_id
+    rows = FollowUp.objects.bulk_create([FollowUp(task=task, kwargs=kwargs, request_id=request_id,
+                                                  next_attempt_at=due, created_at=now) for task, kwargs in items])
+    ids = [row.id for row in rows]
+    batch = _batch_of_transaction()
+    if batch is None:
+        followups_send(ids=ids)
+    else:
+        batch.ids.extend(ids)
+    return ids
+
+
+def followups_send(*, ids: list[int]) -> bool:
+    """Publish the one message that runs committed follow-ups `ids`. Never raises.
+
+    While the broker is known to be down (core.breaker) nothing is tried; on failure the rows are
+    made due at once, so the relay loop dispatches them as soon as the broker answers again.
+    Returns True when the message was handed to the broker.
+    """
+    if not ids:
+        return True
+    if BROKER.allow():
+        try:
+            _task(DISPATCH_TASK).apply_async(kwargs={"ids": ids}, connection=request_connection())
+            BROKER.success()
+            return True
+        except Exception as exc:  # broker down or hung (bounded by its socket timeouts)
+            if not current_app.conf.task_always_eager:  # inline, it is the task's own error
+                BROKER.failure()
+                request_connection_reset()
+            log.warning("follow-ups %s not dispatched, left to the relay: %s", ids, exc)
+    try:
+        FollowUp.objects.filter(id__in=ids, status=FollowUpStatus.PENDING).update(next_attempt_at=timezone.now())
+    except Exception as exc:  # database gone too: they fall due at next_attempt_at anyway
+        log.warning("follow-ups %s not marked due: %s", ids, exc)
+    return False
+
+
+def _task(name: str):
+    """The registered Celery task `name`, importing its module first if no one did yet (a web
+    process imports task modules lazily)."""
+    try:
+        return current_app.tasks[name]
+    except NotRegistered:
+        importlib.import_module(name.rsplit(".", 1)[0])
+        return current_app.tasks[name]
+
+
+def _fan_out(row_id: int, task: str, kwargs: dict) -> None:
+    _task(task).apply_async(kwargs=kwargs, headers={HEADER: row_id})
+
+
+def followups_run(*, ids: list[int]) -> int:
+    """Worker side of the message: send each pending follow-up of `ids` to its task's queue.
+    Returns how many were sent on. A broker error propagates (the rows stay pending)."""
+    rows = FollowUp.objects.filter(id__in=ids, status=FollowUpStatus.PENDING).order_by("id")
+    count = 0
+    for row_id, task, kwargs in rows.values_list("id", "task", "kwargs"):
+        _fan_out(row_id, task, kwargs)
+        count += 1
+    return count
+
+
+def redispatch_seconds(dispatches: int) -> int:
+    """Wait before dispatching again a row dispatched `dispatches` times and not done yet."""
+    return int(min(settings.FOLLOWUP_REDISPATCH_SECONDS * 2 ** max(dispatches - 1, 0),
+                   settings.OUTBOX_BACKOFF_MAX_SECONDS))
+
+
+def followups_relay(*, limit: int | None = None) -> dict:
+    """Dispatch due pending follow-ups (claimed FOR UPDATE SKIP LOCKED: two relays never take the
+    same row), oldest due first, stopping at the first broker error (the rows stay due, the next
+    run retries). Returns {"dispatched", "failed", "error"}."""
+    limit = limit or settings.OUTBOX_RELAY_BATCH
+    stats = {"dispatched": 0, "failed": 0, "error": ""}
+    with transaction.atomic():
+        now = timezone.now()
+        rows = list(FollowUp.objects.select_for_update(skip_locked=True)
+                    .filter(status=FollowUpStatus.PENDING, next_attempt_at__lte=now)
+                    .order_by("next_attempt_at", "id").values_list("id", "task", "kwargs", "dispatches")[:limit])
+        by_dispatches: dict[int, list[int]] = defaultdict(list)
+        failed: list[int] = []
+        for row_id, task, kwargs, dispatches in rows:
+            if dispatches >= settings.FOLLOWUP_MAX_DISPATCHES:
+                failed.append(row_id)
+                continue
+            try:
+                _fan_out(row_id, task, kwargs)
+            except Exception as exc:
+                BROKER.failure()
+                stats["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+                break
+            by_dispatches[dispatches + 1].append(row_id)
+        for dispatches, ids in by_dispatches.items():
+            FollowUp.objects.filter(id__in=ids, status=FollowUpStatus.PENDING).update(
+                dispatches=dispatches, last_error="",
+                next_attempt_at=now + timedelta(seconds=redispatch_seconds(dispatches)))
+            stats["dispatched"] += len(ids)
+        if by_dispatches:
+            BROKER.success()
+        if failed:
+            FollowUp.objects.filter(id__in=failed).update(
+                status=FollowUpStatus.FAILED, last_error="not done after the last dispatch")
+            stats["failed"] = len(failed)
+            admin_alert(kind="followup.failed",
+                        message=f"{len(failed)} follow-up task(s) not done after "
+                                f"{settings.FOLLOWUP_MAX_DISPATCHES} dispatches",
+                        data={"followUpIds": failed[:50], "count": len(failed)})
+    if stats["error"]:
+        log.warning("follow-up relay stopped: %s", stats["error"])
+    return stats
+
+
+def followup_retry(*, followup_id: int) -> bool:
+    """Put a failed follow-up back to pending, due at once (an admin's retry). True if it was failed."""
+    return bool(FollowUp.objects.filter(pk=followup_id, status=FollowUpStatus.FAILED).update(
+        status=FollowUpStatus.PENDING, dispatches=0, next_attempt_at=timezone.now(), last_error=""))
+
+
+def followups_purge(*, now=None) -> int:
+    """Delete done follow-ups older than OUTBOX_RETENTION. Returns how many."""
+    cutoff = (now or timezone.now()) - settings.OUTBOX_RETENTION
+    return FollowUp.objects.filter(status=FollowUpStatus.DONE, created_at__lt=cutoff).delete()[0]
+
+
+def _followup_id(task) -> int | None:
+    request = getattr(task, "request", None)
+    value = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER)
+    return int(value) if value else None
+
+
+@task_postrun.connect
+def _after_task(sender=None, state=None, **_kwargs) -> None:
+    """A task dispatched for a follow-up returned: SUCCESS marks its row done (one UPDATE in the
+    worker); a failure that is not a scheduled retry (e.g. its retry could not be published
+    because the broker went down) makes the row due again soon, for the relay."""
+    row_id = _followup_id(sender)
+    if row_id is None or state == "RETRY":
+        return
+    rows = FollowUp.objects.filter(pk=row_id, status=FollowUpStatus.PENDING)
+    if state == "SUCCESS":
+        rows.update(status=FollowUpStatus.DONE, done_at=timezone.now())
+    else:
+        rows.update(next_attempt_at=timezone.now() + timedelta(seconds=settings.FOLLOWUP_FAILED_RETRY_SECONDS))
