@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from core.admin_roles import LagTolerantChangelistMixin
+
 from .models import AnalyticsEvent
 
 
 @admin.register(AnalyticsEvent)
-class AnalyticsEventAdmin(admin.ModelAdmin):
+class AnalyticsEventAdmin(LagTolerantChangelistMixin, admin.ModelAdmin):
     """Read-only: events are client data, written only by the `analytics` queue."""
 
     list_display = ["id", "name", "ts", "user", "received_at"]

@@ -134,13 +134,42 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------
+# Connections (docs/operations.md): DB_POOL_MAX_SIZE > 0 gives each process a bounded psycopg pool
+# (Django's OPTIONS pool): a request takes a connection and gives it back, no set-up and no
+# health-check query per request. The Procfile's web line sets it (gunicorn workers are forked
+# before the first query). Without it CONN_MAX_AGE (DB_CONN_MAX_AGE, 0 under ASGI with sync views:
+# one leaked connection per thread otherwise) with a health check on reuse.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
+DB_POOL_TIMEOUT_SECONDS = env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0)
+# Lag-tolerant reads (search, public banner feed, admin list pages and counts) go to this streaming
+# replica through core.db.ReplicaRouter; everything else stays on the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+
+
+def _postgres_connection(config: dict) -> dict:
+    if DB_POOL_MAX_SIZE > 0:
+        config["CONN_MAX_AGE"] = 0  # Django requires it with a pool: "closing" returns to the pool
+        config["CONN_HEALTH_CHECKS"] = False
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE), "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT_SECONDS, "max_idle": 300, "max_lifetime": 1800,
+        }
+    else:
+        config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # CONN_MAX_AGE must stay 0 under ASGI with sync views (one leaked connection per thread);
-        # gunicorn sets DB_CONN_MAX_AGE for its long-lived sync workers.
-        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        _postgres_connection(DATABASES["default"])
+        if DATABASE_REPLICA_URL:
+            # In the test suite the replica mirrors the test database unless a test points it at
+            # a real standby (tests/core/test_replica.py).
+            DATABASES["replica"] = _postgres_connection(env.db_url("DATABASE_REPLICA_URL")) | {
+                "TEST": {"MIRROR": "default"}}
 else:
     DATABASES = {
         "default": {
@@ -150,6 +179,7 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
 
 # --- cache ----------------------------------------------------------------------------------
 if REDIS_URL:
@@ -179,6 +209,8 @@ QUEUES = ["default", "notifications", "search", "analytics"]
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+# Tasks marked ignore_result (the notification sends) still record their failures.
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
 # Inline in embedded mode and in the test suite (the end-to-end test runs a real worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL or TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -209,7 +241,7 @@ if TESTING:  # hashing cost is not what the suite tests
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -19,7 +19,7 @@ from notifications.services import notification_enqueue
 from outbox.alerts import admin_alert
 
 from .events import listing_payload, publish_listing_update
-from .lock_objects import listing_qs_select_for_update
+from .lock_objects import listing_qs_select_for_update, listing_update_if_pending
 from .models import Listing, ListingStatus
 from .search.queue import search_remove_on_commit, search_sync_on_commit
 
@@ -116,19 +116,19 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     expiry_days = settings.LISTING_DEFAULT_EXPIRY_DAYS if expiry_days is None else expiry_days
     if not 1 <= expiry_days <= 365:
         raise ValidationFailed("expiryDays must be between 1 and 365.", fields={"expiryDays": "Between 1 and 365."})
-    listing = _moderation_target(listing_id, actor)
-    if listing.status != ListingStatus.PENDING:
-        raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be approved.",
-                       code=ErrorCode.INVALID_TRANSITION)
     now = timezone.now()
-    listing.status = ListingStatus.APPROVED
-    listing.reason = reason
-    listing.approved_at = now
-    listing.expires_at = now + timedelta(days=expiry_days)
-    listing.reminder_sent_3d = listing.reminder_sent_1d = False
-    listing.expired_at = None
-    listing.save(update_fields=["status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
-                                "reminder_sent_1d", "expired_at", "updated_at"])
+    changes = {"status": ListingStatus.APPROVED.value, "reason": reason, "approved_at": now,
+               "expires_at": now + timedelta(days=expiry_days), "reminder_sent_3d": False, "reminder_sent_1d": False,
+               "expired_at": None, "updated_at": now}
+    listing = listing_update_if_pending(listing_id=listing_id, not_owner_id=actor.pk, changes=changes)
+    if listing is None:  # not pending, the actor's own, or missing: find out which under the row lock
+        listing = _moderation_target(listing_id, actor)
+        if listing.status != ListingStatus.PENDING:
+            raise Conflict(f"Listing {listing.pk} is {listing.status}; only pending listings can be approved.",
+                           code=ErrorCode.INVALID_TRANSITION)
+        for field, value in changes.items():
+            setattr(listing, field, value)
+        listing.save(update_fields=list(changes))
     audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
                  metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
     publish_listing_update(listing)

@@ -1,0 +1,86 @@
+"""SQL statements per request on the hot endpoints (docs/benchmarks.md, "What each change bought").
+
+Pinned exactly, so a change that adds a round trip to approve, refund or the two hot reads shows up
+here. Counted inside the test's transaction: each service's `atomic` is a SAVEPOINT + RELEASE pair
+here (BEGIN/COMMIT, not counted by Django, in production); after-commit work is not counted.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from accounts.models import Role
+from audit.models import AuditLog
+from listings.models import Listing
+from outbox.models import EventOutbox
+from tests.factories import ListingFactory
+from wallet.models import Wallet
+
+
+@pytest.fixture
+def refund_admin(make_user):
+    return make_user(Role.ADMIN, username="refund-admin", is_staff=True)
+
+
+@pytest.mark.django_db
+def test_approve_is_nine_statements(moderator, seller, api_for, django_assert_num_queries):
+    # auth user; SAVEPOINT; UPDATE .. WHERE pending RETURNING; audit INSERT; outbox INSERT (owner + admin);
+    # the owner's channels; notification INSERT; its outbox INSERT; RELEASE
+    listing = ListingFactory(owner=seller)
+    client = api_for(moderator)
+    with django_assert_num_queries(9):
+        response = client.post(f"/api/listings/{listing.pk}/approve", {"expiryDays": 30}, format="json")
+    assert response.status_code == 200
+    assert Listing.objects.get(pk=listing.pk).status == "approved"
+    assert AuditLog.objects.filter(action="listing.approve", entity_id=str(listing.pk)).count() == 1
+    assert EventOutbox.objects.filter(channel="listings.update").count() == 2
+
+
+@pytest.mark.django_db
+def test_approving_a_listing_that_is_not_pending_is_a_conflict_and_changes_nothing(moderator, seller, api_for):
+    listing = ListingFactory(owner=seller, status="rejected")
+    response = api_for(moderator).post(f"/api/listings/{listing.pk}/approve", {}, format="json")
+    assert response.status_code == 409
+    assert Listing.objects.get(pk=listing.pk).status == "rejected"
+    assert AuditLog.objects.count() == 0 and EventOutbox.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_approving_ones_own_listing_is_forbidden_and_changes_nothing(moderator, api_for):
+    listing = ListingFactory(owner=moderator)
+    response = api_for(moderator).post(f"/api/listings/{listing.pk}/approve", {}, format="json")
+    assert response.status_code == 403
+    assert Listing.objects.get(pk=listing.pk).status == "pending"
+    assert AuditLog.objects.count() == 0 and EventOutbox.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_refund_to_an_existing_wallet_statement_count(refund_admin, seller, api_for, django_assert_num_queries):
+    Wallet.objects.create(user=seller)
+    client = api_for(refund_admin)
+    body = {"userId": seller.pk, "amount": "5.00", "reason": "late delivery", "refId": "order-9"}
+    # auth user; the key claim (one statement); SAVEPOINT x2; journal entry INSERT; postings INSERT (one
+    # for both); audit INSERT; guarded balance UPDATE .. RETURNING; refId cap SUM; outbox INSERT (balance +
+    # admin alert); the user's channels; notification INSERT; its outbox INSERT; RELEASE; key UPDATE; RELEASE
+    with django_assert_num_queries(16):
+        response = client.post("/api/wallet/refund", body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    assert response.status_code == 201, response.content
+    assert Wallet.objects.get(pk=seller.pk).balance == 5
+
+
+@pytest.mark.django_db
+def test_wallet_read_is_two_statements(seller, api_for, django_assert_num_queries):
+    Wallet.objects.create(user=seller)
+    client = api_for(seller)
+    with django_assert_num_queries(2):  # auth user; the wallet
+        assert client.get("/api/wallet").json() == {"userId": seller.pk, "balance": "0.00", "currency": "INR"}
+
+
+@pytest.mark.django_db
+def test_own_listings_read_is_three_statements(seller, api_for, django_assert_num_queries):
+    ListingFactory.create_batch(3, owner=seller)
+    client = api_for(seller)
+    with django_assert_num_queries(3):  # auth user; count; the page
+        body = client.get("/api/listings").json()
+    assert body["count"] == 3 and len(body["results"]) == 3
