@@ -15,7 +15,7 @@ from .idempotency import HEADER, idempotent_response, key_from_request
 from .selectors import payout_list_for_user, transaction_list_for_user, wallet_balance, wallet_for_user
 from .serializers import (
     PayoutInputSerializer, PayoutSerializer, RefundInputSerializer, RefundOutputSerializer, TransactionSerializer,
-    WalletSerializer,
+    WalletSerializer, wallet_out,
 )
 from .services.webhooks import webhook_receive
 
@@ -24,11 +24,13 @@ IDEMPOTENCY_PARAM = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, requi
 
 
 class WalletView(APIView):
-    """`GET /api/wallet` -> {userId, balance, currency} of the caller."""
+    """`GET /api/wallet` -> {userId, balance, currency} of the caller (one query: user + wallet)."""
+
+    user_select_related = ("wallet",)
 
     @extend_schema(responses=WalletSerializer)
     def get(self, request):
-        return Response(WalletSerializer(wallet_for_user(user=request.user)).data)
+        return Response(wallet_out(wallet_for_user(user=request.user)))
 
 
 class TransactionListView(APIView):

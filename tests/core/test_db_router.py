@@ -1,6 +1,7 @@
 """core.db.ReplicaRouter's rules, without a real replica (tests/core/test_replica.py has one)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pytest
@@ -12,6 +13,10 @@ from core.db import REPLICA, ReplicaRouter, lag_tolerant, lag_tolerant_reads, re
 @pytest.fixture
 def replica_configured(monkeypatch):
     monkeypatch.setitem(connections.settings, REPLICA, copy.deepcopy(connections.settings["default"]))
+    yield
+    with contextlib.suppress(AttributeError, KeyError):  # no wrapper outlives the alias
+        connections[REPLICA].close()
+        del connections[REPLICA]
 
 
 def test_without_a_replica_every_read_goes_to_the_primary():
