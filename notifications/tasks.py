@@ -9,9 +9,9 @@ from .services import (NotificationRequest, notification_fail, notification_send
                        notifications_sweep)
 
 
-# Sends keep no result row (ignore_result): the notification row is the record of the outcome, and
-# a result INSERT per send was a fifth of a send's cost (docs/benchmarks.md). Failures are still
-# stored (CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED) for /api/admin/queues.
+# Sends keep no result row (ignore_result): the notification row is the record of the outcome, and a
+# result write per send is work nobody reads (docs/benchmarks.md). Failures are still stored
+# (CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED) for /api/admin/queues.
 @shared_task(acks_late=True, ignore_result=True)
 def notifications_send_many(*, notification_ids: list[int]) -> int:
     """Fan a batch of recorded notifications out into one send task each (so the caller sends one
