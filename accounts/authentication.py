@@ -18,9 +18,11 @@ class UserBlocked(exceptions.PermissionDenied):
     default_code = "user_blocked"
 
 
-def user_from_token(raw: str | bytes):
+def user_from_token(raw: str | bytes, *, select_related: tuple[str, ...] = ()):
     """Validate an access token and return its active user.
 
+    `select_related` names one-to-one relations of the user to load in the same query (a view
+    whose answer is one such row, e.g. GET /api/wallet, then needs no second round trip).
     Raises `InvalidToken` (-> 401) for a bad, expired or foreign-algorithm token, an unknown,
     deleted or inactive user. Blocks are not checked here (see `check_not_blocked`).
     """
@@ -28,8 +30,11 @@ def user_from_token(raw: str | bytes):
         token = AccessToken(raw)
     except TokenError as e:
         raise InvalidToken({"detail": str(e), "code": "token_not_valid"}) from e
+    users = get_user_model().objects
+    if select_related:
+        users = users.select_related(*select_related)
     try:
-        user = get_user_model().objects.get(pk=token["sub"], is_active=True)
+        user = users.get(pk=token["sub"], is_active=True)
     except (get_user_model().DoesNotExist, ValueError, TypeError) as e:
         raise InvalidToken({"detail": "User not found or inactive.", "code": "user_not_found"}) from e
     return user, token
@@ -53,7 +58,11 @@ def check_not_blocked(user) -> None:
 
 
 class JWTAuthentication(_JWTAuthentication):
-    """Bearer JWT (HS256, JWT_SECRET) -> the user row; 401 for any bad token, 403 when blocked."""
+    """Bearer JWT (HS256, JWT_SECRET) -> the user row; 401 for any bad token, 403 when blocked.
+
+    The row is read from the primary on every request (role and block never come from the token);
+    a view may set `user_select_related` to load one-to-one rows of the user in the same query.
+    """
 
     def authenticate(self, request):
         header = self.get_header(request)
@@ -62,6 +71,7 @@ class JWTAuthentication(_JWTAuthentication):
         raw = self.get_raw_token(header)
         if raw is None:
             return None
-        user, token = user_from_token(raw)
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        user, token = user_from_token(raw, select_related=getattr(view, "user_select_related", ()))
         check_not_blocked(user)
         return user, token

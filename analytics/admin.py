@@ -3,7 +3,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from core.admin_roles import RoleAdminMixin
+from core.admin_roles import LagTolerantChangelistMixin, RoleAdminMixin
 from core.errors import ServiceError
 
 from .models import AnalyticsDeadLetter, AnalyticsEvent
@@ -16,7 +16,7 @@ def _json_text(value) -> str:
 
 
 @admin.register(AnalyticsEvent)
-class AnalyticsEventAdmin(admin.ModelAdmin):
+class AnalyticsEventAdmin(LagTolerantChangelistMixin, admin.ModelAdmin):
     """Read-only: events are client data, written only by the `analytics` queue."""
 
     list_display = ["id", "name", "ts", "user", "received_at"]

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from core.admin_roles import LagTolerantChangelistMixin
+
 from .models import AuditLog
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(LagTolerantChangelistMixin, admin.ModelAdmin):
     """Read-only: the audit log cannot be added to, changed or deleted through the admin."""
 
     list_display = ("created_at", "action", "entity_type", "entity_id", "user", "reason", "ip_address", "request_id")

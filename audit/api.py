@@ -3,6 +3,7 @@ import django_filters
 from rest_framework import generics, serializers
 
 from core.api.permissions import IsAdmin
+from core.db import lag_tolerant
 
 from .models import AuditLog
 from .selectors import audit_log_list
@@ -42,3 +43,7 @@ class AuditLogListView(generics.ListAPIView):
 
     def get_queryset(self):
         return audit_log_list()
+
+    @lag_tolerant  # an admin list page: may lag (replica), docs/operations.md
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)

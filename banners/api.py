@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from core.api.permissions import IsAdmin
 from core.api.pagination import Pagination
+from core.db import lag_tolerant
 
 from . import services
 from .selectors import banner_feed, banner_list
@@ -65,6 +66,7 @@ class PublicBannerView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("placement", str, required=True, enum=["home", "category", "search"])],
                    responses=PublicBannerSerializer(many=True))
+    @lag_tolerant  # the public feed may lag (replica); docs/operations.md
     def get(self, request):
         query = PlacementQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from .db import lag_tolerant_reads
+
 
 def role_allows(user, role: str | None) -> bool:
     """Whether an active `user` holds `role` or a higher one."""
@@ -22,8 +24,19 @@ def role_allows(user, role: str | None) -> bool:
     raise ValueError(f"unknown role {role!r}")
 
 
-class RoleAdminMixin:
-    """Mix into a ModelAdmin and set the four roles below."""
+class LagTolerantChangelistMixin:
+    """A ModelAdmin whose list page (GET: rows, counts, filters) may be read from the replica
+    (core.db, docs/operations.md). Actions posted from the list page, forms and saves read the primary."""
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method != "GET":
+            return super().changelist_view(request, extra_context)
+        with lag_tolerant_reads():
+            return super().changelist_view(request, extra_context)
+
+
+class RoleAdminMixin(LagTolerantChangelistMixin):
+    """Mix into a ModelAdmin and set the four roles below (list pages may read the replica)."""
 
     view_role: str | None = "admin"
     add_role: str | None = "admin"

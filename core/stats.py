@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .db import lag_tolerant_reads
+
 log = logging.getLogger(__name__)
 
 _providers: dict[str, Callable[[], Any]] = {}
@@ -31,10 +33,15 @@ def register_stat(name: str, provider: Callable[[], Any]) -> None:
 def stats_snapshot() -> dict[str, Any]:
     """{name: value} of every registered provider, keys sorted; None where a provider failed."""
     out: dict[str, Any] = {}
-    for name in sorted(_providers):
-        try:
-            out[name] = _providers[name]()
-        except Exception as exc:
-            log.warning("dashboard stat %s failed: %s", name, exc)
-            out[name] = None
+    with lag_tolerant_reads():  # dashboard counts may lag (replica): docs/operations.md
+        for name in sorted(_providers):
+            out[name] = _value(name)
     return out
+
+
+def _value(name: str) -> Any:
+    try:
+        return _providers[name]()
+    except Exception as exc:
+        log.warning("dashboard stat %s failed: %s", name, exc)
+        return None

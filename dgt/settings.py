@@ -181,24 +181,42 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------
-# Django's psycopg pool (the Procfile's ws process sets DB_POOL_MAX_SIZE): at most that many
-# PostgreSQL connections per process, reused instead of one new connection per websocket auth.
-# 0: no pool. Sizing for N processes against max_connections: docs/operations.md.
-DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0) if DATABASE_URL.startswith("postgres") else 0
+# Connections (docs/operations.md): DB_POOL_MAX_SIZE > 0 gives each process a bounded psycopg pool
+# (Django's OPTIONS pool): a request takes a connection and gives it back, no set-up and no
+# health-check query per request. The Procfile's web line sets it (gunicorn workers are forked
+# before the first query). Without it CONN_MAX_AGE (DB_CONN_MAX_AGE, 0 under ASGI with sync views:
+# one leaked connection per thread otherwise) with a health check on reuse.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
+DB_POOL_TIMEOUT_SECONDS = env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0)
+# Lag-tolerant reads (search, public banner feed, admin list pages and counts) go to this streaming
+# replica through core.db.ReplicaRouter; everything else stays on the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+
+
+def _postgres_connection(config: dict) -> dict:
+    if DB_POOL_MAX_SIZE > 0:
+        config["CONN_MAX_AGE"] = 0  # Django requires it with a pool: "closing" returns to the pool
+        config["CONN_HEALTH_CHECKS"] = False
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE), "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT_SECONDS, "max_idle": 300, "max_lifetime": 1800,
+        }
+    else:
+        config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # CONN_MAX_AGE must stay 0 under ASGI with sync views (one leaked connection per thread);
-        # gunicorn sets DB_CONN_MAX_AGE for its long-lived sync workers.
-        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-        if DB_POOL_MAX_SIZE > 0:  # needs CONN_MAX_AGE 0: closing a connection returns it to the pool
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
-            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-                "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
-                "max_size": DB_POOL_MAX_SIZE,
-                "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
-            }
+        _postgres_connection(DATABASES["default"])
+        if DATABASE_REPLICA_URL:
+            # In the test suite the replica mirrors the test database unless a test points it at
+            # a real standby (tests/core/test_replica.py).
+            DATABASES["replica"] = _postgres_connection(env.db_url("DATABASE_REPLICA_URL")) | {
+                "TEST": {"MIRROR": "default"}}
 else:
     DATABASES = {
         "default": {
@@ -208,6 +226,7 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
 
 # --- Redis on the request path (docs/operations.md "Faults on the request path") ------------
 # Every client that a request uses (cache, channel layer publish, Celery broker) gives up on a
@@ -250,6 +269,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
+# Tasks marked ignore_result (the notification sends) still record their failures.
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
 # Inline in embedded mode and in the test suite (the end-to-end test runs a real worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL or TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -287,7 +308,7 @@ if TESTING:  # hashing cost is not what the suite tests
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -7,11 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.permissions import IsModerator
-from core.api.pagination import Pagination
+from core.api.pagination import WindowCountPagination
 
 from . import claims, services
 from .selectors import listing_list_for_owner
-from .serializers import ApproveInputSerializer, ClaimSerializer, ListingSerializer, RejectInputSerializer
+from .serializers import (
+    ApproveInputSerializer, ClaimSerializer, ListingSerializer, RejectInputSerializer, listing_out,
+)
 
 
 class ListingListCreateView(APIView):
@@ -19,9 +21,9 @@ class ListingListCreateView(APIView):
 
     @extend_schema(responses=ListingSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = WindowCountPagination()  # count and page in one query
         page = paginator.paginate_queryset(listing_list_for_owner(owner=request.user), request, view=self)
-        return paginator.get_paginated_response(ListingSerializer(page, many=True).data)
+        return paginator.get_paginated_response([listing_out(listing) for listing in page])
 
     @extend_schema(request=ListingSerializer, responses={201: ListingSerializer})
     def post(self, request):
@@ -62,7 +64,7 @@ class ListingApproveView(APIView):
         data.is_valid(raise_exception=True)
         listing = services.listing_approve(listing_id=listing_id, actor=request.user, reason=data.validated_data["reason"],
                                            expiry_days=data.validated_data["expiryDays"])
-        return Response(ListingSerializer(listing).data)
+        return Response(listing_out(listing))
 
 
 class ListingRejectView(APIView):

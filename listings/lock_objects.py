@@ -1,4 +1,6 @@
 """Row-locking querysets of the listings app (saleor's lock_objects convention)."""
+from __future__ import annotations
+
 from .models import Listing
 
 

@@ -9,7 +9,10 @@ from .services import (NotificationRequest, notification_fail, notification_send
                        notifications_sweep)
 
 
-@shared_task(acks_late=True)
+# Sends keep no result row (ignore_result): the notification row is the record of the outcome, and a
+# result write per send is work nobody reads (docs/benchmarks.md). Failures are still stored
+# (CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED) for /api/admin/queues.
+@shared_task(acks_late=True, ignore_result=True)
 def notifications_send_many(*, notification_ids: list[int]) -> int:
     """Fan a batch of recorded notifications out into one send task each (so the caller sends one
     message per batch). Losing this message loses nothing: the rows stay queued for the sweeper."""
@@ -44,7 +47,7 @@ def retry_delay(retries: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def notification_send_run(self, *, notification_id: int) -> str:
     """Send one notification once; retry transient provider errors with backoff up to
     NOTIFICATION_MAX_RETRIES times, then mark it failed. Returns its status."""

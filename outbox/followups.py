@@ -62,8 +62,13 @@ def _batch_of_transaction() -> _Batch | None:
     if not conn.in_atomic_block:
         return None
     batch = getattr(conn, "_dgt_followups", None)
-    # A rolled-back savepoint drops its hooks: reuse the batch only while its hook is queued.
-    if batch is None or batch.sent or not any(func is batch for _sids, func, _robust in conn.run_on_commit):
+    # Reuse the batch only while its hook is queued (a rolled-back savepoint drops its hooks) and was
+    # registered in a block that is still open: a hook registered inside a savepoint that has since
+    # been released belongs to an earlier unit of work (e.g. an earlier request inside a test's
+    # transaction), whose hook runs on its own.
+    open_savepoints = set(conn.savepoint_ids)
+    if batch is None or batch.sent or not any(
+            func is batch and sids <= open_savepoints for sids, func, _robust in conn.run_on_commit):
         batch = _Batch()
         conn._dgt_followups = batch
         transaction.on_commit(batch, robust=True)

@@ -134,8 +134,13 @@ def test_benchmark_runs_at_tiny_size(name, tmp_path):
         return
     if name == "api_writes":
         assert result["pgbench"]["tps"] > 0
-        approve = result["endpoints"]["approve"]
-        assert approve["requests"] > 0 and approve["statuses"].get("200", 0) > 0
+        assert set(result["endpoints"]) == {"approve", "refund", "wallet", "listings"}
+        for endpoint, ok in (("approve", "200"), ("refund", "201"), ("wallet", "200"), ("listings", "200")):
+            figures = result["endpoints"][endpoint]
+            # dgt and the naive peer (bench/peers/naive) both answered, and the ratio to the peer is there
+            assert figures["requests"] > 0 and figures["statuses"].get(ok, 0) > 0, (endpoint, figures)
+            assert figures["naive"]["okRps"] > 0 and figures["naive"]["errors"] == 0, (endpoint, figures["naive"])
+            assert figures["ratioNaive"] > 0
     elif name == "event_latency":
         assert [r["socketsReady"] for r in result["runs"]] == [result["users"]] * len(result["runs"])
         assert all(r["expectedDeliveries"] > 0 and r["delivered"] > 0 for r in result["runs"])

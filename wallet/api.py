@@ -21,7 +21,7 @@ from .selectors import (
 from .serializers import (
     PayoutAccountInputSerializer, PayoutAccountSerializer, PayoutInputSerializer, PayoutSerializer,
     RefundInputSerializer, RefundOutputSerializer, TopupInputSerializer, TopupSerializer, TopupVerifyInputSerializer,
-    TransactionSerializer, WalletSerializer,
+    TransactionSerializer, WalletSerializer, wallet_out,
 )
 from .services.payout_accounts import payout_account_add, payout_account_remove
 from .services.topups import topup_order_prepare, topup_order_record, topup_verify
@@ -39,11 +39,13 @@ def _paginated(view, request, queryset, render):
 
 
 class WalletView(APIView):
-    """`GET /api/wallet` -> {userId, balance, currency} of the caller."""
+    """`GET /api/wallet` -> {userId, balance, currency} of the caller (one query: user + wallet)."""
+
+    user_select_related = ("wallet",)
 
     @extend_schema(responses=WalletSerializer)
     def get(self, request):
-        return Response(WalletSerializer(wallet_for_user(user=request.user)).data)
+        return Response(wallet_out(wallet_for_user(user=request.user)))
 
 
 class TransactionListView(APIView):

@@ -48,6 +48,16 @@ _CLAIM_SQL = (
     'INSERT INTO "{t}" ("owner_id", "key", "fingerprint", "status", "lock_token", "locked_at", "created_at") '
     'VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT ("owner_id", "key") DO NOTHING RETURNING "id"'
 ).format(t=IdempotencyKey._meta.db_table)
+# PostgreSQL: the same in one statement that also turns synchronous_commit off for its own (implicit,
+# autocommit) transaction: the claim need not survive a database crash — the journal entry keeps the
+# key under a unique constraint, so a lost claim can never lead to a second credit — and not waiting
+# for the WAL flush saves a disk sync per request. One round trip instead of BEGIN, SET LOCAL, INSERT,
+# COMMIT (docs/benchmarks.md).
+_CLAIM_SQL_PG = (
+    'INSERT INTO "{t}" ("owner_id", "key", "fingerprint", "status", "lock_token", "locked_at", "created_at") '
+    "SELECT %s, %s, %s, %s, %s, %s, %s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS sc "
+    'ON CONFLICT ("owner_id", "key") DO NOTHING RETURNING "id"'
+).format(t=IdempotencyKey._meta.db_table)
 
 
 @dataclass(frozen=True)
@@ -88,13 +98,9 @@ def fingerprint(*, method: str, path: str, data) -> str:
 
 def _insert(*, owner_id: int, key: str, fp: str, token: str) -> int | None:
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The claim need not survive a database crash: the journal entry keeps the key under a
-            # unique constraint, so a lost claim can never lead to a second credit. Not waiting for
-            # the WAL flush saves one disk sync per request on the hot path.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(_CLAIM_SQL, [owner_id, key, fp, IdempotencyKey.Status.IN_FLIGHT, token, now, now])
+    sql = _CLAIM_SQL_PG if connection.vendor == "postgresql" else _CLAIM_SQL
+    with connection.cursor() as cursor:  # one statement: atomic by itself in autocommit
+        cursor.execute(sql, [owner_id, key, fp, IdempotencyKey.Status.IN_FLIGHT, token, now, now])
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -9,8 +9,15 @@ from .models import Payout, PayoutAccount, TopupOrder, Transaction, Wallet
 
 
 def wallet_for_user(*, user) -> Wallet:
-    """The user's wallet; an unsaved empty one (0.00 INR) when none was created yet (reads never write)."""
-    return Wallet.objects.filter(pk=user.pk).first() or Wallet(user=user, balance=Decimal("0.00"))
+    """The user's wallet; an unsaved empty one (0.00 INR) when none was created yet (reads never write).
+
+    Read from the primary (read-your-own-writes after a refund), with the user when the view had
+    authentication load it (`user_select_related = ("wallet",)`): then no query at all here.
+    """
+    try:
+        return user.wallet
+    except Wallet.DoesNotExist:
+        return Wallet(user=user, balance=Decimal("0.00"))
 
 
 def transaction_list_for_user(*, user) -> QuerySet[Transaction]:

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from core.api.fields import MoneyField
+from core.api.output import api_money
 
 from .models import Payout, PayoutAccount, TopupOrder, Transaction, Wallet
 
@@ -12,6 +13,12 @@ class WalletSerializer(serializers.ModelSerializer):
     class Meta:
         model = Wallet
         fields = ["userId", "balance", "currency"]
+
+
+def wallet_out(wallet: Wallet) -> dict:
+    """`WalletSerializer(wallet).data` for GET /api/wallet without a serializer instance per
+    request; tests/wallet/test_wallet_out.py keeps the two identical."""
+    return {"userId": wallet.user_id, "balance": api_money(wallet.balance), "currency": wallet.currency}
 
 
 class TransactionSerializer(serializers.ModelSerializer):

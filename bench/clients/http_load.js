@@ -2,7 +2,8 @@
 // answered, for warmupSeconds (not counted) then durationSeconds (requests started then are counted).
 // Keep-alive agent.
 // Requests: "approve" takes listing ids from a shared pool (POST /api/listings/{id}/approve);
-// "refund" posts to /api/wallet/refund for a random wallet user with a fresh Idempotency-Key.
+// "refund" posts to /api/wallet/refund for a random wallet user with a fresh Idempotency-Key;
+// "get" sends GET cfg.path (a read).
 // Prints one JSON line: {requests, errors, statuses, rps, p50, p99, max, exhausted}.
 // Usage: node http_load.js CONFIG.json
 "use strict";
@@ -20,6 +21,7 @@ const statuses = {};
 let errors = 0, requests = 0;
 
 function nextRequest() {
+  if (cfg.kind === "get") return { method: "GET", path: cfg.path, body: "", headers: {} };
   if (cfg.kind === "approve") {
     if (poolNext >= pool.length) { exhausted = true; return null; }
     return { path: `/api/listings/${pool[poolNext++]}/approve`, body: JSON.stringify({ expiryDays: 30 }), headers: {} };
@@ -31,7 +33,7 @@ function nextRequest() {
 
 function send(req) {
   return new Promise((resolve) => {
-    const r = http.request({ host: "127.0.0.1", port: cfg.port, method: "POST", path: req.path, agent,
+    const r = http.request({ host: "127.0.0.1", port: cfg.port, method: req.method || "POST", path: req.path, agent,
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${cfg.token}`, ...req.headers,
         "Content-Length": Buffer.byteLength(req.body) } }, (res) => {
       res.resume();

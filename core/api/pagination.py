@@ -1,4 +1,6 @@
 """Page-number pagination: `{count, next, previous, results}`, `?page=` and `?pageSize=` (max 100)."""
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import Count, Window
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -6,3 +8,29 @@ class Pagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "pageSize"
     max_page_size = 100
+
+
+class WindowCountPaginator(DjangoPaginator):
+    """Django's paginator, counting with `COUNT(*) OVER ()` on the page's own query: one round trip
+    instead of COUNT then SELECT whenever the page has rows (an empty page still counts apart).
+    Same pages, same errors (PageNotAnInteger, EmptyPage) as Django's."""
+
+    def page(self, number):
+        try:
+            n = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)
+        if n < 1 or self.orphans or not hasattr(self.object_list, "annotate"):
+            return super().page(number)
+        bottom = (n - 1) * self.per_page
+        rows = list(self.object_list.annotate(_window_count=Window(Count("*")))[bottom:bottom + self.per_page])
+        if rows:
+            self.__dict__["count"] = rows[0]._window_count  # the cached_property, filled from the same query
+        n = self.validate_number(n)
+        return self._get_page(rows, n, self)
+
+
+class WindowCountPagination(Pagination):
+    """`Pagination` for the hot lists (GET /api/listings): the count comes with the page."""
+
+    django_paginator_class = WindowCountPaginator

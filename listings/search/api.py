@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from core.api.fields import MoneyField
+from core.db import lag_tolerant
 from core.api.pagination import Pagination
 from listings.models import Listing
 
@@ -53,6 +54,7 @@ class ListingSearchView(APIView):
                     OpenApiParameter("page", int), OpenApiParameter("pageSize", int)],
         responses=ListingSearchResultSerializer(many=True),
     )
+    @lag_tolerant  # the search index may lag the primary by the replica's delay (docs/operations.md)
     def get(self, request):
         data = SearchInputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
