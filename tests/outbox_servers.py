@@ -45,6 +45,25 @@ def wait_port(port: int, proc=None, timeout: float = 90) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
+def wait_http(port: int, proc, timeout: float = 60) -> None:
+    """Wait until GET /healthz on `port` answers (any status) while `proc` runs."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"daphne on {port} did not answer")
+
+
 def services_env(**extra) -> dict:
     """Environment for a server on the test database, the test Redis and channel prefix."""
     db = connection.settings_dict
@@ -65,10 +84,10 @@ def services_env(**extra) -> dict:
 
 
 @contextmanager
-def process(args: list[str], env: dict, log_path: Path, port: int | None = None):
+def process(args: list[str], env: dict, log_path: Path, port: int | None = None, pass_fds: tuple = ()):
     """Run a server process for the duration of the block; SIGTERM (then kill) afterwards."""
     log = open(log_path, "w")
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds)
     try:
         if port is not None:
             wait_port(port, proc)
@@ -84,9 +103,26 @@ def process(args: list[str], env: dict, log_path: Path, port: int | None = None)
         log.close()
 
 
+@contextmanager
 def daphne(port: int, env: dict, log_path: Path):
-    return process([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "dgt.asgi:application"],
-                   env, log_path, port)
+    """daphne serving `port` on a socket this process binds and hands over (`--fd`).
+
+    Letting daphne bind the port itself raced with the other checkouts' suites on this machine:
+    they start from the same ports, so another daphne could take the port during our daphne's
+    seconds of start-up; ours then failed to bind and exited while `wait_port` happily connected
+    to the foreign server, and the test's requests were refused once that one stopped
+    (docs/testing.md). Bound here, the port is ours before daphne starts, or we fail at once."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    try:
+        with process([str(BIN / "daphne"), "--fd", str(sock.fileno()), "dgt.asgi:application"],
+                     env, log_path, pass_fds=(sock.fileno(),)) as proc:
+            wait_http(port, proc)  # the socket accepts at once: ready means daphne answers
+            yield proc
+    finally:
+        sock.close()
 
 
 def redis_server(port: int, log_path: Path):

@@ -3,8 +3,9 @@ moderator, admin, blocked user.
 
 To extend: append an `Endpoint` to ENDPOINTS. `path` may use the placeholders of `_world()`
 ({own_listing}, {other_listing}, {target}, {blocked_target}, {banner}); `body` is a dict or a
-callable `(world, actor) -> dict`; `allowed` lists the roles that get through (their status must
-be below 400 with the given body, so give a body that succeeds); `headers` adds request headers
+callable `(world, actor) -> dict`; `allowed` lists the roles that get through: they must get
+exactly status `ok` and exactly the `effect` (row count changes of the tables below, plus
+"blocked"; `changes` names the row lists that must change: "roles", "listings"); `headers` adds request headers
 (e.g. {"HTTP_IDEMPOTENCY_KEY": "k1"}). Every other role must get exactly the status in `denied`
 (default: anonymous 401, everyone else 403; a blocked user always 403 `user_blocked`), and a
 refused request must change nothing (row counts of the tables below).
@@ -25,7 +26,7 @@ from accounts.tokens import token_pair_for
 from banners import services as banner_services
 from listings.models import ListingStatus
 
-from .factories import PASSWORD, ListingFactory, UserFactory
+from ..factories import PASSWORD, ListingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +52,9 @@ class Endpoint:
     body: dict | Callable | None = None
     denied: dict[str, int] = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
+    ok: int = 200
+    effect: dict[str, int] = field(default_factory=dict)
+    changes: frozenset[str] = frozenset()
 
     def expected_denied(self, role: str) -> int:
         if role in self.denied:
@@ -77,26 +81,40 @@ def _banner_body(world, actor):
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("post", "/api/auth/token", EVERYONE, _credentials),
-    Endpoint("post", "/api/auth/token/refresh", EVERYONE, _refresh),
+    Endpoint("post", "/api/auth/token/refresh", EVERYONE, _refresh,
+             effect={"token_blacklist.BlacklistedToken": 1}),  # rotation blacklists the old refresh token
     Endpoint("get", "/api/me", SIGNED_IN),
     Endpoint("get", "/api/listings", SIGNED_IN),
     Endpoint("post", "/api/listings", SIGNED_IN,
-             {"title": "Bike", "description": "ok", "category": "vehicles", "price": "100.00"}),
+             {"title": "Bike", "description": "ok", "category": "vehicles", "price": "100.00"}, ok=201,
+             changes=frozenset({"listings"}),
+             effect={"listings.Listing": 1, "outbox.EventOutbox": 1}),  # + the listing.pending alert
     Endpoint("get", "/api/listings/{own_listing}", SIGNED_IN),
-    Endpoint("patch", "/api/listings/{own_listing}", SIGNED_IN, {"title": "New title"}),
-    Endpoint("delete", "/api/listings/{own_listing}", SIGNED_IN),
-    Endpoint("post", "/api/listings/{other_listing}/approve", STAFF, {}),
-    Endpoint("post", "/api/listings/{other_listing}/reject", STAFF, {"reason": "blurry photos"}),
+    Endpoint("patch", "/api/listings/{own_listing}", SIGNED_IN, {"title": "New title"}, changes=frozenset({"listings"})),
+    Endpoint("delete", "/api/listings/{own_listing}", SIGNED_IN, ok=204, effect={"listings.Listing": -1},
+             changes=frozenset({"listings"})),
+    # moderation: one audit row, listings.update to owner and admin + notifications.new, one notification
+    Endpoint("post", "/api/listings/{other_listing}/approve", STAFF, {}, changes=frozenset({"listings"}),
+             effect={"audit.AuditLog": 1, "notifications.Notification": 1, "outbox.EventOutbox": 3}),
+    Endpoint("post", "/api/listings/{other_listing}/reject", STAFF, {"reason": "blurry photos"},
+             changes=frozenset({"listings"}),
+             effect={"audit.AuditLog": 1, "notifications.Notification": 1, "outbox.EventOutbox": 3}),
     Endpoint("get", "/api/notifications", SIGNED_IN),
     Endpoint("get", "/api/admin/audit-logs", ADMINS),
-    Endpoint("post", "/api/admin/users/{target}/block", ADMINS, {"reason": "spam"}),
-    Endpoint("post", "/api/admin/users/{blocked_target}/unblock", ADMINS, {}),
-    Endpoint("post", "/api/admin/users/{target}/role", ADMINS, {"role": "moderator"}),
+    Endpoint("post", "/api/admin/users/{target}/block", ADMINS, {"reason": "spam"},
+             effect={"audit.AuditLog": 1, "blocked": 1, "outbox.EventOutbox": 1}),
+    Endpoint("post", "/api/admin/users/{blocked_target}/unblock", ADMINS, {},
+             effect={"audit.AuditLog": 1, "blocked": -1, "outbox.EventOutbox": 1}),
+    Endpoint("post", "/api/admin/users/{target}/role", ADMINS, {"role": "moderator"}, effect={"audit.AuditLog": 1},
+             changes=frozenset({"roles"})),
     Endpoint("get", "/api/settings/banners", ADMINS),
-    Endpoint("post", "/api/settings/banners", ADMINS, _banner_body),
+    Endpoint("post", "/api/settings/banners", ADMINS, _banner_body, ok=201,
+             effect={"audit.AuditLog": 1, "banners.Banner": 1, "outbox.EventOutbox": 1}),
     Endpoint("get", "/api/settings/banners/{banner}", ADMINS),
-    Endpoint("patch", "/api/settings/banners/{banner}", ADMINS, {"title": "Renamed"}),
-    Endpoint("delete", "/api/settings/banners/{banner}", ADMINS),
+    Endpoint("patch", "/api/settings/banners/{banner}", ADMINS, {"title": "Renamed"},
+             effect={"audit.AuditLog": 1, "outbox.EventOutbox": 1}),
+    Endpoint("delete", "/api/settings/banners/{banner}", ADMINS, ok=204,
+             effect={"audit.AuditLog": 1, "banners.Banner": -1, "outbox.EventOutbox": 1}),
     # Public: no authentication at all, so even a blocked user's token is not looked at.
     Endpoint("get", "/api/banners?placement=home", EVERYONE | {BLOCKED}),
     Endpoint("get", "/api/schema", EVERYONE),
@@ -158,7 +176,11 @@ def test_authorization_matrix(endpoint: Endpoint, role: str):
         else getattr(client, endpoint.method)(path, **endpoint.headers)
 
     if role in endpoint.allowed:
-        assert response.status_code < 400, (role, str(endpoint), response.status_code, response.content[:500])
+        assert response.status_code == endpoint.ok, (role, str(endpoint), response.status_code, response.content[:500])
+        after = _snapshot()
+        effect = {k: after[k] - before[k] for k in [*COUNTED, "blocked"] if after[k] != before[k]}
+        assert effect == endpoint.effect, (role, str(endpoint))
+        assert {k for k in ("roles", "listings") if after[k] != before[k]} == endpoint.changes, (role, str(endpoint))
         return
     assert response.status_code == endpoint.expected_denied(role), (role, str(endpoint), response.content[:500])
     if response["Content-Type"].startswith("application/json"):

@@ -15,7 +15,7 @@ from listings.models import Listing
 from realtime.origin import origin_allowed
 from wallet.models import Transaction, Wallet
 
-from .wsutil import ws_connect, ws_frames
+from ..wsutil import ws_connect, ws_frames
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from .hardening_fixtures import clear_rate_counters
+from ..hardening_fixtures import clear_rate_counters
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
 PORT_RANGE = range(19440, 19499)  # the rate-limit tests' own ports, 19400-19499
 
 

@@ -16,13 +16,13 @@ import urllib.request
 
 import pytest
 
-from .outbox_servers import ROOT, daphne, free_port
+from ..outbox_servers import ROOT, daphne, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PASSWORD = "demo-pass-123"
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def _require_browser():

@@ -14,7 +14,9 @@ import websockets
 from accounts.tokens import access_token_for
 from notifications.models import Notification
 
-from .outbox_servers import BIN, free_port, process, services_env
+from ..outbox_servers import BIN, free_port, process, services_env
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

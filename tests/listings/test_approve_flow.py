@@ -11,7 +11,7 @@ from listings.models import Listing, ListingStatus
 from notifications.models import Notification
 from outbox.models import EventOutbox, OutboxStatus
 
-from .wsutil import ws_connect, ws_frames
+from ..wsutil import ws_connect, ws_frames
 
 
 def _moderate(api_for, moderator, listing, action, body, request_id):

@@ -15,8 +15,8 @@ from listings.models import Listing, ListingStatus
 from notifications.models import Notification
 from outbox.models import EventOutbox
 
-from .factories import UserFactory
-from .notifications_fixtures import approved_listing, console_providers, ist  # noqa: F401
+from ..factories import UserFactory
+from ..notifications_fixtures import approved_listing, console_providers, ist  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("console_providers")
 

@@ -5,7 +5,7 @@ from audit.models import AuditLog
 from notifications.models import Device, Notification, NotificationPreference
 from notifications.services import notifications_retry
 
-from .notifications_fixtures import scripted  # noqa: F401
+from ..notifications_fixtures import scripted  # noqa: F401
 
 
 def _notification(user, key, **kwargs):

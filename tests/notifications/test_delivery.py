@@ -13,8 +13,8 @@ from notifications.services import notification_enqueue, notification_send
 from notifications.tasks import notification_deliver, notification_send_run
 from outbox.models import EventOutbox
 
-from .factories import UserFactory
-from .notifications_fixtures import scripted  # noqa: F401
+from ..factories import UserFactory
+from ..notifications_fixtures import scripted  # noqa: F401
 
 PAYLOAD = {"id": 7, "title": "Sofa", "expiresAt": "2026-12-04T20:30:00+00:00"}
 

@@ -17,9 +17,11 @@ from django.db import connection
 
 from notifications.models import Notification
 
-from .factories import UserFactory
+from ..factories import UserFactory
 
-BASE = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+BASE = Path(__file__).resolve().parents[2]
 LIMIT = 20  # per second; lower than the production 100 so two single-threaded workers can saturate it
 
 

@@ -14,7 +14,9 @@ from analytics.models import AnalyticsEvent
 from listings import services as listing_services
 from listings.models import Listing, SearchDocument
 
-from .factories import ListingFactory
+from ..factories import ListingFactory
+
+pytestmark = pytest.mark.slow
 
 
 def row_counts() -> dict[str, int]:
@@ -91,7 +93,7 @@ def test_s3_storage_when_bucket_and_keys_are_set():
     with_s3 = {**base, "AWS_S3_BUCKET": "dgt-backups-test", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
                "AWS_SECRET_ACCESS_KEY": "secret"}
     run = lambda env: subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,  # noqa: E731
-                                     timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+                                     timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     out = run(with_s3)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["S3Storage", "dgt-backups-test", "dgt-backups"]

@@ -13,9 +13,9 @@ from outbox.models import EventOutbox, OutboxStatus
 from outbox.relay import relay_run
 from outbox.services import user_group
 
-from .factories import ListingFactory
-from .outbox_fixtures import frames_until_quiet, open_socket
-from .outbox_servers import free_port, redis_server
+from ..factories import ListingFactory
+from ..outbox_fixtures import frames_until_quiet, open_socket
+from ..outbox_servers import free_port, redis_server
 
 
 @pytest.mark.services

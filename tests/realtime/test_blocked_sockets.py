@@ -123,9 +123,14 @@ def test_session_socket_of_a_blocked_admin_user_is_not_authenticated(client, adm
 
     async def connect_and_ping():
         comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"cookie", cookie)])
-        await comm.connect()
-        await comm.send_to(text_data=json.dumps({"type": "ping"}))
-        return await comm.receive_output(timeout=5)
+        try:
+            await comm.connect()
+            await comm.send_to(text_data=json.dumps({"type": "ping"}))
+            return await comm.receive_output(timeout=5)
+        finally:
+            # An open socket keeps its consumer (and its database connection) alive after the
+            # test: on SQLite the next test then fails with "database table is locked".
+            await comm.disconnect()
 
     first = async_to_sync(connect_and_ping)()
     assert first["type"] == "websocket.send" and json.loads(first["text"])["type"] == "ready"

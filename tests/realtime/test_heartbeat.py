@@ -17,7 +17,7 @@ from django.conf import settings
 from accounts.tokens import token_pair_for
 from outbox.services import user_group
 
-from .outbox_servers import BIN, free_port, process, services_env
+from ..outbox_servers import BIN, free_port, process, services_env
 
 
 def _subscribers(client, group: str) -> int:

@@ -20,7 +20,7 @@ from realtime.layers import DROPS
 from outbox.models import EventOutbox
 from outbox.services import publish, user_group
 
-from .outbox_fixtures import frames_until_quiet, next_close, open_socket
+from ..outbox_fixtures import frames_until_quiet, next_close, open_socket
 
 
 def _run(fn):

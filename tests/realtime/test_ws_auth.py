@@ -11,7 +11,7 @@ from django.conf import settings
 
 from dgt.asgi import application
 
-from .wsutil import ws_connect, ws_frames
+from ..wsutil import ws_connect, ws_frames
 
 
 def _run(coro_fn):

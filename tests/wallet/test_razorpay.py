@@ -15,7 +15,7 @@ from wallet.gateways.fake import FakeGateway
 from wallet.gateways.razorpay import RazorpayGateway, from_paise, to_paise
 from wallet.models import PayoutStatus
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 API = "https://api.razorpay.com/v1/payouts"
 
 

@@ -7,7 +7,7 @@ from django.test import Client
 from wallet.models import Payout, PayoutStatus, ReconciliationMismatch, Transaction, TransactionKind, WebhookEvent
 from wallet.services import payout_request
 
-from .wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, webhook_body
+from ..wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, webhook_body
 
 pytestmark = pytest.mark.django_db
 
