@@ -16,7 +16,7 @@ import urllib.parse
 import pytest
 
 from ..outbox_servers import daphne, free_port
-from ..test_outbox_browser import PASSWORD, _api, _browser, _env, _manage, _require_browser
+from ..e2e.test_browser import PASSWORD, _api, _browser, _env, _manage, _require_browser
 
 pytestmark = pytest.mark.timeout(240)
 

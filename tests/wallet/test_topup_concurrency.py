@@ -9,7 +9,7 @@ from django.test import Client
 
 from wallet.models import PayoutAccount, PayoutAccountStatus, TopupOrder, TopupStatus, Transaction, TransactionKind
 
-from ..test_wallet_concurrency import in_threads
+from .test_concurrency import in_threads
 from ..wallet_helpers import WEBHOOK_SECRET, balance_of, post_webhook, webhook_body
 from .helpers import ACCOUNTS_URL, BANK, create_topup, pay, verify
 
