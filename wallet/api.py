@@ -12,10 +12,10 @@ from core.api.pagination import Pagination
 from core.api.ratelimit import ratelimit
 
 from . import services
-from .idempotency import HEADER, idempotent_response, key_from_request
+from .idempotency import HEADER, fingerprint, idempotent_response, key_from_request, stored_response_http
 from .gateways import get_gateway
 from .selectors import (
-    payout_account_list_for_user, payout_list_for_user, topup_list_for_user, transaction_list_for_user, wallet_balance,
+    payout_account_list_for_user, payout_list_for_user, topup_list_for_user, transaction_list_for_user,
     wallet_for_user,
 )
 from .serializers import (
@@ -66,20 +66,15 @@ class RefundView(APIView):
                    parameters=[IDEMPOTENCY_PARAM])
     @ratelimit(rate="wallet_refund", key="user")
     def post(self, request):
-        key_from_request(request)
+        key = key_from_request(request)
         data = RefundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-
-        def handler(key: str):
-            result = services.refund_issue(user_id=v["userId"], amount=v["amount"], reason=v["reason"],
-                                           ref_id=v["refId"], actor=request.user, idempotency_key=key)
-            if result.balance is None:  # replayed by the ledger's own key (the key row was purged)
-                result = services.RefundResult(transaction=result.transaction, replayed=True,
-                                               balance=wallet_balance(user_id=result.transaction.wallet_id))
-            return 201, RefundOutputSerializer(result).data
-
-        return idempotent_response(request, handler=handler)
+        stored = services.refund_request(
+            user_id=v["userId"], amount=v["amount"], reason=v["reason"], ref_id=v["refId"], actor=request.user,
+            idempotency_key=key, fingerprint=fingerprint(method=request.method, path=request.path, data=request.data),
+            render=lambda result: RefundOutputSerializer(result).data)
+        return stored_response_http(stored)
 
 
 class PayoutListCreateView(APIView):
@@ -93,16 +88,14 @@ class PayoutListCreateView(APIView):
     @extend_schema(request=PayoutInputSerializer, responses={201: PayoutSerializer}, parameters=[IDEMPOTENCY_PARAM])
     @ratelimit(rate="wallet_payout", key="user")
     def post(self, request):
-        key_from_request(request)
+        key = key_from_request(request)
         data = PayoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-
-        def handler(key: str):
-            payout, _ = services.payout_request(user=request.user, amount=data.validated_data["amount"],
-                                                idempotency_key=key)
-            return 201, PayoutSerializer(payout).data
-
-        return idempotent_response(request, handler=handler)
+        stored = services.payout_request_once(
+            user=request.user, amount=data.validated_data["amount"], idempotency_key=key,
+            fingerprint=fingerprint(method=request.method, path=request.path, data=request.data),
+            render=lambda payout: PayoutSerializer(payout).data)
+        return stored_response_http(stored)
 
 
 def _topup_body(order) -> dict:

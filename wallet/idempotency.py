@@ -5,7 +5,9 @@ Semantics (docs/wallet.md):
 * the first request claims the key by INSERTing it (unique constraint, `ON CONFLICT DO NOTHING`),
   committed at once so every other request sees the claim;
 * same key + same request (fingerprint = method, path, canonical JSON body) after completion ->
-  the stored status and body again, with `Idempotent-Replayed: true`;
+  the stored status and body again, with `Idempotent-Replayed: true`. The body is stored as the
+  exact bytes first sent (text, not jsonb, which would reorder keys on PostgreSQL), so a replay
+  is byte-identical to the first answer on both databases;
 * same key + a different request -> 422 `idempotency_key_reused` (draft §2.7);
 * same key while the first request is still running -> 409 `idempotency_key_in_flight`;
 * the response is stored in the SAME transaction as the work, so a key is completed exactly when
@@ -16,9 +18,9 @@ Semantics (docs/wallet.md):
   takeover changes the lock token, so the old request's completion fails and rolls back its work;
 * keys are purged IDEMPOTENCY_KEY_TTL_HOURS (24) after creation (`idempotency_keys_purge`).
 
-Usage in a DRF view, after validating the body::
-
-    return idempotent_response(request, handler=lambda key: (201, body_of(service(...))))
+Usage: a service wraps its write in `idempotent_call` (e.g. `wallet.services.refunds.refund_request`)
+and the view answers `stored_response_http(stored)`; the view reads the key once with
+`key_from_request` before validating the body.
 """
 from __future__ import annotations
 
@@ -31,10 +33,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.utils import timezone
-from rest_framework.response import Response
+from rest_framework.renderers import JSONRenderer
 
 from core.errors import Conflict, ErrorCode, Unprocessable, ValidationFailed
 
@@ -70,10 +72,33 @@ class Claim:
 
 @dataclass(frozen=True)
 class Replay:
-    """A completed earlier request with the same key and fingerprint."""
+    """A completed earlier request with the same key and fingerprint: its status and the JSON
+    body exactly as it was first sent (UTF-8 bytes)."""
+
+    status: int
+    content: bytes
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The answer to a request under an Idempotency-Key: HTTP `status`, `content` (the JSON body
+    as bytes, identical for the first answer and every replay) and whether it is a `replayed`
+    answer of an earlier request (then the view adds `Idempotent-Replayed: true`)."""
+
+    status: int
+    content: bytes
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an idempotent write returns to `idempotent_call`: HTTP `status`, the JSON-able `body`,
+    and `replayed` when the write itself found an earlier one under the same key (the ledger's
+    own key, kept after the key row is purged)."""
 
     status: int
     body: dict
+    replayed: bool = False
 
 
 def key_from_request(request) -> str:
@@ -129,7 +154,7 @@ def idempotency_claim(*, owner_id: int, key: str, fp: str) -> Claim | Replay:
             raise Unprocessable(f"This {HEADER} was already used for a different request.",
                                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED, fields={HEADER: "Used with a different request."})
         if row.status == IdempotencyKey.Status.COMPLETED:
-            return Replay(status=row.response_status, body=row.response_body)
+            return Replay(status=row.response_status, content=row.response_body.encode())
         if row.locked_at < now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS):
             taken = IdempotencyKey.objects.filter(
                 pk=row.pk, status=IdempotencyKey.Status.IN_FLIGHT, lock_token=row.lock_token
@@ -141,12 +166,13 @@ def idempotency_claim(*, owner_id: int, key: str, fp: str) -> Claim | Replay:
                    code=ErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT, fields={HEADER: "In flight."})
 
 
-def idempotency_complete(*, claim: Claim, status: int, body: dict) -> None:
-    """Store the response of the claimed request. Call inside the transaction of the work; raises
-    Conflict (rolling the work back) when the claim was taken over meanwhile."""
+def idempotency_complete(*, claim: Claim, status: int, content: bytes) -> None:
+    """Store the response (status, JSON body bytes) of the claimed request. Call inside the
+    transaction of the work; raises Conflict (rolling the work back) when the claim was taken
+    over meanwhile."""
     done = IdempotencyKey.objects.filter(pk=claim.row_id, lock_token=claim.token,
                                          status=IdempotencyKey.Status.IN_FLIGHT).update(
-        status=IdempotencyKey.Status.COMPLETED, response_status=status, response_body=body)
+        status=IdempotencyKey.Status.COMPLETED, response_status=status, response_body=content.decode())
     if not done:
         raise Conflict(f"The claim on this {HEADER} expired and was taken over; nothing was done.",
                        code=ErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT)
@@ -158,32 +184,54 @@ def idempotency_release(*, claim: Claim) -> None:
                                   status=IdempotencyKey.Status.IN_FLIGHT).delete()
 
 
-def idempotent_response(request, *, handler: Callable[..., tuple[int, dict]],
-                        prepare: Callable[[str], Any] | None = None) -> Response:
-    """Run `handler(key)` at most once per (caller, Idempotency-Key) and answer its (status, body);
-    replay the stored answer for a repeat. `handler` runs inside a transaction that also stores
-    the answer. Validate the body before calling this (invalid input never claims a key).
+def idempotent_call(*, owner_id: int, key: str, fp: str, handler: Callable[..., Answer],
+                    prepare: Callable[[], Any] | None = None) -> StoredResponse:
+    """Run `handler()` at most once per (owner, key) and answer its response; a repeat with the
+    same fingerprint answers the stored response, byte for byte, with `replayed=True`.
 
-    `prepare(key)`, when given, runs once the key is claimed and before that transaction, for a
-    remote call that must not sit inside it (creating a gateway order); `handler(key, prepared)`
-    then receives its result. An error in either releases the claim."""
-    key = key_from_request(request)
-    outcome = idempotency_claim(owner_id=request.user.pk, key=key,
-                                fp=fingerprint(method=request.method, path=request.path, data=request.data))
+    `handler` runs inside a transaction that also stores its rendered answer, so the key is
+    completed exactly when the work committed; when it raises, the claim is released and the
+    error propagates. `prepare()`, when given, runs once the key is claimed and before that
+    transaction, for a remote call that must not sit inside it (creating a gateway order);
+    `handler(prepared)` then receives its result. Call outside any transaction (the claim commits
+    at once). Raises Unprocessable (422 `idempotency_key_reused`) and Conflict (409
+    `idempotency_key_in_flight`), see `idempotency_claim`."""
+    outcome = idempotency_claim(owner_id=owner_id, key=key, fp=fp)
     if isinstance(outcome, Replay):
-        response = Response(outcome.body, status=outcome.status)
-        response[REPLAYED_HEADER] = "true"
-        return response
+        return StoredResponse(status=outcome.status, content=outcome.content, replayed=True)
     try:
-        args = (key,) if prepare is None else (key, prepare(key))
+        args = () if prepare is None else (prepare(),)
         with transaction.atomic():
-            status, body = handler(*args)
-            body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
-            idempotency_complete(claim=outcome, status=status, body=body)
+            answer = handler(*args)
+            content = JSONRenderer().render(answer.body)
+            idempotency_complete(claim=outcome, status=answer.status, content=content)
     except BaseException:
         idempotency_release(claim=outcome)
         raise
-    return Response(body, status=status)
+    return StoredResponse(status=answer.status, content=content, replayed=answer.replayed)
+
+
+def idempotent_response(request, *, handler: Callable[..., tuple[int, dict]],
+                        prepare: Callable[[str], Any] | None = None) -> HttpResponse:
+    """For a view: `idempotent_call` keyed by the request's Idempotency-Key and fingerprint, with
+    `handler(key[, prepared])` answering (status, body) and `prepare(key)` as there; the HTTP
+    response of `stored_response_http`. Validate the body before calling this (invalid input never
+    claims a key)."""
+    key = key_from_request(request)
+    stored = idempotent_call(
+        owner_id=request.user.pk, key=key, fp=fingerprint(method=request.method, path=request.path, data=request.data),
+        handler=lambda *prepared: Answer(*handler(key, *prepared)),
+        prepare=None if prepare is None else (lambda: prepare(key)))
+    return stored_response_http(stored)
+
+
+def stored_response_http(stored: StoredResponse) -> HttpResponse:
+    """The HTTP response for `stored`: its exact bytes as application/json, plus
+    `Idempotent-Replayed: true` on a replay."""
+    response = HttpResponse(stored.content, status=stored.status, content_type="application/json")
+    if stored.replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
 
 
 def idempotency_keys_purge(*, older_than_hours: int | None = None) -> int:

@@ -124,7 +124,9 @@ class IdempotencyKey(models.Model):
 
     Claimed by inserting the row (unique owner+key) before the work starts; `fingerprint` is a
     hash of method, path and canonical body; `lock_token` proves which request holds the claim.
-    A completed key stores the response to replay. Purged after IDEMPOTENCY_KEY_TTL_HOURS.
+    A completed key stores the response to replay: `response_body` is the JSON text exactly as
+    first sent (text, not jsonb, so the replay keeps its bytes and key order on PostgreSQL).
+    Purged after IDEMPOTENCY_KEY_TTL_HOURS.
     """
 
     class Status(models.TextChoices):
@@ -138,7 +140,7 @@ class IdempotencyKey(models.Model):
     lock_token = models.CharField(max_length=32)
     locked_at = models.DateTimeField()
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    response_body = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
-from .models import Payout, PayoutAccount, TopupOrder, Transaction, Wallet
+from .models import Account, Payout, PayoutAccount, Posting, TopupOrder, Transaction, Wallet
 
 
 def wallet_for_user(*, user) -> Wallet:
@@ -43,3 +43,13 @@ def topup_list_for_user(*, user) -> QuerySet[TopupOrder]:
 def payout_account_list_for_user(*, user) -> QuerySet[PayoutAccount]:
     """The user's payout accounts (active, replaced, removed, disabled), newest first."""
     return PayoutAccount.objects.filter(user_id=user.pk).order_by("-id")
+
+
+def wallet_balance_after(*, transaction: Transaction) -> Decimal:
+    """The wallet balance right after journal entry `transaction` (INR): the sum of the wallet's
+    postings up to and including it, in id order. Used to answer a replayed refund as it was
+    first answered when the API's idempotency key row was already purged."""
+    total = (Posting.objects.filter(account=Account.WALLET, wallet_id=transaction.wallet_id,
+                                    transaction_id__lte=transaction.pk)
+             .aggregate(total=Sum("amount"))["total"])
+    return (total or Decimal("0")).quantize(Decimal("0.01"))

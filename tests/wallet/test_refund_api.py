@@ -70,6 +70,39 @@ def test_same_key_same_body_replays_the_stored_answer_and_credits_once(admin_api
     assert balance_of(seller) == Decimal("100.00")
 
 
+def test_replay_is_byte_identical_to_the_first_answer(admin_api, seller):
+    # on PostgreSQL too: the stored answer is text, not jsonb (which would reorder its keys)
+    first = post_refund(admin_api, refund_body(seller, "100.00"))
+    post_refund(admin_api, refund_body(seller, "5.00"), key="other")  # the balance moves on meanwhile
+    again = post_refund(admin_api, refund_body(seller, "100.00"))
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert list(again.json()) == ["transactionId", "userId", "amount", "balance", "refId", "reason", "createdAt"]
+    assert again["Content-Type"] == first["Content-Type"] == "application/json"
+
+
+def test_replay_caught_by_the_ledger_key_after_the_key_row_is_purged_answers_the_first_body(admin_api, seller):
+    first = post_refund(admin_api, refund_body(seller, "100.00"))
+    post_refund(admin_api, refund_body(seller, "5.00"), key="other")
+    IdempotencyKey.objects.all().delete()  # purged after IDEMPOTENCY_KEY_TTL_HOURS
+    before = counts()
+    again = post_refund(admin_api, refund_body(seller, "100.00"))
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content  # the balance right after the first refund, not today's
+    assert again.json()["balance"] == "100.00" and balance_of(seller) == Decimal("105.00")
+    assert counts()["transactions"] == before["transactions"]
+
+
+def test_the_key_is_read_once_per_request(admin_api, seller, monkeypatch):
+    import wallet.api
+    calls = []
+    real = wallet.api.key_from_request
+    monkeypatch.setattr(wallet.api, "key_from_request", lambda request: calls.append(1) or real(request))
+    assert post_refund(admin_api, refund_body(seller)).status_code == 201
+    assert calls == [1]
+
+
 def test_same_key_different_body_is_422_and_writes_nothing(admin_api, seller):
     post_refund(admin_api, refund_body(seller, "100.00"))
     before = counts()

@@ -9,6 +9,7 @@ Money moves exactly once per payout and state thanks to `Transaction.unique_key`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -20,6 +21,7 @@ from outbox.followups import followup_enqueue
 
 from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
 from ..gateways import GatewayRejected, GatewayTimeout, GatewayUnavailable, get_gateway
+from ..idempotency import Answer, StoredResponse, idempotent_call
 from ..models import (
     FINAL_PAYOUT_STATUSES, Account, Payout, PayoutAccountStatus, PayoutStatus, ReconciliationMismatch, TransactionKind,
 )
@@ -68,6 +70,19 @@ def payout_request(*, user, amount: Decimal, idempotency_key: str = "") -> tuple
             raise Unprocessable("This idempotency key was already used for a different payout.",
                                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED, fields={"Idempotency-Key": "Used for another payout."})
         return earlier, True
+
+
+def payout_request_once(*, user, amount: Decimal, idempotency_key: str, fingerprint: str,
+                        render: Callable[[Payout], dict]) -> StoredResponse:
+    """The API's payout under an Idempotency-Key: the first request runs `payout_request` and
+    stores `render(payout)` as its 201 answer in the same transaction; a repeat answers the
+    stored bytes (`replayed=True`), as does a repeat caught by the payout's own key after the key
+    row was purged. Raises what `payout_request` and `wallet.idempotency.idempotent_call` raise."""
+    def handler() -> Answer:
+        payout, replayed = payout_request(user=user, amount=amount, idempotency_key=idempotency_key)
+        return Answer(status=201, body=render(payout), replayed=replayed)
+
+    return idempotent_call(owner_id=user.pk, key=idempotency_key, fp=fingerprint, handler=handler)
 
 
 def payout_submit(*, payout_id: int) -> Payout:

@@ -7,6 +7,7 @@ so concurrent refunds against one refId are serialized and cannot both pass.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,17 +20,19 @@ from core.errors import ErrorCode, Unprocessable, ValidationFailed
 from notifications.services import notification_enqueue
 
 from ..events import admin_alert_event, balance_event, publish
+from ..idempotency import Answer, StoredResponse, idempotent_call
 from ..models import Account, Transaction, TransactionKind
+from ..selectors import wallet_balance_after
 from .ledger import entry_post, money
 
 
 @dataclass(frozen=True)
 class RefundResult:
-    """The refund's journal entry, the wallet balance after it (None on a replay, read it
-    again), and whether this call replayed an earlier refund with the same idempotency key."""
+    """The refund's journal entry, the wallet balance right after it (INR), and whether this call
+    replayed an earlier refund with the same idempotency key."""
 
     transaction: Transaction
-    balance: Decimal | None
+    balance: Decimal
     replayed: bool = False
 
 
@@ -86,8 +89,9 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
     UPDATE, the refId cap check, one AuditLog row, `wallet.balance` to the user and `admin.alert`
     to admins; `refund_issued` is enqueued after commit. A non-empty `idempotency_key` is unique
     per actor: a second call with it returns the first refund (`replayed=True`) and credits
-    nothing; the key stays on the journal entry forever, so it can never credit twice, even after
-    the API's key row is purged (a different refund under it is 422 `idempotency_key_reused`).
+    nothing, with the balance as of that entry; the key stays on the journal entry forever, so it
+    can never credit twice, even after the API's key row is purged (a different refund under it
+    is 422 `idempotency_key_reused`).
     Raises ValidationFailed (400), NotFound (404, no such user), Unprocessable (422:
     `refund_exceeds_charge`, `goodwill_limit_exceeded`).
     """
@@ -110,4 +114,23 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
         if (earlier.wallet_id, earlier.amount, earlier.ref_id) != (user_id, amount, ref_id):
             raise Unprocessable("This idempotency key was already used for a different refund.",
                                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED, fields={"Idempotency-Key": "Used for another refund."})
-        return RefundResult(transaction=earlier, balance=None, replayed=True)
+        return RefundResult(transaction=earlier, balance=wallet_balance_after(transaction=earlier), replayed=True)
+
+
+def refund_request(*, user_id: int, amount: Decimal, reason: str, ref_id: str, actor, idempotency_key: str,
+                   fingerprint: str, render: Callable[[RefundResult], dict]) -> StoredResponse:
+    """The API's refund under an Idempotency-Key: one layer the view sees (docs/wallet.md).
+
+    The first request issues the refund (`refund_issue`) and stores `render(result)` as its 201
+    answer in the same transaction; a repeat with the same key and `fingerprint` answers the
+    stored bytes with `replayed=True`. When the key row was already purged, the ledger's own
+    key catches the repeat: the answer is rendered again from the first journal entry and the
+    balance right after it, also `replayed=True`. Raises what `refund_issue` and
+    `wallet.idempotency.idempotent_call` raise.
+    """
+    def handler() -> Answer:
+        result = refund_issue(user_id=user_id, amount=amount, reason=reason, ref_id=ref_id, actor=actor,
+                              idempotency_key=idempotency_key)
+        return Answer(status=201, body=render(result), replayed=result.replayed)
+
+    return idempotent_call(owner_id=actor.pk, key=idempotency_key, fp=fingerprint, handler=handler)
