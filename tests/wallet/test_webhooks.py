@@ -7,7 +7,7 @@ from django.test import Client
 from wallet.models import Payout, PayoutStatus, ReconciliationMismatch, Transaction, TransactionKind, WebhookEvent
 from wallet.services import payout_request
 
-from ..wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, webhook_body
+from ..wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, sign, webhook_body
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,6 @@ def test_bad_or_missing_signature_is_400_and_writes_nothing(client, seller, sign
 
 def test_signature_with_another_secret_is_400(client, seller):
     body = captured(seller.pk)
-    from .wallet_helpers import sign
 
     response = post_webhook(client, body, event_id="evt_1", signature=sign(body, "other-secret"))
     assert response.status_code == 400
@@ -57,7 +56,6 @@ def test_signature_with_another_secret_is_400(client, seller):
 def test_no_secret_configured_accepts_nothing(client, seller, settings):
     settings.RAZORPAY_WEBHOOK_SECRET = ""
     body = captured(seller.pk)
-    from .wallet_helpers import sign
 
     assert post_webhook(client, body, event_id="evt_1", signature=sign(body, "")).status_code == 400
 
@@ -89,7 +87,6 @@ def test_unhandled_event_is_ignored(client):
 
 def test_body_that_is_not_an_event_is_400(client):
     body = b'{"hello": 1}'
-    from .wallet_helpers import sign
 
     response = post_webhook(client, body, event_id="evt_1", signature=sign(body))
     assert response.status_code == 400
