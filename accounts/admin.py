@@ -2,19 +2,19 @@
 services as the API (accounts.services), so audit rows, events and socket closes never differ.
 
 Role and block fields are read-only on the change form: they change only through the actions.
-Turning `is_active` off on the form closes the user's sockets like a block does.
+The change form saves through `accounts.services.user_update` (audit row `user.update`; turning
+`is_active` off closes the user's sockets like a block does), the add form through
+`user_create_in_admin` (audit row `user.create`).
 """
 from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db import transaction
 from django.utils import timezone
 
 from core.admin_actions import form_action
 from core.admin_roles import RoleAdminMixin
-from outbox.control import sockets_recheck
 
 from . import services
 from .models import Role, User
@@ -69,10 +69,11 @@ class UserAdmin(RoleAdminMixin, BaseUserAdmin):
     delete_role = "superuser"
 
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            if change and "is_active" in form.changed_data:
-                sockets_recheck(user_id=obj.pk)
+        if not change:
+            services.user_create_in_admin(user=obj, actor=request.user)
+            return
+        changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.ADMIN_EDITABLE_FIELDS}
+        services.user_update(user_id=obj.pk, actor=request.user, changes=changes)
 
     @admin.action(description="Block selected users")
     def block_selected(self, request, queryset):

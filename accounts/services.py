@@ -193,3 +193,42 @@ def user_role_set(*, user_id: int, actor: User, role: str, reason: str = "") -> 
                  metadata={"from": old, "to": role, "refreshTokensRevoked": revoked})
     sockets_recheck(user_id=target.pk)
     return target
+
+
+ADMIN_EDITABLE_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_superuser")
+
+
+@transaction.atomic
+def user_update(*, user_id: int, actor: User, changes: dict) -> User:
+    """Apply `changes` (a subset of ADMIN_EDITABLE_FIELDS: names, e-mail, is_active, is_superuser)
+    to user `user_id`, as Django admin's change form does. Writes AuditLog `user.update` with the
+    names of the fields that changed (not their values: e-mail and names are personal data); when
+    `is_active` changed, the user's open sockets re-check after commit (a deactivated user's close
+    with 4003, like a block). Role and block change only through their own services. Saving
+    identical values writes nothing. Raises NotFound, ValidationFailed for another field."""
+    unknown = sorted(set(changes) - set(ADMIN_EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed(f"Not editable here: {', '.join(unknown)}.", fields={f: "Not editable." for f in unknown})
+    target = _target_locked(user_id)
+    changed = [f for f in ADMIN_EDITABLE_FIELDS if f in changes and getattr(target, f) != changes[f]]
+    if not changed:
+        return target
+    for field in changed:
+        setattr(target, field, changes[field])
+    target.save(update_fields=changed)
+    audit_record(action="user.update", entity_type="user", entity_id=target.pk, user=actor,
+                 metadata={"fields": changed})
+    if "is_active" in changed:
+        sockets_recheck(user_id=target.pk)
+    return target
+
+
+@transaction.atomic
+def user_create_in_admin(*, user: User, actor: User) -> User:
+    """Save `user`, built by Django admin's add form (password already hashed), and write AuditLog
+    `user.create`. New users get the `user` role; roles change through `user_role_set`."""
+    user.save()
+    audit_record(action="user.create", entity_type="user", entity_id=user.pk, user=actor,
+                 metadata={"username": user.username})
+    return user
+

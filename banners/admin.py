@@ -61,7 +61,7 @@ class BannerAdmin(RoleAdminMixin, admin.ModelAdmin):
                 if self.errors:
                     return
                 try:
-                    services._validate(self.instance)
+                    services.banner_validate(self.instance)
                 except ServiceError as exc:
                     admin_self._form_error(self, exc)
 

@@ -45,8 +45,11 @@ def _http_url(value: str, field: str, *, required: bool) -> None:
         raise ValidationFailed(f"{field} must be an http(s) URL.", fields={field: "Only http and https URLs."})
 
 
-def _validate(b: Banner) -> None:
-    """Rules of docs/access-and-hardening.md; serializers check types, this checks the domain (also for the admin)."""
+def banner_validate(b: Banner) -> None:
+    """Check `b` (saved or not) against the banner rules of docs/access-and-hardening.md: known
+    placement and status, a title, http(s) image URL and link, priority in range, end after start.
+    Serializers check types; this checks the domain, for the services and for the admin form.
+    Raises ValidationFailed naming the field (camelCase, as in the API)."""
     if b.placement not in Placement.values:
         raise ValidationFailed("Unknown placement.", fields={"placement": f"One of: {', '.join(Placement.values)}."})
     if b.status not in BannerStatus.values:
@@ -76,7 +79,7 @@ def banner_create(*, actor, placement: str, title: str, image_url: str, start_da
     _check_actor(actor)
     banner = Banner(placement=placement, title=(title or "").strip(), image_url=image_url, link=link or "",
                     start_date=start_date, end_date=end_date, priority=priority, status=status, created_by=actor)
-    _validate(banner)
+    banner_validate(banner)
     banner.save()
     audit_record(action="banner.create", entity_type="banner", entity_id=banner.pk, user=actor,
                  metadata=_snapshot(banner))
@@ -101,7 +104,7 @@ def banner_update(*, banner_id: int, actor, changes: dict) -> Banner:
         if name in changes:
             value = changes[name]
             setattr(banner, name, (value or "").strip() if name == "title" else ("" if name == "link" and value is None else value))
-    _validate(banner)
+    banner_validate(banner)
     banner.save()
     after = _snapshot(banner)
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}

@@ -1,5 +1,6 @@
 """Listings in Django admin: the listing table with bulk approve / reject, canned reasons, and the
-moderation workspace (listings.admin_workspace). Everything goes through the same services as the API."""
+moderation workspace (listings.admin_workspace). Everything goes through the same services as the API;
+deleting (single or bulk) goes through `listings.services.listing_remove` (audit, event, search)."""
 from django.contrib import admin
 
 from core.admin_actions import form_action
@@ -41,6 +42,14 @@ class ListingAdmin(RoleAdminMixin, admin.ModelAdmin):
                            call=lambda pk, user, form: services.listing_reject(
                                listing_id=pk, actor=user, reason=form.cleaned_data["reason"],
                                reason_id=form.cleaned_data["reason_id"]))
+
+    def delete_model(self, request, obj):
+        services.listing_remove(listing_id=obj.pk, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        # Django's bulk "Delete selected" lands here: one service call per listing, not one DELETE.
+        for pk in queryset.values_list("pk", flat=True):
+            services.listing_remove(listing_id=pk, actor=request.user)
 
     def has_change_permission(self, request, obj=None):
         # Moderators act through the actions; editing a seller's text is not moderation.

@@ -26,6 +26,13 @@ def publish_listing_update(listing: Listing) -> None:
     publish(channel=LISTINGS_UPDATE, groups=[user_group(listing.owner_id), GROUP_ADMIN], data=listing_payload(listing))
 
 
+def publish_listing_deleted(listing: Listing) -> None:
+    """`listings.update` with status `deleted` (the rest of the payload as it was) to the owner and
+    `admin`, for a listing staff deleted. Inside the transaction, before the row goes."""
+    publish(channel=LISTINGS_UPDATE, groups=[user_group(listing.owner_id), GROUP_ADMIN],
+            data={**listing_payload(listing), "status": "deleted"})
+
+
 def publish_listing_updates(listings) -> None:
     """`listings.update` for each of `listings` (owner + `admin`), written in bulk inside the
     transaction (outbox.services.publish_many): one INSERT per 1,000 rows, one send after commit."""

@@ -19,7 +19,7 @@ from notifications.services import notification_enqueue
 from outbox.alerts import admin_alert
 
 from .claims import check_pending, claim_clear, moderation_lock
-from .events import listing_payload, publish_listing_update
+from .events import listing_payload, publish_listing_deleted, publish_listing_update
 from .lock_objects import listing_qs_select_for_update
 from .models import Listing, ListingStatus
 from .reasons import reject_reason_resolve
@@ -93,6 +93,24 @@ def listing_update(*, listing_id: int, owner, changes: dict) -> Listing:
 def listing_delete(*, listing_id: int, owner) -> None:
     """Delete the owner's listing. Raises NotFound for another user's listing."""
     _owned_locked(listing_id, owner).delete()
+    search_remove_on_commit(listing_id=listing_id)
+
+
+@transaction.atomic
+def listing_remove(*, listing_id: int, actor, reason: str = "") -> None:
+    """Delete a listing as staff (Django admin's delete, single or bulk): in one transaction the
+    row goes, one AuditLog `listing.delete` (title, owner, status before), `listings.update` with
+    status `deleted` to the owner and `admin`, and the search document is removed after commit.
+    Raises NotFound when the listing is already gone. Admin permissions decide who may call it
+    (only admins delete listings, docs/access-and-hardening.md)."""
+    try:
+        listing = listing_qs_select_for_update().get(pk=listing_id)
+    except Listing.DoesNotExist:
+        raise NotFound("Listing not found.") from None
+    audit_record(action="listing.delete", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
+                 metadata={"title": listing.title, "ownerId": listing.owner_id, "status": listing.status})
+    publish_listing_deleted(listing)
+    listing.delete()
     search_remove_on_commit(listing_id=listing_id)
 
 
