@@ -1,5 +1,7 @@
 """Periodic account jobs (dgt/jobs.py)."""
 from celery import shared_task
+from django.core.management import call_command
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from .selectors import users_with_expired_block
 from .services import user_block_expire
@@ -19,10 +21,8 @@ def auto_unblock_run() -> dict:
 
 @shared_task(name="accounts.tasks.refresh_tokens_purge")
 def refresh_tokens_purge() -> dict:
-    """Daily: delete outstanding (and so blacklisted) refresh tokens past their expiry; they can
-    no longer be used, blacklisted or not. Idempotent. Returns `{"deleted": n}`."""
-    from django.utils import timezone
-    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-
-    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
-    return {"deleted": deleted}
+    """Daily: simplejwt's own `flushexpiredtokens` command deletes the outstanding (and so the
+    blacklisted) refresh tokens past their expiry; they can no longer be used, blacklisted or not.
+    Idempotent. Returns `{"remaining": n}`, the outstanding token records left."""
+    call_command("flushexpiredtokens")
+    return {"remaining": OutstandingToken.objects.count()}

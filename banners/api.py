@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.permissions import IsAdmin
-from core.api.pagination import Pagination
 from core.db import lag_tolerant
+from core.api.pagination import paginated_response
 
 from . import services
 from .selectors import banner_feed, banner_list
@@ -22,9 +22,7 @@ class BannerListCreateView(APIView):
 
     @extend_schema(responses=BannerSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(banner_list(), request, view=self)
-        return paginator.get_paginated_response(BannerSerializer(page, many=True).data)
+        return paginated_response(request, banner_list(), BannerSerializer, view=self)
 
     @extend_schema(request=BannerSerializer, responses={201: BannerSerializer})
     def post(self, request):

@@ -4,8 +4,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.pagination import Pagination
 from core.api.permissions import IsAdmin
+from core.api.pagination import paginated_response
 
 from . import services
 from .models import Notification
@@ -32,9 +32,7 @@ class DeviceListCreateView(APIView):
 
     @extend_schema(responses=DeviceSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(device_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
+        return paginated_response(request, device_list_for_user(user=request.user), DeviceSerializer, view=self)
 
     @extend_schema(request=DeviceSerializer, responses={201: DeviceSerializer})
     def post(self, request):

@@ -6,18 +6,26 @@ client -- the same channel names and serializer the layer uses, so consumers can
 difference -- instead of one `async_to_sync(group_send)` per row, which costs an event loop hop
 and a round trip each (docs/benchmarks.md measures the relay). Other layers get one `async_to_sync` call
 per batch.
+
+It is also the one module that knows channels_redis internals (`layer._kwargs`,
+`_consistent_hash`, the group channel name, the shard connection class): the pipelined publish
+here and the bounded Redis layer (`CountingRedisPubSubChannelLayer`, used by realtime) subclass
+or read them. tests/outbox/test_transport_contract.py pins them to the installed channels-redis
+version, so an upgrade that changes them fails the suite instead of dropping frames.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
-from channels_redis.utils import _consistent_hash, decode_hosts
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _consistent_hash, _wrap_close, decode_hosts
 from django.conf import settings
 
 from .frames import layer_message
@@ -117,3 +125,94 @@ def layer_ping() -> bool:
     except Exception:
         return False
     return True
+
+
+# The bounded Redis pub/sub layer (docs/realtime.md): each socket's buffer holds `capacity` frames;
+# a frame that does not fit is counted in DROPS and replayed from the outbox by the socket.
+
+class DropCounter:
+    """A thread-safe count of frames dropped by this process's channel layer."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+        self._first_dropped: dict[str, int] = {}
+
+    def add(self, channel: str, event_id: int | None = None) -> None:
+        """Count a frame dropped for `channel`; remember the smallest outbox id it lost."""
+        with self._lock:
+            self.count += 1
+            total = self.count
+            if event_id is not None:
+                known = self._first_dropped.get(channel)
+                self._first_dropped[channel] = event_id if known is None else min(known, event_id)
+        log.warning("channel layer full for %s: frame dropped (%d dropped in this process); the socket replays "
+                    "it from the outbox", channel, total)
+
+    def take(self, channel: str) -> int | None:
+        """The smallest event id dropped for `channel` since the last call, or None (and forget it)."""
+        if channel not in self._first_dropped:  # the hot path: no lock when nothing was dropped
+            return None
+        with self._lock:
+            return self._first_dropped.pop(channel, None)
+
+
+DROPS = DropCounter()
+
+
+def _event_id(layer, data) -> int | None:
+    """The outbox id of a serialized layer message (drop path only)."""
+    try:
+        return layer.channel_layer.deserialize(data).get("id")
+    except Exception:
+        return None
+
+
+class _BoundedShard(RedisSingleShardConnection):
+    def _receive_message(self, message):
+        if message is None:
+            return
+        name = message["channel"]
+        name = name.decode() if isinstance(name, bytes) else name
+        layer = self.channel_layer
+        targets = [name] if name in layer.channels else list(layer.groups.get(name, ()))
+        for channel_name in targets:
+            queue = layer.channels.get(channel_name)
+            if queue is None:
+                continue
+            try:
+                queue.put_nowait(message["data"])
+            except asyncio.QueueFull:
+                DROPS.add(channel_name, _event_id(layer, message["data"]))
+
+
+class _BoundedLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, capacity: int = 1000, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.capacity = capacity
+        self._shards = [_BoundedShard(shard.host, self) for shard in self._shards]
+
+    async def _subscribe_to_channel(self, channel):
+        self.channels[channel] = asyncio.Queue(maxsize=self.capacity)
+        await self._get_shard(channel).subscribe(channel)
+
+
+class CountingRedisPubSubChannelLayer(RedisPubSubChannelLayer):
+    """RedisPubSubChannelLayer with each socket's buffer bounded at `capacity` (drops counted).
+
+    Redis pub/sub itself has no capacity or expiry: a message reaches the processes subscribed
+    at the moment it is published, or nobody. That is why delivery rests on the outbox + resume.
+    """
+
+    def __init__(self, *args, capacity: int = 1000, **kwargs):
+        self.capacity = capacity
+        super().__init__(*args, **kwargs)
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = _BoundedLoopLayer(*self._args, capacity=self.capacity, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+        return layer

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.permissions import IsAdmin
-from core.api.pagination import Pagination
+from core.api.pagination import paginated_response
 from core.api.ratelimit import ratelimit
 
 from . import services
@@ -31,13 +31,6 @@ IDEMPOTENCY_PARAM = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, requi
                                      description="Unique per request; a repeat replays the first answer.")
 
 
-def _paginated(view, request, queryset, render):
-    """`{count, next, previous, results}` of `queryset`, each page rendered by `render(page)`."""
-    paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(render(page))
-
-
 class WalletView(APIView):
     """`GET /api/wallet` -> {userId, balance, currency} of the caller (one query: user + wallet)."""
 
@@ -53,8 +46,8 @@ class TransactionListView(APIView):
 
     @extend_schema(responses=TransactionSerializer(many=True))
     def get(self, request):
-        return _paginated(self, request, transaction_list_for_user(user=request.user),
-                          lambda page: TransactionSerializer(page, many=True).data)
+        return paginated_response(request, transaction_list_for_user(user=request.user), TransactionSerializer,
+                                  view=self)
 
 
 class RefundView(APIView):
@@ -82,8 +75,7 @@ class PayoutListCreateView(APIView):
 
     @extend_schema(responses=PayoutSerializer(many=True))
     def get(self, request):
-        return _paginated(self, request, payout_list_for_user(user=request.user),
-                          lambda page: PayoutSerializer(page, many=True).data)
+        return paginated_response(request, payout_list_for_user(user=request.user), PayoutSerializer, view=self)
 
     @extend_schema(request=PayoutInputSerializer, responses={201: PayoutSerializer}, parameters=[IDEMPOTENCY_PARAM])
     @ratelimit(rate="wallet_payout", key="user")
@@ -109,7 +101,7 @@ class TopupListCreateView(APIView):
     @extend_schema(responses=TopupSerializer(many=True))
     def get(self, request):
         key_id = get_gateway().key_id
-        return _paginated(self, request, topup_list_for_user(user=request.user),
+        return paginated_response(request, topup_list_for_user(user=request.user),
                           lambda page: TopupSerializer(page, many=True, context={"key_id": key_id}).data)
 
     @extend_schema(request=TopupInputSerializer, responses={201: TopupSerializer}, parameters=[IDEMPOTENCY_PARAM])
@@ -149,8 +141,8 @@ class PayoutAccountView(APIView):
 
     @extend_schema(responses=PayoutAccountSerializer(many=True))
     def get(self, request):
-        return _paginated(self, request, payout_account_list_for_user(user=request.user),
-                          lambda page: PayoutAccountSerializer(page, many=True).data)
+        return paginated_response(request, payout_account_list_for_user(user=request.user), PayoutAccountSerializer,
+                                  view=self)
 
     @extend_schema(request=PayoutAccountInputSerializer, responses={201: PayoutAccountSerializer})
     @ratelimit(rate="wallet_payout_account", key="user")

@@ -34,3 +34,10 @@ class WindowCountPagination(Pagination):
     """`Pagination` for the hot lists (GET /api/listings): the count comes with the page."""
 
     django_paginator_class = WindowCountPaginator
+def paginated_response(request, queryset, serializer_class, *, view, pagination_class=Pagination):
+    """The `{count, next, previous, results}` response of `queryset`'s requested page, each item
+    rendered by `serializer_class` (the one way an APIView paginates; `pagination_class` for a
+    different page size). Raises NotFound (404) for a page past the end, as DRF does."""
+    paginator = pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from core.api.fields import MoneyField
 from core.db import lag_tolerant
-from core.api.pagination import Pagination
+from core.api.pagination import Pagination, paginated_response
 from listings.models import Listing
 
 from .selectors import listing_search
@@ -58,6 +58,5 @@ class ListingSearchView(APIView):
     def get(self, request):
         data = SearchInputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        paginator = SearchPagination()
-        page = paginator.paginate_queryset(listing_search(**data.validated_data), request, view=self)
-        return paginator.get_paginated_response(ListingSearchResultSerializer(page, many=True).data)
+        return paginated_response(request, listing_search(**data.validated_data), ListingSearchResultSerializer,
+                                  view=self, pagination_class=SearchPagination)

@@ -32,8 +32,9 @@ from prometheus_client.registry import Collector
 from core.context import client_ip
 from notifications.models import Notification
 from outbox.models import OutboxStatus
+from outbox.selectors import outbox_counts
 
-from .queues import outbox_counts, queue_waiting, task_results_by_queue
+from .queues import queue_waiting, task_results_by_queue
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Sources: the broker for messages waiting (kombu `queue_declare(passive=True)`, i.e. LLEN of the
 queue's lists on Redis), worker inspection for active/reserved/scheduled tasks (a broadcast that
 waits at most QUEUES_INSPECT_TIMEOUT_SECONDS), django-celery-results for finished tasks, and the
-outbox table. Each source that cannot be reached is reported under `errors`, never raised: this
+outbox table (`outbox.selectors.outbox_counts`). Each source that cannot be reached is reported under `errors`, never raised: this
 is what an operator opens when something is down.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 from kombu import Connection
 from kombu.exceptions import ChannelError
 
-from outbox.models import EventOutbox, OutboxStatus
+from outbox.selectors import outbox_counts
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +100,6 @@ def task_results_by_queue(*, since: datetime) -> dict[str, dict[str, int]]:
         counts = out.setdefault(task_name_queue(row["task_name"]), {"completed": 0, "failed": 0})
         counts["completed" if row["status"] == "SUCCESS" else "failed"] += row["n"]
     return out
-
-
-def outbox_counts() -> dict:
-    """{"pending", "sent", "failed"} row counts and `oldestPendingAt` (aware UTC or None)."""
-    counts = {s: 0 for s in OutboxStatus.values}
-    for row in EventOutbox.objects.values("status").annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
-    oldest = EventOutbox.objects.filter(status=OutboxStatus.PENDING).aggregate(t=Min("created_at"))["t"]
-    return {**counts, "oldestPendingAt": oldest}
 
 
 def queues_overview(*, window: timedelta = timedelta(hours=24)) -> dict:
