@@ -1,13 +1,14 @@
 """Periodic account jobs (dgt/jobs.py)."""
-from celery import shared_task
 from django.core.management import call_command
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from core.tasks import retrying_task
 
 from .selectors import users_with_expired_block
 from .services import user_block_expire
 
 
-@shared_task(name="accounts.tasks.auto_unblock_run")
+@retrying_task(name="accounts.tasks.auto_unblock_run")
 def auto_unblock_run() -> dict:
     """Hourly: lift every block whose blockUntil has passed (one transaction per user, audited).
 
@@ -19,7 +20,7 @@ def auto_unblock_run() -> dict:
     return {"checked": len(ids), "unblocked": lifted}
 
 
-@shared_task(name="accounts.tasks.refresh_tokens_purge")
+@retrying_task(name="accounts.tasks.refresh_tokens_purge")
 def refresh_tokens_purge() -> dict:
     """Daily: simplejwt's own `flushexpiredtokens` command deletes the outstanding (and so the
     blacklisted) refresh tokens past their expiry; they can no longer be used, blacklisted or not.

@@ -301,11 +301,12 @@ def _deliver(notification: Notification) -> str:
     return ""
 
 
-def notification_send(*, notification_id: int) -> str:
+def notification_send(*, notification_id: int, last_try: bool = False) -> str:
     """Send one notification once. Returns its status after this call: "sent", "failed", or the
     current status when another delivery holds or finished it (then nothing is sent).
 
-    Raises TransientProviderError after putting the row back to queued, for the task to retry.
+    Raises TransientProviderError after putting the row back to queued, for the task to retry;
+    on the `last_try` a transient error marks it failed instead ("gave up after N attempts").
     Permanent errors mark it failed (and deactivate the bad token or number). Waits for the
     global rate limit between the claim and the provider call.
     """
@@ -315,6 +316,10 @@ def notification_send(*, notification_id: int) -> str:
     try:
         error = _deliver(notification)
     except TransientProviderError as exc:
+        if last_try:
+            _finish(notification_id, NotificationStatus.FAILED,
+                    f"gave up after {notification.attempts} attempts: {exc}")
+            return NotificationStatus.FAILED.value
         Notification.objects.filter(pk=notification_id, status=NotificationStatus.SENDING).update(
             status=NotificationStatus.QUEUED, error=str(exc)[:2000])
         raise
@@ -328,12 +333,6 @@ def notification_send(*, notification_id: int) -> str:
     status = NotificationStatus.FAILED if error else NotificationStatus.SENT
     _finish(notification_id, status, error)
     return status.value
-
-
-def notification_fail(*, notification_id: int, error: str) -> None:
-    """Mark a notification failed after its last retry (only if it is not sent)."""
-    Notification.objects.filter(pk=notification_id, status__in=[NotificationStatus.QUEUED, NotificationStatus.SENDING]
-                                ).update(status=NotificationStatus.FAILED, error=error[:2000])
 
 
 def devices_deactivate(*, tokens: Sequence[str], reason: str) -> int:

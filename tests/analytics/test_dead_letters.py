@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from analytics.models import AnalyticsDeadLetter, AnalyticsEvent
-from analytics.tasks import MAX_RETRIES, events_ingest
+from analytics.tasks import events_ingest
 from audit.models import AuditLog
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_a_batch_still_failing_after_the_last_retry_is_dead_lettered_then_replay
 
     monkeypatch.setattr(AnalyticsEvent.objects, "bulk_create", down)
     assert ingest([GOOD, GOOD]) == {"batchId": BATCH, "stored": 0, "deadLettered": 2}
-    assert len(calls) == MAX_RETRIES + 1
+    assert len(calls) == events_ingest.max_retries + 1
     letter = AnalyticsDeadLetter.objects.get()
     assert letter.event_count == 2 and "after 5 retries" in letter.error
     monkeypatch.undo()

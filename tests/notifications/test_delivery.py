@@ -148,8 +148,8 @@ def test_the_same_send_task_running_twice_at_once_sends_once(scripted):
     assert (notification.status, notification.attempts) == ("sent", 1)
 
 
-def test_transient_error_is_retried_then_sent(db, scripted, settings, deliver):
-    settings.NOTIFICATION_MAX_RETRIES = 3
+def test_transient_error_is_retried_then_sent(monkeypatch, db, scripted, settings, deliver):
+    monkeypatch.setattr(notification_send_run, "max_retries", 3)
     user = _reachable_user(sms_enabled=False, push_enabled=False)
     scripted["email"].script = [TransientProviderError("503 from provider")]
     deliver(user)
@@ -158,8 +158,8 @@ def test_transient_error_is_retried_then_sent(db, scripted, settings, deliver):
     assert (notification.status, notification.attempts) == ("sent", 2)
 
 
-def test_transient_errors_past_the_last_retry_mark_failed(db, scripted, settings, deliver):
-    settings.NOTIFICATION_MAX_RETRIES = 2
+def test_transient_errors_past_the_last_retry_mark_failed(monkeypatch, db, scripted, settings, deliver):
+    monkeypatch.setattr(notification_send_run, "max_retries", 2)
     user = _reachable_user(sms_enabled=False, push_enabled=False)
     scripted["email"].script = [TransientProviderError("timeout")] * 5
     deliver(user)

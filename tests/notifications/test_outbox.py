@@ -142,10 +142,10 @@ def test_sweeper_leaves_claimed_rows_and_retries_waiting_for_their_backoff(db, s
     assert len(scripted["email"].calls) == 1
 
 
-def test_swept_row_continues_its_retry_count(db, scripted, settings):
+def test_swept_row_continues_its_retry_count(db, monkeypatch, scripted, settings):
     from notifications.providers import TransientProviderError
 
-    settings.NOTIFICATION_MAX_RETRIES = 3
+    monkeypatch.setattr(notification_send_run, "max_retries", 3)
     user = UserFactory(email="a@example.com")
     old = timezone.now() - timedelta(hours=2)
     pk = Notification.objects.create(user=user, template_key="listing_expired", channel="email", payload=PAYLOAD,

@@ -85,11 +85,12 @@ def payout_request_once(*, user, amount: Decimal, idempotency_key: str, fingerpr
     return idempotent_call(owner_id=user.pk, key=idempotency_key, fp=fingerprint, handler=handler)
 
 
-def payout_submit(*, payout_id: int) -> Payout:
+def payout_submit(*, payout_id: int, raise_transient: bool = False) -> Payout:
     """Send a pending payout to the gateway (HTTP outside any transaction) with its derived
     idempotency key, then record the answer. Idempotent: a payout that is no longer pending is
     left alone, and a repeated send returns the same gateway payout. A timeout or gateway error
-    leaves it pending (attempts, last_error) for a retry; a rejection fails it (money back)."""
+    leaves it pending (attempts, last_error) for a retry and, with `raise_transient`, raises it
+    (GatewayTimeout / GatewayUnavailable) for the task to retry; a rejection fails it (money back)."""
     payout = Payout.objects.select_related("wallet", "payout_account").get(pk=payout_id)
     if payout.status != PayoutStatus.PENDING:
         return payout
@@ -107,6 +108,8 @@ def payout_submit(*, payout_id: int) -> Payout:
         log.warning("payout %s: gateway unavailable, stays pending: %s", payout.pk, exc)
         Payout.objects.filter(pk=payout.pk, status=PayoutStatus.PENDING).update(
             attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500])
+        if raise_transient:
+            raise
         return Payout.objects.get(pk=payout.pk)
     except GatewayRejected as exc:
         return payout_transition(payout_id=payout.pk, status=PayoutStatus.FAILED, gateway_status="rejected",
