@@ -2,6 +2,8 @@
 webhook. Thin views."""
 from __future__ import annotations
 
+import functools
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -102,7 +104,7 @@ class TopupListCreateView(APIView):
     def get(self, request):
         key_id = get_gateway().key_id
         return paginated_response(request, topup_list_for_user(user=request.user),
-                          lambda page: TopupSerializer(page, many=True, context={"key_id": key_id}).data)
+                                  functools.partial(TopupSerializer, context={"key_id": key_id}), view=self)
 
     @extend_schema(request=TopupInputSerializer, responses={201: TopupSerializer}, parameters=[IDEMPOTENCY_PARAM])
     @ratelimit(rate="wallet_topup", key="user")

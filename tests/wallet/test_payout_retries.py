@@ -10,13 +10,14 @@ from wallet.models import PayoutStatus
 from wallet.services import payout_request
 from wallet.tasks import payout_submit_task
 
-from ..wallet_helpers import fund
+from ..wallet_helpers import fund, payable
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def pending_payout(seller, settings):
+    payable(seller)
     fund(seller, "100.00")
     settings.PAYMENT_GATEWAY_FAKE_OUTCOME = "timeout"
     payout, _ = payout_request(user=seller, amount=Decimal("40.00"))  # its after-commit send never runs here
