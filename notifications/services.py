@@ -233,9 +233,14 @@ def notifications_stuck_alert(*, now=None) -> int:
     return len(stuck)
 
 
+def stuck_alert_key(notification_id: int) -> str:
+    """The cache key marking that a stuck notification was already named in an alert."""
+    return f"dgt:notifications:stuck-alerted:{notification_id}"
+
+
 def _first_alert(notification_id: int) -> bool:
     try:
-        return cache.add(f"dgt:notifications:stuck-alerted:{notification_id}", 1, timeout=7 * 24 * 3600)
+        return cache.add(stuck_alert_key(notification_id), 1, timeout=7 * 24 * 3600)
     except Exception:  # cache down: alerting twice beats not alerting
         return True
 

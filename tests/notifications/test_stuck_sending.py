@@ -5,11 +5,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from audit.models import AuditLog
 from notifications.models import Notification, NotificationStatus
-from notifications.services import notifications_sweep
+from notifications.services import notifications_sweep, stuck_alert_key
 from outbox.models import EventOutbox
 
 URL = "/api/admin/notifications/retry"
@@ -17,9 +18,12 @@ URL = "/api/admin/notifications/retry"
 
 def stuck(user, n: int, *, age_seconds: int = 600) -> list[int]:
     claimed = timezone.now() - timedelta(seconds=age_seconds)
-    return [Notification.objects.create(user=user, template_key="listing_approved", channel="email",
+    ids = [Notification.objects.create(user=user, template_key="listing_approved", channel="email",
                                         status=NotificationStatus.SENDING, dedupe_key=f"{uuid.uuid4().hex}:email",
                                         attempts=1, claimed_at=claimed).pk for i in range(n)]
+    # Ids come back after a test's rollback; the cache (alert markers) does not roll back with it.
+    cache.delete_many([stuck_alert_key(pk) for pk in ids])
+    return ids
 
 
 @pytest.mark.django_db
