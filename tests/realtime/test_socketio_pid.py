@@ -26,6 +26,12 @@ def test_offsets_are_outbox_ids_as_strings():
     assert [offset_read(v) for v in (None, 42, "-1", "4x", "9" * 30)] == [None] * 5
 
 
+def test_offsets_that_are_not_ascii_digits_or_exceed_a_bigint_are_ignored():
+    # "²" and "①" pass str.isdigit but not int(): they used to fail the handshake with ValueError.
+    assert [offset_read(v) for v in ("²", "1²", "①", "١٢", "", "9" * 19, str(2**63))] == [None] * 7
+    assert offset_read(str(2**63 - 1)) == 2**63 - 1
+
+
 def test_handshake_token_never_comes_from_the_url():
     assert handshake_token({"token": "abc"}, {"QUERY_STRING": "token=zzz"}) == "abc"
     assert handshake_token(None, {"QUERY_STRING": "token=zzz"}) is None
