@@ -68,7 +68,15 @@ class DgtSocketServer(socketio.AsyncServer):
         raw = handshake_token(auth, environ)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
-        user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
+        try:
+            user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception as exc:
+            # Anything else escapes python-socketio's _handle_connect: the client would get no
+            # reply and the pre-connected sid would stay in the manager. Refuse instead.
+            log.exception("socket.io handshake failed")
+            raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
         try:
             state = await self.hub.attach(sid=sid, user=user, deadline=deadline)
         except Exception as exc:  # channel layer down: refuse now rather than serve a deaf socket

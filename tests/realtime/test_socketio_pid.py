@@ -57,3 +57,21 @@ def test_plan_recovers_a_valid_pid_and_ignores_another_users(seller, buyer):
     other = pid_issue(user_id=buyer.pk, watermark=0)
     _, _, new_pid, after, recovered = _plan(token, {"pid": other})
     assert new_pid != other and recovered is False and after == first + 1
+
+
+def test_an_unexpected_handshake_error_is_a_refusal_not_an_escaped_exception(monkeypatch):
+    # python-socketio only answers ConnectionRefusedError: anything else leaves the client
+    # without a CONNECT reply and its pre-connected sid in the manager.
+    import asyncio
+
+    from realtime.socketio import server as sio_server
+
+    def broken(raw, auth):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(sio_server, "_plan", broken)
+    srv = sio_server.build_server()
+    with pytest.raises(ConnectionRefusedError) as refused:
+        asyncio.run(srv._on_connect("sid-1", {}, {"token": "abc"}))
+    assert refused.value.error_args == {"message": sio_server.SERVER_ERROR}
+    assert srv._pids == {} and srv._after == {}
