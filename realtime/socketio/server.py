@@ -98,6 +98,19 @@ class DgtSocketServer(socketio.AsyncServer):
                 pkt.data["pid"] = pid
         await super()._send_packet(eio_sid, pkt)
 
+    async def _handle_eio_message(self, eio_sid, data):
+        # A packet python-socketio cannot decode (bad JSON, nesting past the recursion limit, an
+        # integer past int's digit limit, a stray binary attachment) raised out of here: an
+        # ERROR traceback per packet, from clients that need not even be authenticated, and the
+        # session stayed open. It is the client's fault: one warning line and the session closes.
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, RecursionError) as exc:
+            log.warning("socket.io: malformed packet from %s (%s); closing the session", eio_sid,
+                        type(exc).__name__)
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.disconnect(eio_sid)
+
     async def _handle_connect(self, eio_sid, namespace, data):
         try:
             await super()._handle_connect(eio_sid, namespace, data)

@@ -75,3 +75,21 @@ def test_an_unexpected_handshake_error_is_a_refusal_not_an_escaped_exception(mon
         asyncio.run(srv._on_connect("sid-1", {}, {"token": "abc"}))
     assert refused.value.error_args == {"message": sio_server.SERVER_ERROR}
     assert srv._pids == {} and srv._after == {}
+
+
+@pytest.mark.parametrize("data", ["40{{{{", "40" + "[" * 5000 + "]" * 5000, '40{"offset": ' + "9" * 5000 + "}",
+                                  b"\x00\x01", "4x"])
+def test_a_malformed_packet_closes_the_session_instead_of_raising(data):
+    import asyncio
+
+    from realtime.socketio.server import build_server
+
+    srv = build_server()
+    closed = []
+
+    async def disconnect(eio_sid):
+        closed.append(eio_sid)
+
+    srv.eio.disconnect = disconnect
+    asyncio.run(srv._handle_eio_message("eio-1", data))
+    assert closed == ["eio-1"]
