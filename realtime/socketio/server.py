@@ -13,6 +13,7 @@ connected.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import socketio
@@ -61,6 +62,7 @@ class DgtSocketServer(socketio.AsyncServer):
         self.hub = Hub(self)
         self._pids: dict[str, str] = {}  # sid -> pid for its CONNECT reply
         self._after: dict[str, tuple[str, int]] = {}  # eio_sid -> (sid, outbox id to catch up from)
+        self._closing: set[asyncio.Task] = set()  # sessions closed for a malformed packet
         self.on("connect", self._on_connect)
         self.on("disconnect", self._on_disconnect)
 
@@ -109,7 +111,11 @@ class DgtSocketServer(socketio.AsyncServer):
             log.warning("socket.io: malformed packet from %s (%s); closing the session", eio_sid,
                         type(exc).__name__)
             self._binary_packet.pop(eio_sid, None)
-            await self.eio.disconnect(eio_sid)
+            # Not awaited here: closing a polling session from inside its own POST held that
+            # POST open until the client gave up.
+            task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _handle_connect(self, eio_sid, namespace, data):
         try:

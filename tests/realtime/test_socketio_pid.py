@@ -90,6 +90,10 @@ def test_a_malformed_packet_closes_the_session_instead_of_raising(data):
     async def disconnect(eio_sid):
         closed.append(eio_sid)
 
+    async def receive():
+        await srv._handle_eio_message("eio-1", data)
+        await asyncio.gather(*srv._closing)
+
     srv.eio.disconnect = disconnect
-    asyncio.run(srv._handle_eio_message("eio-1", data))
+    asyncio.run(receive())
     assert closed == ["eio-1"]
