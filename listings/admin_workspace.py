@@ -10,7 +10,7 @@ URLs under /admin/listings/moderationqueue/: "" queue (GET, `?partial=1` the liv
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -21,6 +21,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from rest_framework.exceptions import ValidationError
 
 from core.admin_roles import RoleAdminMixin
 from core.errors import ServiceError
@@ -29,15 +31,29 @@ from . import claims, services
 from .admin_forms import ApproveForm, RejectForm
 from .models import CannedReason, Listing, ModerationQueue
 from .selectors import QueueFilters, moderation_next, moderation_queue, owner_decisions
+from .serializers import QueueFilterSerializer
 
 QUEUE_PAGE_SIZE = 50
 
 
 def _decimal(raw: str | None) -> Decimal | None:
-    try:
-        return Decimal(raw) if raw not in (None, "") else None
-    except InvalidOperation:
+    """A price filter as the API reads `minPrice` (QueueFilterSerializer: finite, at most 2 places
+    and 14 digits), else None: "NaN" or "Infinity" used to reach the price lookup and fail it."""
+    if raw in (None, ""):
         return None
+    try:
+        return QueueFilterSerializer().fields["minPrice"].run_validation(raw)
+    except ValidationError:
+        return None
+
+
+def _listing_id(raw: str | None) -> int | None:
+    """A listing id from a form field: ASCII digits naming a bigint (str.isdigit also accepts "²",
+    which int() refuses), else None."""
+    if not (raw and len(raw) < 20 and raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if value < 2**63 else None
 
 
 def queue_filters(params) -> QueueFilters:
@@ -154,15 +170,23 @@ class ModerationQueueAdmin(RoleAdminMixin, admin.ModelAdmin):
         if refused:
             return refused
         self._run(request, lambda: claims.listing_release(listing_id=listing_id, actor=request.user))
-        return redirect(request.POST.get("next") or self._url("changelist"))
+        return redirect(self._next_url(request) or self._url("changelist"))
+
+    @staticmethod
+    def _next_url(request) -> str | None:
+        """The form's `next` when it is a path on this site, else None (never an open redirect)."""
+        target = request.POST.get("next")
+        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                      require_https=request.is_secure()):
+            return target
+        return None
 
     def next_view(self, request):
         """Release the listing being skipped (if held) and claim the oldest unclaimed other one."""
         refused = self._check(request, post=True)
         if refused:
             return refused
-        skip = request.POST.get("skip")
-        skip_id = int(skip) if skip and skip.isdigit() else None
+        skip_id = _listing_id(request.POST.get("skip"))
         if skip_id is not None:
             self._run(request, lambda: claims.listing_release(listing_id=skip_id, actor=request.user))
         for _ in range(5):  # another moderator may claim our candidate first: take the next one

@@ -48,8 +48,14 @@ def pid_read(pid, *, user_id: int) -> Session | None:
     return Session(pid=pid, user_id=owner, watermark=watermark, issued_at=float(issued_at))
 
 
+_MAX_ID = 2**63 - 1  # outbox ids are PostgreSQL bigint
+
+
 def offset_read(offset) -> int | None:
-    """The outbox id of a client's `offset` (the last argument of the last event it received)."""
-    if isinstance(offset, str) and offset.isdigit() and len(offset) < 20:
-        return int(offset)
+    """The outbox id of a client's `offset` (the last argument of the last event it received);
+    None for anything but ASCII digits naming a bigint (str.isdigit also accepts "²", which int()
+    refuses: a client must not be able to fail the handshake with it)."""
+    if isinstance(offset, str) and 0 < len(offset) < 20 and offset.isascii() and offset.isdigit():
+        value = int(offset)
+        return value if value <= _MAX_ID else None
     return None

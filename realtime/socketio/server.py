@@ -13,6 +13,7 @@ connected.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import socketio
@@ -61,6 +62,7 @@ class DgtSocketServer(socketio.AsyncServer):
         self.hub = Hub(self)
         self._pids: dict[str, str] = {}  # sid -> pid for its CONNECT reply
         self._after: dict[str, tuple[str, int]] = {}  # eio_sid -> (sid, outbox id to catch up from)
+        self._closing: set[asyncio.Task] = set()  # sessions closed for a malformed packet
         self.on("connect", self._on_connect)
         self.on("disconnect", self._on_disconnect)
 
@@ -68,7 +70,15 @@ class DgtSocketServer(socketio.AsyncServer):
         raw = handshake_token(auth, environ)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
-        user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
+        try:
+            user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception as exc:
+            # Anything else escapes python-socketio's _handle_connect: the client would get no
+            # reply and the pre-connected sid would stay in the manager. Refuse instead.
+            log.exception("socket.io handshake failed")
+            raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
         try:
             state = await self.hub.attach(sid=sid, user=user, deadline=deadline)
         except Exception as exc:  # channel layer down: refuse now rather than serve a deaf socket
@@ -89,6 +99,23 @@ class DgtSocketServer(socketio.AsyncServer):
             if pid is not None:
                 pkt.data["pid"] = pid
         await super()._send_packet(eio_sid, pkt)
+
+    async def _handle_eio_message(self, eio_sid, data):
+        # A packet python-socketio cannot decode (bad JSON, nesting past the recursion limit, an
+        # integer past int's digit limit, a stray binary attachment) raised out of here: an
+        # ERROR traceback per packet, from clients that need not even be authenticated, and the
+        # session stayed open. It is the client's fault: one warning line and the session closes.
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, RecursionError) as exc:
+            log.warning("socket.io: malformed packet from %s (%s); closing the session", eio_sid,
+                        type(exc).__name__)
+            self._binary_packet.pop(eio_sid, None)
+            # Not awaited here: closing a polling session from inside its own POST held that
+            # POST open until the client gave up.
+            task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _handle_connect(self, eio_sid, namespace, data):
         try:

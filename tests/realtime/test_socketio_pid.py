@@ -26,6 +26,12 @@ def test_offsets_are_outbox_ids_as_strings():
     assert [offset_read(v) for v in (None, 42, "-1", "4x", "9" * 30)] == [None] * 5
 
 
+def test_offsets_that_are_not_ascii_digits_or_exceed_a_bigint_are_ignored():
+    # "²" and "①" pass str.isdigit but not int(): they used to fail the handshake with ValueError.
+    assert [offset_read(v) for v in ("²", "1²", "①", "١٢", "", "9" * 19, str(2**63))] == [None] * 7
+    assert offset_read(str(2**63 - 1)) == 2**63 - 1
+
+
 def test_handshake_token_never_comes_from_the_url():
     assert handshake_token({"token": "abc"}, {"QUERY_STRING": "token=zzz"}) == "abc"
     assert handshake_token(None, {"QUERY_STRING": "token=zzz"}) is None
@@ -51,3 +57,43 @@ def test_plan_recovers_a_valid_pid_and_ignores_another_users(seller, buyer):
     other = pid_issue(user_id=buyer.pk, watermark=0)
     _, _, new_pid, after, recovered = _plan(token, {"pid": other})
     assert new_pid != other and recovered is False and after == first + 1
+
+
+def test_an_unexpected_handshake_error_is_a_refusal_not_an_escaped_exception(monkeypatch):
+    # python-socketio only answers ConnectionRefusedError: anything else leaves the client
+    # without a CONNECT reply and its pre-connected sid in the manager.
+    import asyncio
+
+    from realtime.socketio import server as sio_server
+
+    def broken(raw, auth):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(sio_server, "_plan", broken)
+    srv = sio_server.build_server()
+    with pytest.raises(ConnectionRefusedError) as refused:
+        asyncio.run(srv._on_connect("sid-1", {}, {"token": "abc"}))
+    assert refused.value.error_args == {"message": sio_server.SERVER_ERROR}
+    assert srv._pids == {} and srv._after == {}
+
+
+@pytest.mark.parametrize("data", ["40{{{{", "40" + "[" * 5000 + "]" * 5000, '40{"offset": ' + "9" * 5000 + "}",
+                                  b"\x00\x01", "4x"])
+def test_a_malformed_packet_closes_the_session_instead_of_raising(data):
+    import asyncio
+
+    from realtime.socketio.server import build_server
+
+    srv = build_server()
+    closed = []
+
+    async def disconnect(eio_sid):
+        closed.append(eio_sid)
+
+    async def receive():
+        await srv._handle_eio_message("eio-1", data)
+        await asyncio.gather(*srv._closing)
+
+    srv.eio.disconnect = disconnect
+    asyncio.run(receive())
+    assert closed == ["eio-1"]

@@ -74,6 +74,12 @@ def test_a_new_account_replaces_the_active_one_and_restarts_the_cooloff(api_for,
     ({**BANK, "accountNumber": "12345678"}, "accountNumber"),
     ({**BANK, "accountNumber": "12345678901234567a"}, "accountNumber"),
     ({**BANK, "name": "A"}, "name"),
+    ({**BANK, "accountNumber": "000000000"}, "accountNumber"),
+    ({**BANK, "accountNumber": "0000 0000 0000"}, "accountNumber"),
+    ({**BANK, "name": "Asha\nVerma"}, "name"),
+    ({**BANK, "name": "Asha\x1b[2JVerma"}, "name"),
+    ({**BANK, "name": "Asha \u202eamreV"}, "name"),
+    ({**BANK, "name": "Asha \u2066Verma"}, "name"),
     ({"vpa": "no-at-sign"}, "vpa"),
     ({"vpa": "a@"}, "vpa"),
     ({**BANK, "vpa": "asha@okhdfcbank"}, "vpa"),
@@ -85,6 +91,11 @@ def test_invalid_details_are_400_and_change_nothing(api_for, seller, body, field
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert snapshot() == before
+
+
+def test_a_name_in_an_indic_script_with_zero_width_joiners_is_kept(api_for, seller):
+    response = add(api_for(seller), {**BANK, "name": "\u0915\u094d\u200d\u0937 Verma"})
+    assert response.status_code == 201 and response.json()["name"] == "\u0915\u094d\u200d\u0937 Verma"
 
 
 def test_remove_the_active_account(api_for, seller):

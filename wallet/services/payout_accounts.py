@@ -34,7 +34,11 @@ from ..models import PayoutAccount, PayoutAccountKind, PayoutAccountStatus, Vali
 # RBI: 4 letters (bank), 0, 6 letters or digits (branch).
 IFSC_RE = re.compile(r"[A-Z]{4}0[A-Z0-9]{6}")
 # Indian bank account numbers are 9 to 18 digits.
-ACCOUNT_NUMBER_RE = re.compile(r"[0-9]{9,18}")
+ACCOUNT_NUMBER_RE = re.compile(r"(?!0+$)[0-9]{9,18}")  # all zeros is no bank's account number
+# Control characters (line breaks, tabs, ESC) and bidi overrides/isolates: a name carrying them
+# reads differently in the admin, the audit log and the bank's records (names are shown to
+# admins next to payouts). ZWJ/ZWNJ stay allowed: Indic scripts need them.
+_HIDDEN_CHARS_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # NPCI VPA: a handle of letters, digits, dot, hyphen, underscore; "@"; the PSP's letters.
 VPA_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63}")
 
@@ -64,6 +68,8 @@ def _clean(*, name: str, ifsc: str, account_number: str, vpa: str) -> tuple[Bank
     errors = {}
     if not 3 <= len(name) <= 120:
         errors["name"] = "The account holder's name, 3 to 120 characters."
+    elif _HIDDEN_CHARS_RE.search(name):
+        errors["name"] = "The account holder's name may not contain control or text-direction characters."
     if not IFSC_RE.fullmatch(ifsc):
         errors["ifsc"] = "An IFSC is 11 characters: 4 letters, 0, 6 letters or digits."
     if not ACCOUNT_NUMBER_RE.fullmatch(account_number):
