@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from celery import _state as celery_state
 from django.conf import settings
 from django.db.backends.sqlite3.base import DatabaseOperations as SqliteOperations
 from rest_framework.test import APIClient
@@ -64,6 +65,16 @@ def pytest_runtest_setup(item):
         if REQUIRE_SERVICES:
             pytest.fail(msg + " but DGT_REQUIRE_SERVICES=1", pytrace=False)
         pytest.skip(msg)
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag_reset():
+    """Celery keeps "joining a result would block" in one process-global flag that every eager
+    `apply_async` sets and restores; two threads running eager tasks at once (the concurrency
+    tests) can restore each other's value and leave it set, and a later test's `.get()` then
+    fails with "Never call result.get() within a task!" (docs/testing.md). Each test starts clear."""
+    celery_state._set_task_join_will_block(False)
+    yield
 
 
 @pytest.fixture

@@ -53,6 +53,6 @@ def test_concurrent_ingest_of_one_batch_stores_it_once(buyer):
     results, errors = run_concurrently(lambda: events_insert(
         batch_id="0b1d7a4e-5f8c-4c3e-9a57-2f4b9c8d7e61", user_id=buyer.pk, events=events,
         received_at="2026-11-29T10:00:01+00:00"))
-    assert errors == [] and results == [50] * 4
+    assert errors == [] and results == [{"stored": 50, "deadLettered": 0}] * 4
     assert AnalyticsEvent.objects.count() == 50
     assert sorted(AnalyticsEvent.objects.values_list("seq", flat=True)) == list(range(50))
