@@ -2,8 +2,8 @@
 global limit must hold at 100/s +-5% across both.
 
 Two worker processes run the Procfile's `worker` line (own node names) against a bench database
-and the bench Redis; 5,000 notifications are enqueued through `notifications.services.
-notification_enqueue` (the `notifications` queue). The rate is read from the rows' `sent_at`:
+and the bench Redis; 5,000 notifications are recorded through `notifications.recording.
+notification_record` (sent by the `notifications` queue). The rate is read from the rows' `sent_at`:
 overall, over the middle 90% of sends (steady state), and the busiest 1-second window.
 Without a global limiter in this build the script says "not available" (its goal is the
 limiter); `--force` measures the unlimited rate anyway.
@@ -54,7 +54,7 @@ def body(args) -> dict:
                                "notifications.limiter module); --force measures the unlimited rate")
         from accounts.models import User
         from notifications.models import Notification
-        from notifications.services import notification_enqueue
+        from notifications.recording import notification_record
 
         # an email address: the email channel is the one every user can receive (no device, no phone)
         User.objects.bulk_create([User(username=f"notify{i:04d}", email=f"notify{i:04d}@bench.invalid", password="!")
@@ -67,7 +67,7 @@ def body(args) -> dict:
                               shell=True))
         time.sleep(8)  # workers connect to the broker before the queue fills
         for i in range(n):
-            notification_enqueue(user_id=user_ids[i % len(user_ids)], template_key="listing_approved",
+            notification_record(user_id=user_ids[i % len(user_ids)], template_key="listing_approved",
                                  payload={"id": i, "title": f"bench {i}"}, dedupe_key=f"bench:{i}")
         # only this run's rows: another run's API benchmark may queue tasks on the same bench Redis
         mine = Notification.objects.filter(dedupe_key__startswith="bench:")

@@ -19,7 +19,8 @@ reminder is sent once. The notification dedupe keys include expiresAt, a second 
 Cost: every query is a range scan of an index that holds only candidate rows — (status,
 expires_at) for expiry and partial indexes on expires_at WHERE approved AND NOT reminded for
 the reminders — so the work grows with the listings that are due, not with all listings.
-Outbox rows and notification tasks are written once per batch (bulk INSERT, one task message).
+Outbox rows, notifications and their send follow-ups are written once per batch (bulk INSERTs;
+one task message after commit).
 
 Times are compared as instants (aware UTC), so local-time day boundaries need no special case:
 a listing expiring at 02:00 IST is reminded by the runs at 02:00 IST three days and one day
@@ -34,7 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.services import NotificationRequest, notifications_enqueue_many
+from notifications.recording import NotificationRequest, notifications_record
 
 from .events import listing_payload, publish_listing_updates
 from .models import Listing, ListingStatus
@@ -58,7 +59,7 @@ def _dedupe_key(template_key: str, listing: Listing) -> str:
 
 
 def _notify(template_key: str, listings: list[Listing]) -> None:
-    notifications_enqueue_many(requests=[
+    notifications_record(requests=[
         NotificationRequest(listing.owner_id, template_key, listing_payload(listing), _dedupe_key(template_key, listing))
         for listing in listings
     ])

@@ -1,8 +1,8 @@
 """Listing writes: owner CRUD and moderation (approve / reject).
 
 Every write owns its transaction. Moderation locks the listing row, checks the transition,
-writes the audit row and the outbox events in the same transaction, and enqueues the owner's
-notification after commit. Errors: `NotFound` (404), `Forbidden` (403), `Conflict` (409).
+writes the audit row and the outbox events in the same transaction, and records the owner's
+notification there (sent after commit). Errors: `NotFound` (404), `Forbidden` (403), `Conflict` (409).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import NotFound, ValidationFailed
-from notifications.services import notification_enqueue
+from notifications.recording import notification_record
 from outbox.alerts import admin_alert
 
 from .claims import check_pending, claim_clear, moderation_lock
@@ -120,8 +120,8 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     LISTING_DEFAULT_EXPIRY_DAYS) from now. A listing nobody claims, or `actor` claims, can be
     approved; the decision ends the claim (docs/moderation.md).
 
-    Writes the audit row, publishes `listings.update` to the owner and `admin`, and enqueues
-    `listing_approved` for the owner after commit. Raises NotFound, Forbidden (own listing),
+    Writes the audit row, publishes `listings.update` to the owner and `admin`, and records
+    `listing_approved` for the owner (sent after commit). Raises NotFound, Forbidden (own listing),
     Conflict `listing_claimed` (another moderator's live claim; nothing written) or
     `invalid_transition` (not pending: approved, rejected or expired).
     """
@@ -142,7 +142,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
                  metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
     publish_listing_update(listing)
-    notification_enqueue(user_id=listing.owner_id, template_key="listing_approved",
+    notification_record(user_id=listing.owner_id, template_key="listing_approved",
                          payload=listing_payload(listing), dedupe_key=f"listing_approved:{listing.pk}")
     search_sync_on_commit(listing_id=listing.pk)
     return listing
@@ -166,7 +166,7 @@ def listing_reject(*, listing_id: int, actor, reason: str = "", reason_id: int |
     audit_record(action="listing.reject", entity_type="listing", entity_id=listing.pk, user=actor, reason=listing.reason,
                  metadata={"reasonId": canned.pk, "reasonCode": canned.code} if canned else None)
     publish_listing_update(listing)
-    notification_enqueue(user_id=listing.owner_id, template_key="listing_rejected",
+    notification_record(user_id=listing.owner_id, template_key="listing_rejected",
                          payload=listing_payload(listing), dedupe_key=f"listing_rejected:{listing.pk}")
     search_sync_on_commit(listing_id=listing.pk)
     return listing

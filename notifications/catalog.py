@@ -1,6 +1,6 @@
 """Message templates by templateKey, with the text of each channel (push, SMS, email).
 
-The payload a service passes to `notification_enqueue` is the template context. Values whose
+The payload a service passes to `notification_record` is the template context. Values whose
 key ends in `At` or `Until` and that hold an ISO 8601 time are shown in local time (TIME_ZONE,
 Asia/Kolkata), money strings (`amount`) as "₹500.00". A missing variable renders empty.
 """
@@ -106,7 +106,7 @@ TEMPLATES: dict[str, Template] = {
 
 
 # For a template key added by a service before its text is written here: still delivered, in
-# generic words (and logged at enqueue), rather than failing the caller's transaction.
+# generic words (and logged when recorded), rather than failing the caller's transaction.
 FALLBACK = Template("dgt", "You have a new notification.", "dgt: you have a new notification.",
                     "A new notification from dgt", "You have a new notification. Open the dgt app to see it." + _SIGN)
 

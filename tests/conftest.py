@@ -7,15 +7,18 @@ service is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from celery import _state as celery_state
 from django.conf import settings
+from django.db import connections
 from django.db.backends.sqlite3.base import DatabaseOperations as SqliteOperations
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tokens import access_token_for
+from notifications.providers import get_provider
 
 from .factories import ListingFactory, UserFactory
 
@@ -124,3 +127,48 @@ def api_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def together():
+    """together(*calls): run each call in its own thread, all released at once by a barrier, each
+    on its own database connection (closed when it returns); returns their results in order, an
+    exception in place of the result of a call that raised. For the PostgreSQL concurrency tests
+    (transaction=True: the threads see only committed rows)."""
+    def run(*calls, timeout: float = 120) -> list:
+        barrier = threading.Barrier(len(calls))
+        results: list = [None] * len(calls)
+
+        def one(i, call):
+            try:
+                barrier.wait(timeout=10)
+                results[i] = call()
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                results[i] = exc
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=one, args=(i, call)) for i, call in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=timeout)
+        return results
+
+    return run
+
+
+@pytest.fixture
+def console_providers(settings):
+    """The console push/SMS providers (fresh per test), Django's email backend (the test outbox)
+    and a high send-rate limit for speed (docs/notifications.md)."""
+    settings.NOTIFICATION_PROVIDERS = {
+        "push": "notifications.providers.console.ConsolePushProvider",
+        "sms": "notifications.providers.console.ConsoleSmsProvider",
+        "email": "notifications.providers.email.DjangoEmailProvider",
+    }
+    settings.NOTIFICATION_RATE_LIMIT_PER_SECOND = 10_000
+    push, sms = get_provider("push"), get_provider("sms")
+    push.sent.clear()
+    sms.sent.clear()
+    return {"push": push, "sms": sms}

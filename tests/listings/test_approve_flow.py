@@ -92,7 +92,7 @@ def test_rolled_back_approval_is_silent(api_for, seller, moderator, listing, mon
     def broken(**kwargs):
         raise RuntimeError("notification queue exploded")
 
-    monkeypatch.setattr("listings.services.notification_enqueue", broken)
+    monkeypatch.setattr("listings.services.notification_record", broken)
 
     async def scenario():
         comm, _ = await ws_connect(seller)

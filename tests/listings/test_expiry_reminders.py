@@ -1,8 +1,8 @@
 """The hourly expiry job: reminders once each, expiry at expiresAt, concurrency, batching."""
 from __future__ import annotations
 
-import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -15,10 +15,20 @@ from listings.models import Listing, ListingStatus
 from notifications.models import Notification
 from outbox.models import EventOutbox
 
-from ..factories import UserFactory
-from ..notifications_fixtures import approved_listing, console_providers, ist  # noqa: F401
+from ..factories import ListingFactory, UserFactory
 
 pytestmark = pytest.mark.usefixtures("console_providers")
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def ist(*args) -> datetime:
+    return datetime(*args, tzinfo=IST)
+
+
+def approved_listing(*, owner, expires_at: datetime, **kwargs) -> Listing:
+    return ListingFactory(owner=owner, status=ListingStatus.APPROVED, approved_at=expires_at - timedelta(days=30),
+                          expires_at=expires_at, **kwargs)
 
 
 def _hourly_runs(start, hours):
@@ -154,7 +164,7 @@ def test_batches_are_bounded_and_query_count_does_not_grow_with_due_rows(db):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_runs_on_postgresql_send_nothing_twice():
+def test_two_concurrent_runs_on_postgresql_send_nothing_twice(together):
     # Given 120 listings due for each of the three actions and two runs started together with
     # small batches, so their batches interleave.
     owner = UserFactory()
@@ -164,27 +174,14 @@ def test_two_concurrent_runs_on_postgresql_send_nothing_twice():
         "reminded1d": [approved_listing(owner=owner, expires_at=now + timedelta(hours=1, minutes=i)) for i in range(120)],
         "reminded3d": [approved_listing(owner=owner, expires_at=now + timedelta(days=2, minutes=i)) for i in range(120)],
     }
-    barrier = threading.Barrier(2)
-    results, errors = [], []
 
     def run():
-        try:
-            barrier.wait(timeout=10)
-            results.append(expiry_reminders_run(now=now, batch_size=10))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+        return expiry_reminders_run(now=now, batch_size=10)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = together(run, run)
 
     # Then every listing was claimed by exactly one run, and each notification went out once.
-    assert errors == []
-    assert len(results) == 2
+    assert all(isinstance(result, dict) for result in results), results
     for key, listings in groups.items():
         assert results[0][key] + results[1][key] == len(listings), key
     assert EventOutbox.objects.filter(channel="listings.update").count() == 120 * 2

@@ -5,8 +5,6 @@ from audit.models import AuditLog
 from notifications.models import Device, Notification, NotificationPreference
 from notifications.services import notifications_retry
 
-from ..notifications_fixtures import scripted  # noqa: F401
-
 
 def _notification(user, key, **kwargs):
     return Notification.objects.create(user=user, template_key="listing_expired", channel="email",

@@ -2,24 +2,22 @@
 recovered by the sweeper, sent once however many sweeps run (docs/notifications.md)."""
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from dgt.jobs import JOBS
 from notifications.models import Notification, NotificationStatus
-from notifications.services import (NotificationRequest, notification_enqueue, notifications_enqueue_many,
-                                    notifications_sweep)
+from notifications.providers import TransientProviderError
+from notifications.recording import NotificationRequest, notification_record, notifications_record
 from notifications.tasks import notification_send_run
 from outbox.models import EventOutbox
 
 from ..factories import UserFactory
-from ..notifications_fixtures import scripted  # noqa: F401
 
 PAYLOAD = {"id": 7, "title": "Sofa", "expiresAt": "2026-12-04T20:30:00+00:00"}
 
@@ -42,7 +40,7 @@ def test_rows_and_event_are_written_in_the_callers_transaction(db, scripted, los
     user = UserFactory(email="a@example.com")
     with django_capture_on_commit_callbacks() as callbacks:
         with transaction.atomic():
-            ids = notification_enqueue(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
+            ids = notification_record(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
                                        dedupe_key="listing_expired:7")
             # Before commit: the row and its notifications.new event exist in this transaction.
             assert list(Notification.objects.values_list("id", "status", "dedupe_key")) == [
@@ -57,49 +55,51 @@ def test_rolled_back_caller_leaves_no_row_no_event_no_task(db, scripted, django_
     before = EventOutbox.objects.count()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            notification_enqueue(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
+            notification_record(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
                                  dedupe_key="listing_expired:7")
-            raise RuntimeError("the caller fails after enqueueing")
+            raise RuntimeError("the caller fails after recording")
     assert Notification.objects.count() == 0
     assert EventOutbox.objects.count() == before
     assert callbacks == [] and scripted["email"].calls == []
 
 
-def test_lost_send_message_is_sent_exactly_once_by_the_sweeper(db, scripted, lost_messages,
+def test_lost_send_message_is_sent_exactly_once_by_the_sweeper(db, scripted, lost_messages, sweep,
                                                                 django_capture_on_commit_callbacks):
     # Given an event recorded in a committed transaction whose send message the broker lost.
     user = UserFactory(email="a@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
-            (pk,) = notification_enqueue(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
+            (pk,) = notification_record(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
                                          dedupe_key="listing_expired:7")
     assert lost_messages == [{"notification_id": pk}]
     assert scripted["email"].calls == []
 
     # The sweeper leaves a fresh row to its own message...
-    assert notifications_sweep() == {"requeued": 0, "staleSending": 0}
+    assert sweep() == {"requeued": 0, "staleSending": 0}
     # ...and sends it once the row is older than NOTIFICATION_SWEEP_AFTER_SECONDS.
-    assert notifications_sweep(now=_later(minutes=3)) == {"requeued": 1, "staleSending": 0}
+    assert sweep(now=_later(minutes=3)) == {"requeued": 1, "staleSending": 0}
     assert len(scripted["email"].calls) == 1
     assert Notification.objects.get(pk=pk).status == "sent"
 
     # A second sweep, and the original message arriving late, send nothing more.
-    assert notifications_sweep(now=_later(minutes=8)) == {"requeued": 0, "staleSending": 0}
+    assert sweep(now=_later(minutes=8)) == {"requeued": 0, "staleSending": 0}
     assert notification_send_run.apply(kwargs={"notification_id": pk}).get() == "sent"
     assert len(scripted["email"].calls) == 1
 
 
-def test_lost_batch_message_of_enqueue_many_is_swept(db, scripted, lost_messages, django_capture_on_commit_callbacks):
+def test_lost_messages_of_a_batch_are_swept(db, scripted, lost_messages, sweep, django_capture_on_commit_callbacks):
     users = [UserFactory(email=f"u{i}@example.com") for i in range(3)]
     requests = [NotificationRequest(u.pk, "listing_expired", PAYLOAD, f"listing_expired:{u.pk}") for u in users]
-    with django_capture_on_commit_callbacks(execute=True):
-        ids = notifications_enqueue_many(requests=requests)
-    assert lost_messages == [{"notification_ids": ids}]  # one message for the batch
-    assert notifications_sweep(now=_later(minutes=3))["requeued"] == 3
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ids = notifications_record(requests=requests)
+    # After commit: the events' send and ONE message carrying the batch's follow-ups, one per row.
+    assert len(callbacks) == 2
+    assert lost_messages == [{"notification_id": pk} for pk in ids]
+    assert sweep(now=_later(minutes=3))["requeued"] == 3
     assert sorted(c["to"] for c in scripted["email"].calls) == ["u0@example.com", "u1@example.com", "u2@example.com"]
 
 
-def test_a_failing_broker_after_commit_keeps_the_commit_and_the_sweeper_sends(db, scripted, monkeypatch,
+def test_a_failing_broker_after_commit_keeps_the_commit_and_the_sweeper_sends(db, scripted, monkeypatch, sweep,
                                                                                django_capture_on_commit_callbacks):
     def broker_down(row_id, task, kwargs):
         raise ConnectionError("broker unreachable")
@@ -108,16 +108,16 @@ def test_a_failing_broker_after_commit_keeps_the_commit_and_the_sweeper_sends(db
     user = UserFactory(email="a@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
-            notification_enqueue(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
+            notification_record(user_id=user.pk, template_key="listing_expired", payload=PAYLOAD,
                                  dedupe_key="listing_expired:7")
     # robust on_commit: the caller's committed work stands, the row waits for the sweeper.
     assert Notification.objects.get().status == "queued"
     monkeypatch.undo()
-    assert notifications_sweep(now=_later(minutes=3))["requeued"] == 1
+    assert sweep(now=_later(minutes=3))["requeued"] == 1
     assert Notification.objects.get().status == "sent"
 
 
-def test_sweeper_leaves_claimed_rows_and_retries_waiting_for_their_backoff(db, scripted, settings):
+def test_sweeper_leaves_claimed_rows_and_retries_waiting_for_their_backoff(db, scripted, settings, sweep):
     user = UserFactory(email="a@example.com")
     old = timezone.now() - timedelta(hours=2)
 
@@ -136,15 +136,13 @@ def test_sweeper_leaves_claimed_rows_and_retries_waiting_for_their_backoff(db, s
     lost_retry = row("lost-retry:email", attempts=2, claimed_at=old)
 
     # A worker killed after its claim may have reached the provider: not resent (at most once), counted.
-    assert notifications_sweep() == {"requeued": 1, "staleSending": 1}
+    assert sweep() == {"requeued": 1, "staleSending": 1}
     statuses = dict(Notification.objects.values_list("id", "status"))
     assert (statuses[sending], statuses[waiting], statuses[lost_retry]) == ("sending", "queued", "sent")
     assert len(scripted["email"].calls) == 1
 
 
-def test_swept_row_continues_its_retry_count(db, monkeypatch, scripted, settings):
-    from notifications.providers import TransientProviderError
-
+def test_swept_row_continues_its_retry_count(db, monkeypatch, scripted, settings, sweep):
     monkeypatch.setattr(notification_send_run, "max_retries", 3)
     user = UserFactory(email="a@example.com")
     old = timezone.now() - timedelta(hours=2)
@@ -153,7 +151,7 @@ def test_swept_row_continues_its_retry_count(db, monkeypatch, scripted, settings
     Notification.objects.filter(pk=pk).update(created_at=old)
     scripted["email"].script = [TransientProviderError("503")] * 5
 
-    notifications_sweep()
+    sweep()
     notification = Notification.objects.get(pk=pk)
     # Three tries (retries 0..2) before the message of retry 3 was lost: the swept send is retry 3,
     # the last one (1 + NOTIFICATION_MAX_RETRIES tries in all), then failed.
@@ -169,31 +167,20 @@ def test_sweep_is_a_job_in_the_jobs_table_and_runs_with_runjob(db, scripted, cap
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_at_once_send_each_lost_notification_once(scripted, lost_messages):
+def test_two_sweeps_at_once_send_each_lost_notification_once(scripted, lost_messages, sweep, together):
     # Given 4 notifications whose messages were lost, a slow provider and two sweepers at once.
     users = [UserFactory(email=f"u{i}@example.com") for i in range(4)]
-    ids = notifications_enqueue_many(requests=[
+    ids = notifications_record(requests=[
         NotificationRequest(u.pk, "listing_expired", PAYLOAD, f"listing_expired:{u.pk}") for u in users])
     assert len(ids) == 4 and scripted["email"].calls == []
     scripted["email"].script = [lambda **kw: time.sleep(0.2) or "slow-ok"] * 8
-    barrier, results, errors = threading.Barrier(2), [], []
 
     def sweeper():
-        try:
-            barrier.wait(timeout=10)
-            results.append(notifications_sweep(now=_later(minutes=3)))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+        return sweep(now=_later(minutes=3))
 
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = together(sweeper, sweeper)
 
-    assert errors == []
+    assert all(isinstance(r, dict) for r in results), results
     assert sum(r["requeued"] for r in results) >= 4  # both may pick the same rows...
     assert sorted(c["to"] for c in scripted["email"].calls) == [f"u{i}@example.com" for i in range(4)]  # ...sent once
     assert sorted(Notification.objects.values_list("status", "attempts")) == [("sent", 1)] * 4

@@ -15,7 +15,7 @@ from notifications.providers import PermanentProviderError, TransientProviderErr
 from notifications.providers.email import DjangoEmailProvider
 from notifications.providers.fcm import FcmPushProvider
 from notifications.providers.twilio_sms import TwilioSmsProvider
-from notifications.services import notification_send
+from notifications.sending import notification_send
 
 from ..factories import UserFactory
 

@@ -8,7 +8,6 @@ from notifications.providers import TransientProviderError
 from notifications.tasks import notification_send_run
 
 from ..factories import UserFactory
-from ..notifications_fixtures import scripted  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

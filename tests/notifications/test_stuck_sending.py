@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from notifications.models import Notification, NotificationStatus
-from notifications.services import notifications_sweep, stuck_alert_key
+from notifications.sweeping import stuck_alert_key
 from outbox.models import EventOutbox
 
 URL = "/api/admin/notifications/retry"
@@ -27,12 +27,12 @@ def stuck(user, n: int, *, age_seconds: int = 600) -> list[int]:
 
 
 @pytest.mark.django_db
-def test_the_sweep_alerts_admins_once_per_stuck_notification(seller):
+def test_the_sweep_alerts_admins_once_per_stuck_notification(seller, sweep):
     ids = stuck(seller, 2)
     stuck(seller, 1, age_seconds=10)[0]  # a send in progress: not stuck
 
-    first = notifications_sweep()
-    second = notifications_sweep()
+    first = sweep()
+    second = sweep()
 
     assert first["staleSending"] == 2 and second["staleSending"] == 2
     alerts = list(EventOutbox.objects.filter(channel="admin.alert").values_list("payload", flat=True))

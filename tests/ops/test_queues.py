@@ -51,7 +51,7 @@ def test_shape_and_counts(api_for, admin_user, monkeypatch):
     result("listings.tasks.search_upsert", "SUCCESS")
     result("listings.tasks.search_remove", "FAILURE")
     result("analytics.tasks.events_ingest", "SUCCESS")
-    result("notifications.tasks.notification_deliver", "FAILURE")
+    result("notifications.tasks.notification_send_run", "FAILURE")
     result("dgt.tasks.database_backup_run", "SUCCESS")
     result("listings.tasks.search_upsert", "SUCCESS", ago=timedelta(hours=25))  # outside the window
     result("listings.tasks.search_upsert", "STARTED")  # not finished

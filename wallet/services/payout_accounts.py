@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import Conflict, ErrorCode, NotFound, Unprocessable, ValidationFailed
-from notifications.services import notification_enqueue
+from notifications.recording import notification_record
 
 from ..errors import GatewayDown
 from ..gateways import (
@@ -104,7 +104,7 @@ def _register(*, user, bank: BankAccount | None, vpa: str) -> tuple[str, str, Ga
 
 
 def _notify(account: PayoutAccount, change: str) -> None:
-    notification_enqueue(user_id=account.user_id, template_key="payout_account_changed",
+    notification_record(user_id=account.user_id, template_key="payout_account_changed",
                          payload={"change": change, "account": account.masked, "availableAt": account.cooloff_until},
                          dedupe_key=f"payout_account_{change}:{account.pk}")
 

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from core.errors import ErrorCode, NotFound, Unprocessable, ValidationFailed
-from notifications.services import notification_enqueue
+from notifications.recording import notification_record
 from outbox.followups import followup_enqueue
 
 from ..events import admin_alert_event, balance_event, payout_event, publish, publish_admin_alert
@@ -139,7 +139,7 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
 
     completed: payouts clearing -> gateway clearing. failed / reversed: the amount goes back to
     the wallet (a payout_reversal entry, unique per payout, so exactly once). Publishes
-    `payouts.update` (+ `wallet.balance` when the wallet moved) and enqueues `payout_completed` /
+    `payouts.update` (+ `wallet.balance` when the wallet moved) and records `payout_completed` /
     `payout_failed`. No move out of a final state, and none back to pending: a contradiction of a
     final state is recorded as a mismatch (once). Raises NotFound.
     """
@@ -185,7 +185,7 @@ def payout_transition(*, payout_id: int, status: str, source: str, gateway_payou
     publish(*events)
     if status in FINAL_PAYOUT_STATUSES:
         template = "payout_completed" if status == PayoutStatus.COMPLETED else "payout_failed"
-        notification_enqueue(user_id=payout.wallet_id, template_key=template,
+        notification_record(user_id=payout.wallet_id, template_key=template,
                              payload={"payoutId": payout.pk, "amount": payout.amount, "status": status,
                                       "reason": payout.failure_reason},
                              dedupe_key=f"{template}:{payout.pk}")

@@ -17,7 +17,7 @@ from django.db.models import Sum
 
 from audit.services import audit_record
 from core.errors import ErrorCode, Unprocessable, ValidationFailed
-from notifications.services import notification_enqueue
+from notifications.recording import notification_record
 
 from ..events import admin_alert_event, balance_event, publish
 from ..idempotency import Answer, StoredResponse, idempotent_call
@@ -74,7 +74,7 @@ def _refund_write(*, user_id: int, amount: Decimal, reason: str, ref_id: str, ac
     publish(balance_event(user_id=user_id, balance=balance, transaction_id=tx.pk),
             admin_alert_event(kind="refund", message=f"Refund of {amount} INR to user {user_id} ({ref_id}).",
                               userId=user_id, amount=amount, refId=ref_id, transactionId=tx.pk, actorId=actor.pk))
-    notification_enqueue(user_id=user_id, template_key="refund_issued",
+    notification_record(user_id=user_id, template_key="refund_issued",
                          payload={"amount": amount, "refId": ref_id, "reason": reason, "balance": balance,
                                   "transactionId": tx.pk},
                          dedupe_key=f"refund_issued:{tx.pk}")
@@ -87,7 +87,7 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
 
     In one transaction: the journal entry (wallet +amount, refunds -amount), the guarded balance
     UPDATE, the refId cap check, one AuditLog row, `wallet.balance` to the user and `admin.alert`
-    to admins; `refund_issued` is enqueued after commit. A non-empty `idempotency_key` is unique
+    to admins; `refund_issued` is recorded (sent after commit). A non-empty `idempotency_key` is unique
     per actor: a second call with it returns the first refund (`replayed=True`) and credits
     nothing, with the balance as of that entry; the key stays on the journal entry forever, so it
     can never credit twice, even after the API's key row is purged (a different refund under it

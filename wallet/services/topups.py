@@ -20,7 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.errors import Conflict, ErrorCode, NotFound, ServiceError, Unprocessable, ValidationFailed
-from notifications.services import notification_enqueue
+from notifications.recording import notification_record
 
 from ..errors import GatewayDown
 from ..events import balance_event, publish
@@ -102,7 +102,7 @@ def topup_order_credit(*, order_pk: int, payment_id: str, amount: Decimal, sourc
     order.paid_via, order.paid_at = source, timezone.now()
     order.save(update_fields=["status", "payment_id", "transaction", "paid_via", "paid_at"])
     publish(balance_event(user_id=order.user_id, balance=balance, transaction_id=tx.pk))
-    notification_enqueue(user_id=order.user_id, template_key="topup_credited",
+    notification_record(user_id=order.user_id, template_key="topup_credited",
                          payload={"amount": order.amount, "orderId": order.gateway_order_id, "balance": balance},
                          dedupe_key=f"topup_credited:{order.pk}")
     return order, True
