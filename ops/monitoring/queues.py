@@ -9,6 +9,7 @@ is what an operator opens when something is down.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -39,22 +40,66 @@ def broker_is_embedded() -> bool:
 
 
 def queue_waiting(*, queues: list[str], timeout: float) -> dict[str, int]:
-    """Messages waiting in the broker per queue (0 for a queue never declared). Raises the
-    transport's error when the broker cannot be reached."""
+    """Messages waiting in the broker per queue (0 for a queue never declared), over a fresh
+    connection. Raises the transport's error when the broker cannot be reached."""
     if broker_is_embedded():
         return {q: 0 for q in queues}
-    waiting = {}
     with broker_connection(timeout) as conn:
         conn.ensure_connection(max_retries=0, timeout=timeout)  # one attempt: probes are retried by their callers
+        return _count_waiting(conn, queues)
+
+
+def _count_waiting(conn: Connection, queues: list[str]) -> dict[str, int]:
+    # One channel for all the queues; a passive declare of a queue nobody declared yet raises
+    # ChannelError, after which an AMQP channel is closed: the rest get a new one.
+    waiting = {}
+    channel = conn.channel()
+    try:
         for queue in queues:
-            channel = conn.channel()
             try:
                 waiting[queue] = channel.queue_declare(queue=queue, passive=True).message_count
             except ChannelError:  # no worker or producer declared it yet: nothing can be waiting
                 waiting[queue] = 0
-            finally:
                 channel.close()
+                channel = conn.channel()
+    finally:
+        channel.close()
     return waiting
+
+
+class KeptBrokerProbe:
+    """Queue depths over ONE kept broker connection, for callers that ask every second (the live
+    dashboard's `queueDepths`, docs/jobs-and-monitoring.md): a fresh connection per call cost a
+    TCP connect, a HELLO and a PING per queue, a fifth of the ws process's CPU under load
+    (docs/benchmarks.md). Thread-safe; after any error the connection is dropped and the next
+    call connects again. `waiting()` raises the transport's error as `queue_waiting` does."""
+
+    def __init__(self):
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def waiting(self, *, queues: list[str], timeout: float) -> dict[str, int]:
+        if broker_is_embedded():
+            return {q: 0 for q in queues}
+        with self._lock:
+            try:
+                if self._conn is None:
+                    conn = broker_connection(timeout)
+                    conn.ensure_connection(max_retries=0, timeout=timeout)
+                    self._conn = conn
+                return _count_waiting(self._conn, queues)
+            except Exception:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Release the kept connection (the next `waiting()` opens a new one)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # already broken: nothing to release
+                log.debug("broker probe: release failed", exc_info=True)
 
 
 def _queue_of(task: dict) -> str:
