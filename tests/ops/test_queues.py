@@ -190,14 +190,14 @@ def test_kept_probe_reuses_one_connection_and_reconnects_after_the_broker_return
         probe = KeptBrokerProbe()
         try:
             assert probe.waiting(queues=[queue, "never-declared"], timeout=1) == {queue: 0, "never-declared": 0}
-            kept = probe._conn
+            kept, kept_channel = probe._conn, probe._channel
             with current_app.connection_for_write(redis.url) as conn:  # not the app's pool: another broker
                 for i in range(2):
                     current_app.send_task("listings.tasks.search_upsert", kwargs={"listing_id": i}, queue=queue,
                                           connection=conn)
             # then the second read counts them over the same connection
             assert probe.waiting(queues=[queue], timeout=1) == {queue: 2}
-            assert probe._conn is kept
+            assert probe._conn is kept and probe._channel is kept_channel  # Redis: an undeclared queue keeps it
             # when the broker dies: the error is raised, the connection dropped
             redis.stop()
             with pytest.raises(Exception):
