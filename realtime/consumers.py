@@ -43,6 +43,7 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.authentication import user_from_token
 from accounts.tokens import token_deadline
@@ -62,11 +63,15 @@ CLOSE_FORBIDDEN = 4003
 # range, as daphne/autobahn let an application close only with 1000 or 3000-4999. The servers' own
 # limit (WS_MAX_BYTES) answers 1009 (uvicorn) or drops the connection (daphne).
 CLOSE_TOO_BIG = 4009
+# The server could not check the token (database down): HTTP's 503 in the application range. Not
+# 4001: a client must not throw away a good token because PostgreSQL restarted (docs/realtime.md).
+CLOSE_UNAVAILABLE = 4503
 SENT_IDS_REMEMBERED = 20000
 
 
 def _authenticate_token(raw: str):
-    """(user, exp) for a valid access token of an active user; raises on anything else."""
+    """(user, exp) for a valid access token of an active user. Raises InvalidToken for a bad,
+    expired or foreign token or an unknown/inactive user; a database error propagates as itself."""
     user, token = user_from_token(raw)
     return user, token_deadline(token)  # exp + JWT leeway, as the API and refresh apply it
 
@@ -144,8 +149,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _auth_with_token(self, raw: str):
         try:
             user, exp = await db_call(_authenticate_token, raw)
-        except Exception:
+        except InvalidToken:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
+        except Exception:
+            log.exception("websocket authentication could not be checked")
+            return await self.close(code=CLOSE_UNAVAILABLE)
         await self._start(user, exp=exp)
 
     async def _start(self, user, exp):

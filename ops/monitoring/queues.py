@@ -9,6 +9,7 @@ is what an operator opens when something is down.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 from kombu import Connection
 from kombu.exceptions import ChannelError
+from kombu.transport.virtual import Channel as VirtualChannel
 
 from outbox.selectors import outbox_counts
 
@@ -39,22 +41,72 @@ def broker_is_embedded() -> bool:
 
 
 def queue_waiting(*, queues: list[str], timeout: float) -> dict[str, int]:
-    """Messages waiting in the broker per queue (0 for a queue never declared). Raises the
-    transport's error when the broker cannot be reached."""
+    """Messages waiting in the broker per queue (0 for a queue never declared), over a fresh
+    connection. Raises the transport's error when the broker cannot be reached."""
     if broker_is_embedded():
         return {q: 0 for q in queues}
-    waiting = {}
     with broker_connection(timeout) as conn:
         conn.ensure_connection(max_retries=0, timeout=timeout)  # one attempt: probes are retried by their callers
-        for queue in queues:
-            channel = conn.channel()
-            try:
-                waiting[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-            except ChannelError:  # no worker or producer declared it yet: nothing can be waiting
-                waiting[queue] = 0
-            finally:
-                channel.close()
+        channel = conn.channel()
+        try:
+            waiting, channel = _count_waiting(conn, channel, queues)
+        finally:
+            channel.close()
     return waiting
+
+
+def _count_waiting(conn: Connection, channel, queues: list[str]) -> tuple[dict[str, int], object]:
+    # ({queue: waiting}, the channel to use next). A passive declare of a queue nobody declared
+    # yet raises ChannelError; an AMQP broker then closes the channel, so it is replaced. Virtual
+    # transports (Redis) keep theirs: a new Redis channel is a new Redis connection.
+    waiting = {}
+    for queue in queues:
+        try:
+            waiting[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # no worker or producer declared it yet: nothing can be waiting
+            waiting[queue] = 0
+            if not isinstance(channel, VirtualChannel):
+                channel.close()
+                channel = conn.channel()
+    return waiting, channel
+
+
+class KeptBrokerProbe:
+    """Queue depths over ONE kept broker connection and channel, for callers that ask every
+    second (the live dashboard's `queueDepths`, docs/jobs-and-monitoring.md): a fresh connection
+    per call cost a TCP connect, a HELLO and a PING per queue, a fifth of the ws process's CPU
+    under load (docs/benchmarks.md). Thread-safe; after any error the connection is dropped and
+    the next call connects again. `waiting()` raises the transport's error as `queue_waiting`."""
+
+    def __init__(self):
+        self._conn: Connection | None = None
+        self._channel = None
+        self._lock = threading.Lock()
+
+    def waiting(self, *, queues: list[str], timeout: float) -> dict[str, int]:
+        if broker_is_embedded():
+            return {q: 0 for q in queues}
+        with self._lock:
+            try:
+                if self._conn is None:
+                    conn = broker_connection(timeout)
+                    self._conn = conn
+                    conn.ensure_connection(max_retries=0, timeout=timeout)
+                    self._channel = conn.channel()
+                waiting, self._channel = _count_waiting(self._conn, self._channel, queues)
+                return waiting
+            except Exception:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Release the kept connection (the next `waiting()` opens a new one)."""
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # already broken: nothing to release
+                log.debug("broker probe: release failed", exc_info=True)
 
 
 def _queue_of(task: dict) -> str:

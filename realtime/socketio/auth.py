@@ -9,6 +9,7 @@ inactive user, blocked user) -- the Node guide's middleware messages.
 """
 from __future__ import annotations
 
+from rest_framework_simplejwt.exceptions import InvalidToken
 from socketio.exceptions import ConnectionRefusedError
 
 from accounts.authentication import UserBlocked, check_not_blocked, user_from_token
@@ -42,10 +43,12 @@ def authenticate(raw: str):
 
     deadline: epoch seconds (`exp` + the JWT leeway) at which the socket is disconnected, or None.
     Raises ConnectionRefusedError(INVALID_TOKEN) for anything the API answers 401 or 403
-    `user_blocked` (accounts.authentication)."""
+    `user_blocked` (accounts.authentication); a database error propagates as itself (the server
+    answers "Server error", never "Invalid token": a client must not discard a good token because
+    PostgreSQL restarted)."""
     try:
         user, token = user_from_token(raw)
         check_not_blocked(user)  # lifts an expired block, as the API does
-    except (UserBlocked, Exception) as exc:  # InvalidToken, UserBlocked, malformed input
+    except (InvalidToken, UserBlocked) as exc:
         raise ConnectionRefusedError(INVALID_TOKEN) from exc
     return user, token_deadline(token)

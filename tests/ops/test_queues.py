@@ -175,3 +175,37 @@ def test_with_a_real_worker(settings, tmp_path):
         worker.wait(timeout=30)
         with current_app.connection_for_write() as conn:
             conn.default_channel.queue_delete(queue)
+
+
+@pytest.mark.redis
+def test_kept_probe_reuses_one_connection_and_reconnects_after_the_broker_returns(monkeypatch, tmp_path):
+    # given the dashboard's kept probe on a Redis broker of this test's own
+    from tests.ops.fault_servers import private_redis
+
+    from ops.monitoring.queues import KeptBrokerProbe
+
+    queue = f"dgt_probe_{os.getpid()}"
+    with private_redis(tmp_path) as redis:
+        monkeypatch.setitem(current_app.conf, "broker_url", redis.url)
+        probe = KeptBrokerProbe()
+        try:
+            assert probe.waiting(queues=[queue, "never-declared"], timeout=1) == {queue: 0, "never-declared": 0}
+            kept, kept_channel = probe._conn, probe._channel
+            with current_app.connection_for_write(redis.url) as conn:  # not the app's pool: another broker
+                for i in range(2):
+                    current_app.send_task("listings.tasks.search_upsert", kwargs={"listing_id": i}, queue=queue,
+                                          connection=conn)
+            # then the second read counts them over the same connection
+            assert probe.waiting(queues=[queue], timeout=1) == {queue: 2}
+            assert probe._conn is kept and probe._channel is kept_channel  # Redis: an undeclared queue keeps it
+            # when the broker dies: the error is raised, the connection dropped
+            redis.stop()
+            with pytest.raises(Exception):
+                probe.waiting(queues=[queue], timeout=1)
+            assert probe._conn is None
+            # and once it is back (empty: it lost its lists), the probe connects again
+            redis.start()
+            assert probe.waiting(queues=[queue], timeout=1) == {queue: 0}
+            assert probe._conn is not None and probe._conn is not kept
+        finally:
+            probe.close()

@@ -1,0 +1,66 @@
+"""A token that cannot be checked (the database is down) is not a bad token: `/ws/events/` closes
+4503 and Socket.IO refuses with "Server error", where a bad token gets 4001 / "Invalid token"
+(docs/realtime.md, "When the database is down"). A client told "Invalid token" signs the user out."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
+from socketio.exceptions import ConnectionRefusedError
+
+from accounts.tokens import access_token_for
+from dgt.asgi import application
+from realtime import consumers
+from realtime.consumers import CLOSE_UNAUTHENTICATED, CLOSE_UNAVAILABLE
+from realtime.socketio import auth as sio_auth
+from realtime.socketio.server import SERVER_ERROR, build_server
+
+
+def _database_down(*args, **kwargs):
+    raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+
+async def _close_code(headers) -> int:
+    comm = WebsocketCommunicator(application, "/ws/events/", headers=headers)
+    try:
+        connected, _ = await comm.connect(timeout=5)
+        assert connected
+        message = await comm.receive_output(timeout=5)
+        assert message["type"] == "websocket.close", message
+        return message["code"]
+    finally:
+        await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ws_events_closes_4503_when_the_token_cannot_be_checked(seller, monkeypatch):
+    token = access_token_for(seller)
+    monkeypatch.setattr(consumers, "user_from_token", _database_down)
+    assert async_to_sync(_close_code)([(b"authorization", f"Bearer {token}".encode())]) == CLOSE_UNAVAILABLE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ws_events_still_closes_4001_for_a_bad_token():
+    assert async_to_sync(_close_code)([(b"authorization", b"Bearer not-a-token")]) == CLOSE_UNAUTHENTICATED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_socketio_refuses_with_server_error_when_the_token_cannot_be_checked(seller, monkeypatch):
+    token = access_token_for(seller)
+    monkeypatch.setattr(sio_auth, "user_from_token", _database_down)
+    server = build_server()
+    with pytest.raises(OperationalError):  # not ConnectionRefusedError("Invalid token")
+        sio_auth.authenticate(token)
+    with pytest.raises(ConnectionRefusedError) as refused:
+        async_to_sync(server._on_connect)("sid-1", {}, {"token": token})
+    assert refused.value.error_args == {"message": SERVER_ERROR}
+    assert server.hub.sockets == {}  # nothing attached
+
+
+@pytest.mark.django_db(transaction=True)
+def test_socketio_still_refuses_a_bad_token_as_invalid_token():
+    server = build_server()
+    with pytest.raises(ConnectionRefusedError) as refused:
+        async_to_sync(server._on_connect)("sid-1", {}, {"token": "not-a-token"})
+    assert refused.value.error_args == {"message": sio_auth.INVALID_TOKEN}
