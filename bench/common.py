@@ -365,7 +365,7 @@ def run_main(name: str, args, body) -> int:
 
 
 def make_token(user_id: int, role: str, ttl: int = 3 * 3600) -> str:
-    """An HS256 access token as the Node apps mint them (DESIGN.md: sub, role, exp, iat, jti)."""
+    """An HS256 access token as the Node apps mint them (claims sub, role, exp, iat, jti; docs/architecture.md, Authentication)."""
     import uuid
 
     import jwt

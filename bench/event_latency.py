@@ -22,7 +22,7 @@ and the same event schedule drive every server:
 Every run also reports the connect rate (sockets/s) and the server's memory per socket (RSS
 after connecting minus RSS before, divided by the sockets).
 
-Goal (issue 7): dgt's p99 <= the peer's p99, zero lost events for dgt.
+Goal (docs/benchmarks.md, goal 2): dgt's p99 <= the peer's p99, zero lost events for dgt.
 Run: .venv/bin/python bench/event_latency.py [--smoke] [--json out.json]
 """
 from __future__ import annotations

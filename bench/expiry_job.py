@@ -7,7 +7,7 @@ listing is approved and expires in 30-90 days (nothing due). The 1M run uses a f
 10,000 due listings (the first set is moved 120 days out), so neither run finds work already done.
 The job is timed in this process, as `manage.py runjob expiry_reminders` runs it (the task applied
 synchronously); the start-up of `manage.py` itself is timed apart (`runjob --list`) and not counted.
-Goal (issue 7): the 1M run <= 1.3 x the 100k run, and <= 5 s for 10,000 due listings.
+Goal (docs/benchmarks.md, goal 4): the 1M run <= 1.3 x the 100k run, and <= 5 s for 10,000 due listings.
 Run: .venv/bin/python bench/expiry_job.py [--smoke] [--json out.json]
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ The relay task (`outbox.tasks.outbox_relay_run`, job `outbox_relay`) is run in t
 `manage.py runjob outbox_relay` does, again and again until no row is pending (at most 10,000
 runs or 15 minutes). Rows target 1,000 `user.<id>` groups with a ~250-byte payload.
 Baseline in the same run: `redis-benchmark` PUBLISH on the same Redis (1 client, and 50 clients).
-Goal (issue 7): >= 5,000 events/s.
+Goal (docs/benchmarks.md, goal 5): >= 5,000 events/s.
 Run: .venv/bin/python bench/outbox_relay.py [--smoke] [--json out.json]
 """
 from __future__ import annotations
