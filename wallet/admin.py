@@ -41,13 +41,6 @@ class WalletAdmin(ReadOnlyAdmin):
     readonly_fields = ("user", "balance", "currency", "payout_fund_account_id", "created_at", "updated_at")
     actions = ["refund_selected"]
 
-    def get_actions(self, request):
-        # The action list needs change permission by default; refunds are gated by role instead.
-        actions = super().get_actions(request)
-        if getattr(request.user, "is_admin", False):
-            actions["refund_selected"] = self.get_action("refund_selected")
-        return actions
-
     @admin.action(description="Refund to selected wallets")
     def refund_selected(self, request, queryset):
         return action_form(self, request, queryset, form_class=RefundForm, title="Refund",
@@ -154,12 +147,6 @@ class PayoutAccountAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     readonly_fields = [f.name for f in PayoutAccount._meta.fields]
     actions = ["disable_selected"]
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if getattr(request.user, "is_admin", False):
-            actions["disable_selected"] = self.get_action("disable_selected")
-        return actions
 
     @admin.display(description="account")
     def masked(self, obj: PayoutAccount) -> str:
