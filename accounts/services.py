@@ -64,7 +64,7 @@ def _check_may_act_on(actor: User, target: User, verb: str) -> None:
 def _clean_reason(reason: str | None, *, required: bool) -> str:
     reason = (reason or "").strip()
     if required and not reason:
-        raise ValidationFailed("A reason is required.", fields={"reason": "This field is required."})
+        raise ValidationFailed.required("reason", "A reason is required.")
     if len(reason) > REASON_MAX:
         raise ValidationFailed(f"Reason is too long (max {REASON_MAX}).", fields={"reason": f"At most {REASON_MAX} characters."})
     return reason
@@ -105,7 +105,7 @@ def user_block(*, user_id: int, actor: User, reason: str, until: datetime | None
     if target.is_blocked(now):
         if not replace:
             raise Conflict("This user is already blocked; send replace: true to replace the block.",
-                           code="already_blocked")
+                           code=ErrorCode.ALREADY_BLOCKED)
         previous = {"blockedAt": target.blocked_at.isoformat(), "reason": target.block_reason,
                     "blockUntil": target.block_until.isoformat() if target.block_until else None}
     target.blocked_at = now

@@ -2,6 +2,7 @@
 import django_filters
 from rest_framework import generics, serializers
 
+from core.api.fields import RenamedModelSerializer
 from core.api.permissions import IsAdmin
 from core.db import lag_tolerant
 
@@ -20,20 +21,18 @@ class AuditLogFilter(django_filters.FilterSet):
         fields = []
 
 
-class AuditLogSerializer(serializers.ModelSerializer):
-    entityType = serializers.CharField(source="entity_type")
-    entityId = serializers.CharField(source="entity_id")
-    userId = serializers.IntegerField(source="user_id")
-    username = serializers.CharField(source="user.username")
-    ipAddress = serializers.CharField(source="ip_address")
-    requestId = serializers.CharField(source="request_id")
-    createdAt = serializers.DateTimeField(source="created_at")
+class AuditLogSerializer(RenamedModelSerializer):
+    """An audit row as the admin API shows it (camelCase; read-only)."""
+
+    username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = AuditLog
         fields = ["id", "action", "entityType", "entityId", "userId", "username", "reason", "metadata",
                   "ipAddress", "requestId", "createdAt"]
         read_only_fields = fields
+        renamed = {"entityType": "entity_type", "entityId": "entity_id", "userId": "user_id",
+                   "ipAddress": "ip_address", "requestId": "request_id", "createdAt": "created_at"}
 
 
 class AuditLogListView(generics.ListAPIView):

@@ -1,6 +1,8 @@
 """Banner JSON (camelCase). Input serializers check types and ranges; services re-check the rules."""
 from rest_framework import serializers
 
+from core.api.fields import RenamedModelSerializer
+
 from .models import PRIORITY_MAX, PRIORITY_MIN, Banner, BannerStatus, Placement
 
 
@@ -16,7 +18,7 @@ class HttpUrlField(serializers.URLField):
         return value
 
 
-class BannerSerializer(serializers.ModelSerializer):
+class BannerSerializer(RenamedModelSerializer):
     """A banner as admins see it (and, without createdBy, as the public feed shows it)."""
 
     imageUrl = HttpUrlField(source="image_url", max_length=1000)
@@ -26,15 +28,13 @@ class BannerSerializer(serializers.ModelSerializer):
     placement = serializers.ChoiceField(choices=Placement.choices)
     status = serializers.ChoiceField(choices=BannerStatus.choices, required=False)
     priority = serializers.IntegerField(min_value=PRIORITY_MIN, max_value=PRIORITY_MAX, required=False)
-    createdBy = serializers.IntegerField(source="created_by_id", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Banner
         fields = ["id", "placement", "title", "imageUrl", "link", "startDate", "endDate", "priority", "status",
                   "createdBy", "createdAt", "updatedAt"]
         read_only_fields = ["id", "createdBy", "createdAt", "updatedAt"]
+        renamed = {"createdBy": "created_by_id", "createdAt": "created_at", "updatedAt": "updated_at"}
 
     def validate(self, attrs):
         start = attrs.get("start_date", getattr(self.instance, "start_date", None))

@@ -38,7 +38,7 @@ def _check_actor(actor) -> None:
 def _http_url(value: str, field: str, *, required: bool) -> None:
     if not value:
         if required:
-            raise ValidationFailed(f"{field} is required.", fields={field: "This field is required."})
+            raise ValidationFailed.required(field)
         return
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -55,13 +55,13 @@ def banner_validate(b: Banner) -> None:
     if b.status not in BannerStatus.values:
         raise ValidationFailed("Unknown status.", fields={"status": f"One of: {', '.join(BannerStatus.values)}."})
     if not (b.title or "").strip():
-        raise ValidationFailed("title is required.", fields={"title": "This field is required."})
+        raise ValidationFailed.required("title")
     _http_url(b.image_url, "imageUrl", required=True)
     _http_url(b.link, "link", required=False)
     if isinstance(b.priority, bool) or not isinstance(b.priority, int) or not PRIORITY_MIN <= b.priority <= PRIORITY_MAX:
         raise ValidationFailed("priority out of range.", fields={"priority": f"An integer {PRIORITY_MIN}..{PRIORITY_MAX}."})
     if not isinstance(b.start_date, datetime):
-        raise ValidationFailed("startDate is required.", fields={"startDate": "This field is required."})
+        raise ValidationFailed.required("startDate")
     if b.end_date is not None and b.end_date <= b.start_date:
         raise ValidationFailed("endDate must be after startDate.", fields={"endDate": "Must be after startDate."})
 

@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    BENCH, PORT_BASE, ROOT, NotAvailable, Proc, ProcStats, close_django_connections, create_bench_db, django_setup,
-    drop_bench_db, flush_bench_redis, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
-    pyspy_self_top, pyspy_start, pyspy_top, run_main, server_env, wait_http_ok,
+    BENCH, NotAvailable, Proc, ProcStats, bench_database, close_django_connections, create_bench_db, drop_bench_db,
+    fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command, pyspy_self_top, pyspy_start,
+    pyspy_top, run_main, server_env, wait_http_ok,
 )
 
 WEB_PORT = free_port(20)
@@ -181,11 +181,8 @@ def body(args) -> dict:
     print(f"--- pgbench TPC-B scale {scale}, {CLIENTS} clients, {duration} s (load {loadavg()})", flush=True)
     base = result["pgbench"] = pgbench(duration, scale)
     print(f"    {base['tps']:.0f} tps, latency avg {fmt(base['latencyAvgMs'])} ms", flush=True)
-    db_url = create_bench_db("api")
     servers: list[Server] = []
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("api", keep=args.keep_db, stop=servers) as db_url:
         n_listings = 1200 if args.smoke else int(max(40000, 2 * 600 * (duration + warmup)))
         data = {"approve": setup_approve(n_listings), "refund": setup_refund(), "reader": setup_reader()}
         close_django_connections()
@@ -201,13 +198,6 @@ def body(args) -> dict:
             d["naive"] = {k: n[k] for k in ("okRps", "p50", "p99", "errors", "statuses", "serverCpuSeconds",
                                              "cpuMsPerRequest", "loadavg")}
             result["endpoints"][kind] = d
-    finally:
-        for s in servers:
-            s.stop()
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     for name, r in result["endpoints"].items():
         r["ratio"] = r["okRps"] / base["tps"]
         r["ratioNaive"] = r["okRps"] / r["naive"]["okRps"] if r["naive"]["okRps"] else None

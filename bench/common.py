@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -167,6 +168,26 @@ def close_django_connections() -> None:
         from django.db import connections
 
         connections.close_all()
+
+
+@contextlib.contextmanager
+def bench_database(tag: str, *, keep: bool = False, stop: Sequence = ()) -> Iterator[str]:
+    """A fresh bench database (`create_bench_db(tag)`; its URL is yielded), the bench Redis flushed
+    and Django set up and migrated on it. On the way out, whatever happened: the processes in `stop`
+    (a list the caller may fill inside the block; anything with `stop()`) are stopped, Django's
+    connections closed, the bench Redis flushed and the database dropped unless `keep` (--keep-db)."""
+    db_url = create_bench_db(tag)
+    try:
+        flush_bench_redis()
+        django_setup(db_url)
+        yield db_url
+    finally:
+        for proc in stop:
+            proc.stop()
+        close_django_connections()
+        flush_bench_redis()
+        if not keep:
+            drop_bench_db(db_url)
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -365,7 +386,7 @@ def run_main(name: str, args, body) -> int:
 
 
 def make_token(user_id: int, role: str, ttl: int = 3 * 3600) -> str:
-    """An HS256 access token as the Node apps mint them (DESIGN.md: sub, role, exp, iat, jti)."""
+    """An HS256 access token as the Node apps mint them (claims sub, role, exp, iat, jti; docs/architecture.md, Authentication)."""
     import uuid
 
     import jwt

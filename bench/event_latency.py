@@ -22,7 +22,7 @@ and the same event schedule drive every server:
 Every run also reports the connect rate (sockets/s) and the server's memory per socket (RSS
 after connecting minus RSS before, divided by the sockets).
 
-Goal (issue 7): dgt's p99 <= the peer's p99, zero lost events for dgt.
+Goal (docs/benchmarks.md, goal 2): dgt's p99 <= the peer's p99, zero lost events for dgt.
 Run: .venv/bin/python bench/event_latency.py [--smoke] [--json out.json]
 """
 from __future__ import annotations
@@ -39,9 +39,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, PORT_BASE, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, close_django_connections,
-    create_bench_db, drop_bench_db, flush_bench_redis, fmt, log_dir, make_token, node_env, npm_install, parser,
-    free_port, procfile_command, server_program, pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, summary, wait_http_ok, wait_port, django_setup,
+    CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, PORT_BASE, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, bench_database,
+    close_django_connections, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
+    pyspy_self_top, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, server_program, summary, wait_http_ok,
+    wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
 
@@ -264,10 +265,7 @@ def body(args) -> dict:
     raise_nofile(20000)
     npm_install()
     workdir = log_dir("event_latency")
-    db_url = create_bench_db("events")
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("events", keep=args.keep_db) as db_url:
         users = make_users(n_users, n_admins)
         close_django_connections()
         users_file = workdir / "users.json"
@@ -316,11 +314,6 @@ def body(args) -> dict:
         if "fullpath" in want:
             path = full_path(users=users, users_file=users_file, db_url=db_url, workdir=workdir,
                              n=10 if args.smoke else 200, rate=10.0 if args.smoke else 20.0)
-    finally:
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     peer = next((r for r in runs if r["name"].startswith("peer")), None)
     sio_run = next((r for r in runs if r["name"].startswith("dgt Socket.IO endpoint")), None)
     dgt_runs = [r for r in runs if r is not peer and r is not sio_run and "outbox path" not in r["name"]]

@@ -7,7 +7,7 @@ listing is approved and expires in 30-90 days (nothing due). The 1M run uses a f
 10,000 due listings (the first set is moved 120 days out), so neither run finds work already done.
 The job is timed in this process, as `manage.py runjob expiry_reminders` runs it (the task applied
 synchronously); the start-up of `manage.py` itself is timed apart (`runjob --list`) and not counted.
-Goal (issue 7): the 1M run <= 1.3 x the 100k run, and <= 5 s for 10,000 due listings.
+Goal (docs/benchmarks.md, goal 4): the 1M run <= 1.3 x the 100k run, and <= 5 s for 10,000 due listings.
 Run: .venv/bin/python bench/expiry_job.py [--smoke] [--json out.json]
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    ROOT, VENV_BIN, close_django_connections, create_bench_db, django_setup, drop_bench_db, flush_bench_redis,
-    parser, run_main, server_env, sql_fill, task_or_unavailable,
+    ROOT, VENV_BIN, bench_database, close_django_connections, parser, run_main, server_env, sql_fill,
+    task_or_unavailable,
 )
 
 
@@ -62,10 +62,7 @@ def fill(n_quiet: int, n_due: int, start: int) -> None:
 
 def body(args) -> dict:
     sizes, due = ((2000, 20000), 200) if args.smoke else ((100_000, 1_000_000), 10_000)
-    db_url = create_bench_db("expiry")
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("expiry", keep=args.keep_db) as db_url:
         task = task_or_unavailable("listings.tasks.expiry_reminders_run", "expiry reminders job (runjob expiry_reminders)")
         from accounts.models import User
         from listings.models import Listing
@@ -87,11 +84,6 @@ def body(args) -> dict:
             rows = Listing.objects.count()
             runs.append({"listings": rows, "due": due, "seconds": round(secs, 2), "output": out[:300]})
             print(f"    {rows:,} listings, {due:,} due: runjob expiry_reminders {secs:.2f} s  ({out[:120]})", flush=True)
-    finally:
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     ratio = runs[1]["seconds"] / runs[0]["seconds"]
     met = ratio <= 1.3 and runs[1]["seconds"] <= 5
     print(f"    1M / 100k = {ratio:.2f} (goal <= 1.3); start-up of manage.py {startup:.2f} s; goal {'met' if met else 'NOT met'}")

@@ -4,8 +4,8 @@
 
 PostgreSQL only (rows are generated with generate_series). Creates the rows in the configured
 database (use a scratch database!), runs `expiry_reminders_run` once and prints the time of the
-run and of a second run (nothing due), plus the plans of the three claim queries. Goal (issue 6):
-10,000 due among 1,000,000 in <= 5 s, and the cost independent of TOTAL. The Notification rows and
+run and of a second run (nothing due), plus the plans of the three claim queries. Goal
+(docs/benchmarks.md, goal 4): 10,000 due among 1,000,000 in <= 5 s, and the cost independent of TOTAL. The Notification rows and
 their `notifications.new` events are written in each batch's transaction (outbox); with a real broker
 the sends are one task message per batch, fanned out and sent later by the workers (100 sends/s).
 """

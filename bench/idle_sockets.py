@@ -19,9 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    PORT_BASE, Proc, ProcStats, close_django_connections, create_bench_db, django_setup, drop_bench_db,
-    flush_bench_redis, free_port, log_dir, make_token, npm_install, parser, procfile_command, pyspy_start, pyspy_top, raise_nofile, run_main,
-    server_env, server_program, wait_port,
+    Proc, ProcStats, bench_database, close_django_connections, free_port, log_dir, make_token, npm_install, parser,
+    procfile_command, pyspy_start, pyspy_top, raise_nofile, run_main, server_env, server_program, wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
 
@@ -94,10 +93,7 @@ def body(args) -> dict:
     nofile = raise_nofile(20000)
     npm_install()
     workdir = log_dir("idle_sockets")
-    db_url = create_bench_db("idle")
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("idle", keep=args.keep_db) as db_url:
         users = make_users(total)
         close_django_connections()
         users_file = workdir / "users.json"
@@ -109,11 +105,6 @@ def body(args) -> dict:
         if not args.smoke and not args.procfile_only:
             runs.append(measure(f"{other.split()[0]} (alternative)", other, db_url=db_url, users_file=users_file,
                                 total=total, step=step, idle=idle, workdir=workdir))
-    finally:
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     for r in runs:
         print(f"    {r['name']}: {r['sockets']} sockets, {r['mbPer1000']} MB per 1,000 ({r['kbPerConnection']} KB each, "
               f"{r['vsCentrifugo']} x Centrifugo's 30 KB), {r['connectPerSecond']} connects/s, "

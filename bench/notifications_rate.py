@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    ROOT, NotAvailable, Proc, close_django_connections, create_bench_db, django_setup, drop_bench_db,
-    flush_bench_redis, log_dir, parser, procfile_command, run_main, server_env,
+    NotAvailable, Proc, bench_database, close_django_connections, log_dir, parser, procfile_command, run_main,
+    server_env,
 )
 
 LIMIT = 100.0
@@ -43,11 +43,8 @@ def limiter_present() -> str | None:
 def body(args) -> dict:
     n, workers = (60, 2) if args.smoke else (5000, 2)
     workdir = log_dir("notifications_rate")
-    db_url = create_bench_db("notify")
     procs = []
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("notify", keep=args.keep_db, stop=procs) as db_url:
         limiter = limiter_present()
         if limiter is None and not args.force:
             raise NotAvailable("no global notification rate limit (no NOTIFICATION*_RATE/LIMIT setting, no "
@@ -82,13 +79,6 @@ def body(args) -> dict:
             time.sleep(1)
         times = sorted(t.timestamp() for t in mine.filter(status="sent").values_list("sent_at", flat=True))
         failed = mine.filter(status="failed").count()
-    finally:
-        for p in procs:
-            p.stop()
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     overall = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
     lo, hi = int(len(times) * 0.05), int(len(times) * 0.95) - 1
     steady = (hi - lo) / (times[hi] - times[lo]) if hi > lo and times[hi] > times[lo] else None

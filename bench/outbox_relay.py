@@ -4,7 +4,7 @@ The relay task (`outbox.tasks.outbox_relay_run`, job `outbox_relay`) is run in t
 `manage.py runjob outbox_relay` does, again and again until no row is pending (at most 10,000
 runs or 15 minutes). Rows target 1,000 `user.<id>` groups with a ~250-byte payload.
 Baseline in the same run: `redis-benchmark` PUBLISH on the same Redis (1 client, and 50 clients).
-Goal (issue 7): >= 5,000 events/s.
+Goal (docs/benchmarks.md, goal 5): >= 5,000 events/s.
 Run: .venv/bin/python bench/outbox_relay.py [--smoke] [--json out.json]
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    CHANNEL_PREFIX, REDIS_URL, close_django_connections, create_bench_db, django_setup, drop_bench_db,
-    flush_bench_redis, parser, run_main, sql_fill, task_or_unavailable,
+    CHANNEL_PREFIX, REDIS_URL, bench_database, close_django_connections, parser, run_main, sql_fill,
+    task_or_unavailable,
 )
 
 
@@ -38,10 +38,7 @@ def body(args) -> dict:
     base1 = redis_publish_rate(n, 1)
     base50 = redis_publish_rate(n, 50)
     print(f"    redis-benchmark PUBLISH: {base1:,.0f}/s (1 client), {base50:,.0f}/s (50 clients)", flush=True)
-    db_url = create_bench_db("relay")
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("relay", keep=args.keep_db) as db_url:
         task = task_or_unavailable("outbox.tasks.outbox_relay_run", "outbox relay (runjob outbox_relay)")
         from outbox.models import EventOutbox
 
@@ -63,11 +60,6 @@ def body(args) -> dict:
         sent = EventOutbox.objects.filter(status="sent").count()
         left = EventOutbox.objects.filter(status="pending").count()
         failed = EventOutbox.objects.filter(status="failed").count()
-    finally:
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     rate = sent / secs if secs else 0
     met = left == 0 and failed == 0 and rate >= 5000
     print(f"    {pending:,} pending -> {sent:,} sent in {secs:.1f} s over {runs} relay runs = {rate:,.0f} events/s "

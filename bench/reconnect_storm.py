@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, close_django_connections,
-    create_bench_db, django_setup, drop_bench_db, flush_bench_redis, fmt, free_port, log_dir, make_token, node_env,
-    npm_install, parser, procfile_command, raise_nofile, run_main, server_env, wait_port,
+    CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, bench_database,
+    close_django_connections, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
+    raise_nofile, run_main, server_env, wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
 
@@ -143,12 +143,9 @@ def body(args) -> dict:
     raise_nofile(max(20000, n * 2 + 1000))
     npm_install()
     wd = log_dir("reconnect_storm")
-    db_url = create_bench_db("storm")
     cmd = procfile_ws()
     bound = pool_bound(cmd)
-    try:
-        flush_bench_redis()
-        django_setup(db_url)
+    with bench_database("storm", keep=args.keep_db) as db_url:
         users = make_users(n)
         close_django_connections()
         users_file = wd / "users.json"
@@ -201,11 +198,6 @@ def body(args) -> dict:
             if clients:
                 clients.close()
             ws["proc"].stop()
-    finally:
-        close_django_connections()
-        flush_bench_redis()
-        if not args.keep_db:
-            drop_bench_db(db_url)
     delivery = check_delivery(sent, received)
     ready_s = (storm["lastReadyAt"] - t_stop) / 1000 if storm["readyAgain"] else None
     resumed_s = (storm["lastResumedAt"] - t_stop) / 1000 if storm["resumed"] else None

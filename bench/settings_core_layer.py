@@ -1,6 +1,7 @@
 """dgt settings with the channels-redis core layer (RedisChannelLayer) instead of the pub/sub
 layer, for the `uvicorn-core` variant of bench/event_latency.py only. The connection pool is
-raised: redis-py's async pool stops at 100 connections by default (DESIGN.md measured table)."""
+raised: redis-py's async pool stops at 100 connections by default, fewer than the run's sockets
+need (docs/benchmarks.md, event latency)."""
 from dgt.settings import *  # noqa: F403
 from dgt.settings import REDIS_URL, env
 

@@ -13,29 +13,29 @@ log = logging.getLogger(__name__)
 CACHE = breaker("cache")
 
 
-def cache_get(key: str, default=None):
-    """`cache.get(key)`, or `default` while the cache is unreachable."""
+def _guarded(what: str, call, fallback):
+    """`call()` through the cache breaker: `fallback` while it is open, or (logged) when `call` fails."""
     if not CACHE.allow():
-        return default
+        return fallback
     try:
-        value = cache.get(key, default)
+        value = call()
     except Exception as exc:
         CACHE.failure()
-        log.warning("cache get %s failed: %s", key, exc)
-        return default
+        log.warning("%s failed: %s", what, exc)
+        return fallback
     CACHE.success()
     return value
 
 
+def cache_get(key: str, default=None):
+    """`cache.get(key)`, or `default` while the cache is unreachable."""
+    return _guarded(f"cache get {key}", lambda: cache.get(key, default), default)
+
+
 def cache_set(key: str, value, timeout: float) -> bool:
     """`cache.set(...)`; False (logged) while the cache is unreachable."""
-    if not CACHE.allow():
-        return False
-    try:
+    def store() -> bool:
         cache.set(key, value, timeout)
-    except Exception as exc:
-        CACHE.failure()
-        log.warning("cache set %s failed: %s", key, exc)
-        return False
-    CACHE.success()
-    return True
+        return True
+
+    return _guarded(f"cache set {key}", store, False)

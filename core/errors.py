@@ -40,6 +40,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
+    INSUFFICIENT_FUNDS = "insufficient_funds"  # 409: a debit larger than the balance
+    BALANCE_LIMIT_EXCEEDED = "balance_limit_exceeded"  # 422: a credit past the balance limit
     # wallet: top-ups (docs/wallet.md "Top-ups")
     TOPUP_AMOUNT_OUT_OF_RANGE = "topup_amount_out_of_range"  # 422: below TOPUP_MIN_AMOUNT or above TOPUP_MAX_AMOUNT
     TOPUP_DAILY_LIMIT_EXCEEDED = "topup_daily_limit_exceeded"  # 422: over TOPUP_DAILY_MAX today
@@ -62,10 +64,23 @@ class ErrorCode(StrEnum):
 
 
 class ServiceError(Exception):
-    """Base of every error a service raises on purpose. `status` is the HTTP status to answer."""
+    """Base of every error a service raises on purpose: `status` is the HTTP status to answer,
+    `code` the `error.code` (an ErrorCode), `fields` per-field messages (`{}` when none).
+
+    A subclass declares its status and code once, in its class line:
+    `class NotFound(ServiceError, status=404, code=ErrorCode.NOT_FOUND)`; a raise may give a more
+    precise `code=` (docs/architecture.md, Errors).
+    """
 
     status = 400
     code = ErrorCode.BAD_REQUEST
+
+    def __init_subclass__(cls, *, status: int | None = None, code: ErrorCode | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, code: ErrorCode | None = None, fields: dict | None = None):
         super().__init__(message)
@@ -75,35 +90,30 @@ class ServiceError(Exception):
         self.fields = fields or {}
 
 
-class ValidationFailed(ServiceError):
-    status = 400
-    code = ErrorCode.INVALID
+class ValidationFailed(ServiceError, status=400, code=ErrorCode.INVALID):
+    """The input is invalid: 400 `invalid`, `fields` names the bad ones."""
+
+    @classmethod
+    def required(cls, field: str, message: str | None = None) -> ValidationFailed:
+        """A missing field: `message` (default "<field> is required.") and fields {field: "This field is required."}."""
+        return cls(message or f"{field} is required.", fields={field: "This field is required."})
 
 
-class NotFound(ServiceError):
-    status = 404
-    code = ErrorCode.NOT_FOUND
+class NotFound(ServiceError, status=404, code=ErrorCode.NOT_FOUND):
+    """No such row, or one the caller may not know of: 404 `not_found`."""
 
 
-class Forbidden(ServiceError):
-    status = 403
-    code = ErrorCode.PERMISSION_DENIED
+class Forbidden(ServiceError, status=403, code=ErrorCode.PERMISSION_DENIED):
+    """The caller may not do this: 403 `permission_denied`."""
 
 
-class Conflict(ServiceError):
-    """The request is valid but contradicts the current state (e.g. approving a rejected listing)."""
-
-    status = 409
-    code = ErrorCode.CONFLICT
+class Conflict(ServiceError, status=409, code=ErrorCode.CONFLICT):
+    """The request is valid but contradicts the current state (e.g. approving a rejected listing): 409."""
 
 
-class Unprocessable(ServiceError):
-    status = 422
-    code = ErrorCode.UNPROCESSABLE
+class Unprocessable(ServiceError, status=422, code=ErrorCode.UNPROCESSABLE):
+    """The request is well formed but breaks a rule (a limit, a mismatch): 422."""
 
 
-class ServiceUnavailable(ServiceError):
+class ServiceUnavailable(ServiceError, status=503, code=ErrorCode.SERVICE_UNAVAILABLE):
     """A dependency the request needs is down: 503 with Retry-After (docs/operations.md)."""
-
-    status = 503
-    code = ErrorCode.SERVICE_UNAVAILABLE

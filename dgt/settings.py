@@ -248,18 +248,18 @@ else:
 
 # --- channel layer (realtime) ---------------------------------------------------------------
 # Per-socket buffer of the channel layer. A slow socket beyond it loses live frames (counted in
-# realtime.layers.DROPS and logged) and recovers them with resume. Expiry: in-memory layer only.
+# outbox.transport.DROPS and logged) and recovers them with resume. Expiry: in-memory layer only.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
 CHANNEL_EXPIRY_SECONDS = env.int("CHANNEL_EXPIRY_SECONDS", default=60)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "realtime.layers.CountingRedisPubSubChannelLayer",
+            "BACKEND": "outbox.transport.CountingRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX, "capacity": CHANNEL_CAPACITY},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.CountingInMemoryChannelLayer",
+    CHANNEL_LAYERS = {"default": {"BACKEND": "outbox.transport.CountingInMemoryChannelLayer",
                                   "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_SECONDS}}}
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ def reject_reason_resolve(*, reason: str = "", reason_id: int | None = None) -> 
     free = (reason or "").strip()
     if reason_id is None:
         if not free:
-            raise ValidationFailed("A reason is required to reject a listing.",
-                                   fields={"reason": "This field is required."})
+            raise ValidationFailed.required("reason", "A reason is required to reject a listing.")
         return free, None
     canned = CannedReason.objects.filter(pk=reason_id, active=True).first()
     if canned is None:

@@ -2,30 +2,25 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import MoneyField
+from core.api.fields import MoneyField, RenamedModelSerializer
 from core.api.output import api_datetime, api_money
 
 from .models import Listing
 
 
-class ListingSerializer(serializers.ModelSerializer):
+class ListingSerializer(RenamedModelSerializer):
     """A listing as the apps see it (camelCase). Status and dates are read-only."""
 
-    ownerId = serializers.IntegerField(source="owner_id", read_only=True)
     price = MoneyField(positive=False)
-    approvedAt = serializers.DateTimeField(source="approved_at", read_only=True)
-    expiresAt = serializers.DateTimeField(source="expires_at", read_only=True)
-    expiredAt = serializers.DateTimeField(source="expired_at", read_only=True)
-    reminderSent3d = serializers.BooleanField(source="reminder_sent_3d", read_only=True)
-    reminderSent1d = serializers.BooleanField(source="reminder_sent_1d", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Listing
         fields = ["id", "ownerId", "title", "description", "category", "price", "status", "reason", "approvedAt",
                   "expiresAt", "expiredAt", "reminderSent3d", "reminderSent1d", "createdAt", "updatedAt"]
         read_only_fields = ["id", "status", "reason"]
+        renamed = {"ownerId": "owner_id", "approvedAt": "approved_at", "expiresAt": "expires_at",
+                   "expiredAt": "expired_at", "reminderSent3d": "reminder_sent_3d",
+                   "reminderSent1d": "reminder_sent_1d", "createdAt": "created_at", "updatedAt": "updated_at"}
 
     def validate_category(self, value: str) -> str:
         if value not in settings.LISTING_CATEGORIES:

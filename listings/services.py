@@ -17,6 +17,7 @@ from audit.services import audit_record
 from core.errors import NotFound, ValidationFailed
 from notifications.recording import notification_record
 from outbox.alerts import admin_alert
+from outbox.followups import followups_together
 
 from .claims import check_pending, claim_clear, moderation_lock
 from .events import listing_payload, publish_listing_deleted, publish_listing_update
@@ -141,10 +142,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
                                 "reminder_sent_1d", "expired_at", "updated_at", *claim_clear(listing)])
     audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
                  metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
-    publish_listing_update(listing)
-    notification_record(user_id=listing.owner_id, template_key="listing_approved",
-                         payload=listing_payload(listing), dedupe_key=f"listing_approved:{listing.pk}")
-    search_sync_on_commit(listing_id=listing.pk)
+    _decision_effects(listing, "listing_approved")
     return listing
 
 
@@ -165,8 +163,16 @@ def listing_reject(*, listing_id: int, actor, reason: str = "", reason_id: int |
     listing.save(update_fields=["status", "reason", "updated_at", *claim_clear(listing)])
     audit_record(action="listing.reject", entity_type="listing", entity_id=listing.pk, user=actor, reason=listing.reason,
                  metadata={"reasonId": canned.pk, "reasonCode": canned.code} if canned else None)
-    publish_listing_update(listing)
-    notification_record(user_id=listing.owner_id, template_key="listing_rejected",
-                         payload=listing_payload(listing), dedupe_key=f"listing_rejected:{listing.pk}")
-    search_sync_on_commit(listing_id=listing.pk)
+    _decision_effects(listing, "listing_rejected")
     return listing
+
+
+def _decision_effects(listing: Listing, template_key: str) -> None:
+    """After an approval or a rejection: `listings.update` to the owner and `admin`, the owner's
+    `template_key` notification and the search update, whose two follow-ups are written with one
+    INSERT (outbox.followups.followups_together; docs/benchmarks.md)."""
+    publish_listing_update(listing)
+    with followups_together():
+        notification_record(user_id=listing.owner_id, template_key=template_key,
+                            payload=listing_payload(listing), dedupe_key=f"{template_key}:{listing.pk}")
+        search_sync_on_commit(listing_id=listing.pk)

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
+from core.admin_actions import run_each
 from core.admin_roles import ReadOnlyAdmin
-from core.errors import ServiceError
 
 from . import retry
 from .models import EventOutbox
@@ -21,14 +21,6 @@ class EventOutboxAdmin(ReadOnlyAdmin):
     @admin.action(description="Retry selected failed events", permissions=["retry"])
     def retry_selected(self, request, queryset):
         """Same service as `POST /api/admin/outbox/{id}/retry` (audited, one row at a time)."""
-        done, skipped = 0, []
-        for row_id in queryset.values_list("pk", flat=True):
-            try:
-                retry.outbox_retry(outbox_id=row_id, actor=request.user)
-                done += 1
-            except ServiceError as exc:
-                skipped.append(f"#{row_id}: {exc.message}")
-        if done:
-            self.message_user(request, f"Retrying {done} event(s).", messages.SUCCESS)
-        for line in skipped:
-            self.message_user(request, line, messages.WARNING)
+        run_each(self, request, queryset.values_list("pk", flat=True),
+                 lambda pk: retry.outbox_retry(outbox_id=pk, actor=request.user),
+                 done=lambda count: f"Retrying {count} event(s).", refused_level=messages.WARNING)

@@ -21,7 +21,8 @@ import importlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from celery import current_app
@@ -101,15 +102,48 @@ def request_connection_reset() -> None:
             pass
 
 
-def followup_enqueue(*, task: str, kwargs: dict) -> int:
+def followup_enqueue(*, task: str, kwargs: dict) -> int | None:
     """Record that Celery task `task` (its registered name) must run with `kwargs` (JSON-safe)
-    after the current transaction commits. Returns the FollowUp id. Outside a transaction the
-    row is written and dispatched at once."""
-    return followups_enqueue(items=[(task, kwargs)])[0]
+    after the current transaction commits. Returns the FollowUp id (None inside `followups_together`,
+    which writes the row when its block ends). Outside a transaction the row is written and
+    dispatched at once."""
+    ids = followups_enqueue(items=[(task, kwargs)])
+    return ids[0] if ids else None
 
 
 def followups_enqueue(*, items: Iterable[tuple[str, dict]]) -> list[int]:
-    """`followup_enqueue` for several `(task, kwargs)` at once: one INSERT, one message after commit."""
+    """`followup_enqueue` for several `(task, kwargs)` at once: one INSERT, one message after commit.
+    Inside `followups_together` the items join its block's INSERT and `[]` is returned."""
+    collected = getattr(transaction.get_connection(), "_dgt_followups_collected", None)
+    if collected is not None:
+        collected.extend(items)
+        return []
+    return _insert(list(items))
+
+
+@contextmanager
+def followups_together() -> Iterator[None]:
+    """Write every follow-up enqueued inside the block -- by this service or by the services it
+    calls -- with ONE INSERT when the block ends, still inside the caller's transaction (use it
+    within `transaction.atomic`; listing_approve records the search update and the owner's
+    notification send this way, docs/benchmarks.md). An exception leaving the block writes none of
+    them (the transaction rolls back with it). A nested block joins the outer one."""
+    conn = transaction.get_connection()
+    if getattr(conn, "_dgt_followups_collected", None) is not None:
+        yield
+        return
+    collected: list[tuple[str, dict]] = []
+    conn._dgt_followups_collected = collected
+    try:
+        yield
+    finally:
+        conn._dgt_followups_collected = None
+    if collected:
+        _insert(collected)
+
+
+def _insert(items: list[tuple[str, dict]]) -> list[int]:
+    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit)."""
     now = timezone.now()
     due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS)
     request_id = current().request_id

@@ -10,7 +10,8 @@ per batch.
 It is also the one module that knows channels_redis internals (`layer._kwargs`,
 `_consistent_hash`, the group channel name, the shard connection class): the pipelined publish
 here and the bounded Redis layer (`CountingRedisPubSubChannelLayer`, used by realtime) subclass
-or read them. tests/outbox/test_transport_contract.py pins them to the installed channels-redis
+or read them. The bounded in-memory layer of embedded mode (`CountingInMemoryChannelLayer`) lives
+here too, so both layers and their drop counter (`DROPS`) are in one place. tests/outbox/test_transport_contract.py pins them to the installed channels-redis
 version, so an upgrade that changes them fails the suite instead of dropping frames.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 
 import redis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _consistent_hash, _wrap_close, decode_hosts
 from django.conf import settings
@@ -127,8 +129,11 @@ def layer_ping() -> bool:
     return True
 
 
-# The bounded Redis pub/sub layer (docs/realtime.md): each socket's buffer holds `capacity` frames;
-# a frame that does not fit is counted in DROPS and replayed from the outbox by the socket.
+# The bounded channel layers (docs/realtime.md, "Channel layer"): each socket's buffer holds
+# `capacity` frames; a frame that does not fit is counted in DROPS (process-wide, shown on the admin
+# dashboard) with a warning log, and replayed from the outbox by the socket's resume. Channels' own
+# layers drop quietly: InMemoryChannelLayer's group_send swallows ChannelFull, and
+# RedisPubSubChannelLayer buffers without limit (a stuck socket grows memory until the process dies).
 
 class DropCounter:
     """A thread-safe count of frames dropped by this process's channel layer."""
@@ -216,3 +221,17 @@ class CountingRedisPubSubChannelLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
         return layer
+
+
+class CountingInMemoryChannelLayer(InMemoryChannelLayer):
+    """InMemoryChannelLayer (embedded mode) whose group_send counts the frames it drops on a full channel."""
+
+    async def group_send(self, group, message):
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, {}).keys()):
+            try:
+                await self.send(channel, message)
+            except ChannelFull:
+                DROPS.add(channel, message.get("id"))

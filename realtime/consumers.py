@@ -48,12 +48,12 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from accounts.authentication import user_from_token
 from accounts.tokens import token_deadline
 from core.api.text import INVALID_TEXT, describe, unstorable_at
+from outbox.replay import rows_after
+from outbox.services import GROUP_ADMIN
+from outbox.transport import DROPS
 
 from . import dashboard
 from .db import db_call
-from .layers import DROPS
-from outbox.replay import rows_after
-from outbox.services import GROUP_ADMIN
 
 log = logging.getLogger(__name__)
 

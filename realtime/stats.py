@@ -1,6 +1,5 @@
 """Realtime numbers for the live admin dashboard (core.stats registry, auto-discovered)."""
 from core.stats import register_stat
-
-from .layers import DROPS
+from outbox.transport import DROPS
 
 register_stat("layerDrops", lambda: DROPS.count)

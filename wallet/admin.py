@@ -8,9 +8,8 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.template.response import TemplateResponse
 
-from core.admin_actions import form_action
+from core.admin_actions import action_form, form_action
 from core.admin_roles import ReadOnlyAdmin
 from core.errors import ServiceError
 
@@ -42,45 +41,29 @@ class WalletAdmin(ReadOnlyAdmin):
     readonly_fields = ("user", "balance", "currency", "payout_fund_account_id", "created_at", "updated_at")
     actions = ["refund_selected"]
 
-    def get_actions(self, request):
-        # The action list needs change permission by default; refunds are gated by role instead.
-        actions = super().get_actions(request)
-        if getattr(request.user, "is_admin", False):
-            actions["refund_selected"] = self.get_action("refund_selected")
-        return actions
-
     @admin.action(description="Refund to selected wallets")
     def refund_selected(self, request, queryset):
-        form = RefundForm(request.POST if "apply" in request.POST else None,
-                          initial={"idempotency_key": uuid.uuid4().hex})
-        if "apply" in request.POST and form.is_valid():
-            data = form.cleaned_data
-            for wallet in queryset:
-                try:
-                    result = services.refund_issue(
-                        user_id=wallet.pk, amount=data["amount"], reason=data["reason"], ref_id=data["ref_id"],
-                        actor=request.user, idempotency_key=f"admin:{data['idempotency_key']}:{wallet.pk}")
-                except ServiceError as exc:
-                    self.message_user(request, f"{wallet.user}: {exc.message}", messages.ERROR)
-                    continue
-                tx = result.transaction
-                if result.replayed:
-                    self.message_user(request, f"{wallet.user}: this refund was already issued (transaction "
-                                               f"#{tx.pk}); nothing credited again.", messages.WARNING)
-                else:
-                    self.message_user(request, f"{wallet.user}: refunded {tx.amount} INR (transaction #{tx.pk}), "
-                                               f"balance {result.balance}.", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Refund",
-            "form": form,
-            "queryset": queryset,
-            "action": request.POST.get("action"),
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/wallet/refund.html", context)
+        return action_form(self, request, queryset, form_class=RefundForm, title="Refund",
+                           template="admin/wallet/refund.html", initial={"idempotency_key": uuid.uuid4().hex},
+                           apply=lambda form: self._refund_each(request, queryset, form.cleaned_data))
+
+    def _refund_each(self, request, queryset, data: dict) -> None:
+        """One refund per selected wallet (key `admin:<form key>:<wallet>`), each reported on its own line."""
+        for wallet in queryset:
+            try:
+                result = services.refund_issue(
+                    user_id=wallet.pk, amount=data["amount"], reason=data["reason"], ref_id=data["ref_id"],
+                    actor=request.user, idempotency_key=f"admin:{data['idempotency_key']}:{wallet.pk}")
+            except ServiceError as exc:
+                self.message_user(request, f"{wallet.user}: {exc.message}", messages.ERROR)
+                continue
+            tx = result.transaction
+            if result.replayed:
+                self.message_user(request, f"{wallet.user}: this refund was already issued (transaction "
+                                           f"#{tx.pk}); nothing credited again.", messages.WARNING)
+            else:
+                self.message_user(request, f"{wallet.user}: refunded {tx.amount} INR (transaction #{tx.pk}), "
+                                           f"balance {result.balance}.", messages.SUCCESS)
 
 
 class PostingInline(admin.TabularInline):
@@ -164,12 +147,6 @@ class PayoutAccountAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     readonly_fields = [f.name for f in PayoutAccount._meta.fields]
     actions = ["disable_selected"]
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if getattr(request.user, "is_admin", False):
-            actions["disable_selected"] = self.get_action("disable_selected")
-        return actions
 
     @admin.display(description="account")
     def masked(self, obj: PayoutAccount) -> str:

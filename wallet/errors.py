@@ -5,8 +5,5 @@ from __future__ import annotations
 from core.errors import ErrorCode, ServiceError
 
 
-class GatewayDown(ServiceError):
+class GatewayDown(ServiceError, status=503, code=ErrorCode.GATEWAY_UNAVAILABLE):
     """The payment gateway timed out or answered 5xx: nothing was changed; retry later."""
-
-    status = 503
-    code = ErrorCode.GATEWAY_UNAVAILABLE

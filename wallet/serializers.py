@@ -1,18 +1,20 @@
 from rest_framework import serializers
 
-from core.api.fields import MoneyField
+from core.api.fields import MoneyField, RenamedModelSerializer
 from core.api.output import api_money
 
 from .models import Payout, PayoutAccount, TopupOrder, Transaction, Wallet
 
 
-class WalletSerializer(serializers.ModelSerializer):
-    userId = serializers.IntegerField(source="user_id", read_only=True)
+class WalletSerializer(RenamedModelSerializer):
+    """A wallet: {userId, balance (INR), currency}."""
+
     balance = MoneyField(positive=False, read_only=True)
 
     class Meta:
         model = Wallet
         fields = ["userId", "balance", "currency"]
+        renamed = {"userId": "user_id"}
 
 
 def wallet_out(wallet: Wallet) -> dict:
@@ -21,27 +23,26 @@ def wallet_out(wallet: Wallet) -> dict:
     return {"userId": wallet.user_id, "balance": api_money(wallet.balance), "currency": wallet.currency}
 
 
-class TransactionSerializer(serializers.ModelSerializer):
+class TransactionSerializer(RenamedModelSerializer):
     """A journal entry as its wallet owner sees it; `amount` is the signed change to the balance."""
 
     amount = MoneyField(positive=False, read_only=True)
-    refId = serializers.CharField(source="ref_id", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Transaction
         fields = ["id", "kind", "amount", "refId", "reason", "createdAt"]
+        renamed = {"refId": "ref_id", "createdAt": "created_at"}
 
 
-class PayoutSerializer(serializers.ModelSerializer):
+class PayoutSerializer(RenamedModelSerializer):
+    """A payout request: {id, amount (INR), status, failureReason, createdAt, updatedAt}."""
+
     amount = MoneyField(read_only=True)
-    failureReason = serializers.CharField(source="failure_reason", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Payout
         fields = ["id", "amount", "status", "failureReason", "createdAt", "updatedAt"]
+        renamed = {"failureReason": "failure_reason", "createdAt": "created_at", "updatedAt": "updated_at"}
 
 
 class RefundInputSerializer(serializers.Serializer):
@@ -69,19 +70,18 @@ class TopupInputSerializer(serializers.Serializer):
     amount = MoneyField()
 
 
-class TopupSerializer(serializers.ModelSerializer):
+class TopupSerializer(RenamedModelSerializer):
     """A top-up order: `orderId` and `keyId` open Razorpay Checkout; status created | paid."""
 
-    orderId = serializers.CharField(source="gateway_order_id", read_only=True)
     amount = MoneyField(read_only=True)
     keyId = serializers.SerializerMethodField()
     paymentId = serializers.CharField(source="payment_id", read_only=True, allow_null=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     paidAt = serializers.DateTimeField(source="paid_at", read_only=True, allow_null=True)
 
     class Meta:
         model = TopupOrder
         fields = ["orderId", "amount", "currency", "keyId", "status", "paymentId", "createdAt", "paidAt"]
+        renamed = {"orderId": "gateway_order_id", "createdAt": "created_at"}
 
     def get_keyId(self, obj) -> str:
         return self.context.get("key_id", "")
@@ -102,17 +102,12 @@ class PayoutAccountInputSerializer(serializers.Serializer):
     vpa = serializers.CharField(max_length=320, required=False, default="", allow_blank=True)
 
 
-class PayoutAccountSerializer(serializers.ModelSerializer):
+class PayoutAccountSerializer(RenamedModelSerializer):
     """A payout account as its owner (and admins) see it: masked, never the full number."""
-
-    accountNumber = serializers.CharField(source="account_number_masked", read_only=True)
-    vpa = serializers.CharField(source="vpa_masked", read_only=True)
-    name = serializers.CharField(source="holder_name", read_only=True)
-    availableAt = serializers.DateTimeField(source="cooloff_until", read_only=True)
-    validationStatus = serializers.CharField(source="validation_status", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = PayoutAccount
         fields = ["id", "kind", "status", "name", "ifsc", "accountNumber", "vpa", "availableAt", "validationStatus",
                   "createdAt"]
+        renamed = {"accountNumber": "account_number_masked", "vpa": "vpa_masked", "name": "holder_name",
+                   "availableAt": "cooloff_until", "validationStatus": "validation_status", "createdAt": "created_at"}

@@ -3,6 +3,7 @@ import re
 from decimal import Decimal
 
 from rest_framework import serializers
+from rest_framework.utils.field_mapping import ClassLookupDict
 
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -40,3 +41,23 @@ class MoneyField(serializers.DecimalField):
         if self.positive and value <= 0:
             self.fail("not_positive")
         return value
+
+
+class RenamedModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose read-only outputs under another name are declared once, in `Meta.renamed`.
+
+    `Meta.renamed = {"createdAt": "created_at", "ownerId": "owner_id"}`: each name listed in
+    `Meta.fields` and in `renamed` becomes the serializer field DRF maps that model field to (a
+    foreign key's `*_id` to an IntegerField), `read_only=True`,
+    `source=` the model field — exactly `createdAt = serializers.DateTimeField(source="created_at",
+    read_only=True)` written by hand. Fields that need more arguments are declared as usual.
+    """
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        source = getattr(self.Meta, "renamed", {}).get(field_name)
+        if source is None:
+            return super().build_field(field_name, info, model_class, nested_depth)
+        model_field = model_class._meta.get_field(source)
+        field_class = (serializers.IntegerField if model_field.is_relation
+                       else ClassLookupDict(self.serializer_field_mapping)[model_field])
+        return field_class, {"source": source, "read_only": True}

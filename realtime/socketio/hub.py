@@ -10,7 +10,7 @@ One reader task receives each layer message once and:
   the user; a blocked or inactive user's sockets are disconnected ("io server disconnect"), a
   user who lost the moderator role leaves `admin`.
 Several ws processes on one Redis each run a hub, so every socket gets its events whatever
-process it is on. The hub's buffer is bounded like every socket's (realtime.layers); when the
+process it is on. The hub's buffer is bounded like every socket's (outbox.transport's layers); when the
 layer dropped frames for it, the hub replays them from the outbox, in id order, before the next.
 
 Catch-up: a socket that connects replays the outbox after its offset (realtime.socketio.server)
@@ -31,10 +31,10 @@ from django.contrib.auth import get_user_model
 
 from outbox.replay import group_rows_after
 from outbox.services import GROUP_ADMIN
+from outbox.transport import DROPS
 
 from .. import dashboard
 from ..consumers import SentIds
-from ..layers import DROPS
 from .packets import event_packet, stats_packet
 
 log = logging.getLogger(__name__)

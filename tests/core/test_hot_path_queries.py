@@ -24,14 +24,14 @@ def refund_admin(make_user):
 
 
 @pytest.mark.django_db
-def test_approve_is_twelve_statements(moderator, seller, api_for, django_assert_num_queries):
+def test_approve_is_eleven_statements(moderator, seller, api_for, django_assert_num_queries):
     # auth user; SAVEPOINT; SELECT .. FOR UPDATE (the claim is checked under the row lock,
     # docs/moderation.md); UPDATE; audit INSERT; outbox INSERT (owner + admin); the owner's channels;
-    # notification INSERT; its outbox INSERT; follow-up INSERT x2 (search update, notification send:
-    # docs/operations.md); RELEASE
+    # notification INSERT; its outbox INSERT; ONE follow-up INSERT for the notification send and the
+    # search update (outbox.followups.followups_together, docs/operations.md); RELEASE
     listing = ListingFactory(owner=seller)
     client = api_for(moderator)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = client.post(f"/api/listings/{listing.pk}/approve", {"expiryDays": 30}, format="json")
     assert response.status_code == 200
     assert Listing.objects.get(pk=listing.pk).status == "approved"

@@ -3,13 +3,14 @@ commit as one message, and dispatched again by the relay when the broker was dow
 from __future__ import annotations
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError as BrokerError
 
 from core.breaker import reset_all
 from listings.models import ListingStatus, SearchDocument
 from notifications.models import Notification, NotificationStatus
-from outbox.followups import DISPATCH_TASK, _task, followup_enqueue, followups_relay
+from outbox.followups import DISPATCH_TASK, _task, followup_enqueue, followups_enqueue, followups_relay, followups_together
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from outbox.services import send_rows
 
@@ -69,6 +70,42 @@ def test_a_rolled_back_transaction_leaves_no_follow_up(seller):
     assert FollowUp.objects.count() == 0
     with transaction.atomic():  # the next transaction is not confused by the dropped batch
         followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listing.pk})
+    assert list(FollowUp.objects.values_list("status", flat=True)) == [FollowUpStatus.DONE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_follow_ups_enqueued_together_are_one_insert_and_one_message(seller, monkeypatch):
+    listings = [ListingFactory(owner=seller) for _ in range(3)]
+    dispatch = _task(DISPATCH_TASK)
+    messages = []
+    original = dispatch.apply_async
+    monkeypatch.setattr(dispatch, "apply_async", lambda *a, **kw: (messages.append(kw["kwargs"]["ids"]),
+                                                                     original(*a, **kw))[1])
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        with followups_together():
+            first = followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listings[0].pk})
+            with followups_together():  # a nested block joins the outer one
+                more = followups_enqueue(items=[("listings.tasks.search_upsert", {"listing_id": listing.pk})
+                                                for listing in listings[1:]])
+            assert (first, more, FollowUp.objects.count()) == (None, [], 0)  # written when the block ends
+        inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"] and "followup" in q["sql"]]
+        assert len(inserts) == 1
+
+    rows = list(FollowUp.objects.order_by("id").values_list("id", "kwargs", "status"))
+    assert [kwargs["listing_id"] for _, kwargs, _ in rows] == [listing.pk for listing in listings]
+    assert messages == [[pk for pk, _, _ in rows]]
+    assert {status for _, _, status in rows} == {FollowUpStatus.DONE}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_inside_followups_together_writes_none_of_its_follow_ups(seller):
+    listing = ListingFactory(owner=seller)
+    with pytest.raises(RuntimeError), transaction.atomic(), followups_together():
+        followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listing.pk})
+        raise RuntimeError("rollback")
+    assert FollowUp.objects.count() == 0
+    with transaction.atomic():  # the block is over: the next follow-up is written at once again
+        assert followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listing.pk}) is not None
     assert list(FollowUp.objects.values_list("status", flat=True)) == [FollowUpStatus.DONE]
 
 

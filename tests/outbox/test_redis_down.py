@@ -23,7 +23,7 @@ from ..outbox_servers import free_port, redis_server
 def test_redis_down_during_100_approvals_loses_nothing(settings, tmp_path, seller, moderator, api_for):
     port = free_port(19540)
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "realtime.layers.CountingRedisPubSubChannelLayer",
+        "BACKEND": "outbox.transport.CountingRedisPubSubChannelLayer",
         "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"], "prefix": "dgt_i5_down", "capacity": 1000}}}
     settings.OUTBOX_FIRST_RETRY_SECONDS = 0  # due at once for the relay below
     listings = [ListingFactory(owner=seller) for _ in range(100)]

@@ -159,7 +159,7 @@ def test_purge_deletes_only_old_sent_rows(settings):
 def test_embedded_non_serving_process_leaves_rows_for_the_server(settings, monkeypatch):
     """A `manage.py runjob` process in embedded mode must not mark rows sent into its own,
     socket-less in-memory layer: it leaves them pending, due now, and its relay does nothing."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.CountingInMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "outbox.transport.CountingInMemoryChannelLayer"}}
     settings.OUTBOX_SEND_FROM_ANY_PROCESS = False
     monkeypatch.setattr(runtime, "_serving", False)
     before = timezone.now()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from outbox.control import sockets_recheck
-from realtime.layers import DROPS
+from outbox.transport import DROPS
 from outbox.models import EventOutbox
 from outbox.services import publish, user_group
 
@@ -153,8 +153,8 @@ def test_bad_resume_is_an_error_frame(seller, after):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("backend", [
-    "realtime.layers.CountingInMemoryChannelLayer",
-    pytest.param("realtime.layers.CountingRedisPubSubChannelLayer", marks=pytest.mark.redis),
+    "outbox.transport.CountingInMemoryChannelLayer",
+    pytest.param("outbox.transport.CountingRedisPubSubChannelLayer", marks=pytest.mark.redis),
 ])
 def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend):
     """300 events at once to a socket that handles one frame per 5 ms with a 50-frame buffer:

@@ -24,7 +24,7 @@ from razorpay import Utility
 from razorpay.errors import SignatureVerificationError
 
 from ..fields import from_paise, to_paise
-from . import (
+from .base import (
     BankAccount, GatewayOrder, GatewayPayment, GatewayPayout, GatewayRejected, GatewayTimeout, GatewayValidation,
 )
 

@@ -19,7 +19,7 @@ from razorpay.errors import (
 )
 
 from ..fields import from_paise, to_paise  # noqa: F401 - re-exported: the adapter's unit conversions
-from . import (
+from .base import (
     BankAccount, GatewayOrder, GatewayPayment, GatewayPayout, GatewayRejected, GatewayTimeout, GatewayUnavailable,
     GatewayValidation,
 )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.context import current
 from audit.services import audit_record
-from core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from core.errors import Conflict, ErrorCode, NotFound, Unprocessable, ValidationFailed
 
 from ..events import publish_balance
 from ..fields import from_paise, to_paise
@@ -33,12 +33,12 @@ _APPLY_SQL = (
 )
 
 
-class InsufficientFunds(Conflict):
-    code = "insufficient_funds"
+class InsufficientFunds(Conflict, code=ErrorCode.INSUFFICIENT_FUNDS):
+    """A debit larger than the wallet's balance: 409 `insufficient_funds`, nothing written."""
 
 
-class BalanceLimitExceeded(Unprocessable):
-    code = "balance_limit_exceeded"
+class BalanceLimitExceeded(Unprocessable, code=ErrorCode.BALANCE_LIMIT_EXCEEDED):
+    """A credit that would take the balance over MAX_BALANCE: 422 `balance_limit_exceeded`."""
 
 
 def money(value) -> Decimal:
@@ -124,7 +124,7 @@ def charge_create(*, user_id: int, amount: Decimal, ref_id: str, reason: str, ac
     if amount <= 0:
         raise ValidationFailed("Amount must be greater than zero.", fields={"amount": "Must be greater than zero."})
     if not ref_id:
-        raise ValidationFailed("A charge needs a refId.", fields={"refId": "This field is required."})
+        raise ValidationFailed.required("refId", "A charge needs a refId.")
     tx, balance = entry_post(kind=TransactionKind.CHARGE, user_id=user_id, wallet_delta=-amount,
                              counter_account=Account.FEES, ref_id=ref_id, reason=reason, created_by=actor,
                              idempotency_key=idempotency_key)

@@ -180,7 +180,7 @@ def payout_account_disable(*, account_id: int, actor, reason: str) -> PayoutAcco
     with the reason; the user is notified. Raises ValidationFailed (no reason), NotFound,
     Conflict (409 `payout_account_not_active`)."""
     if not reason or not reason.strip():
-        raise ValidationFailed("A reason is required.", fields={"reason": "This field is required."})
+        raise ValidationFailed.required("reason", "A reason is required.")
     return _end(account_id=account_id, user_id=None, status=PayoutAccountStatus.DISABLED, actor=actor,
                 reason=reason.strip(), action="wallet.payout_account.disable")
 

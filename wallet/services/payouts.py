@@ -3,7 +3,7 @@
 State machine (docs/wallet.md): pending -> processing -> completed | failed | reversed, and pending
 straight to any final state. Final states never change: a later contradicting report (e.g.
 `payout.reversed` after `payout.processed`) is recorded once as a ReconciliationMismatch and
-raised to admins, and moves no money; a human decides (DESIGN: books never silently rewritten).
+raised to admins, and moves no money; a human decides (docs/wallet.md: final states never move, the books are never silently rewritten).
 Money moves exactly once per payout and state thanks to `Transaction.unique_key`.
 """
 from __future__ import annotations

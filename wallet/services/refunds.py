@@ -100,7 +100,7 @@ def refund_issue(*, user_id: int, amount: Decimal, reason: str, ref_id: str, act
                                fields={"amount": "Must be greater than zero."})
     if not ref_id or not reason or not reason.strip():
         missing = "refId" if not ref_id else "reason"
-        raise ValidationFailed(f"{missing} is required.", fields={missing: "This field is required."})
+        raise ValidationFailed.required(missing)
     try:
         return _refund_write(user_id=user_id, amount=amount, reason=reason.strip(), ref_id=ref_id, actor=actor,
                              idempotency_key=idempotency_key)
