@@ -504,6 +504,9 @@ WS_PREAUTH_MAX_BYTES = env.int("WS_PREAUTH_MAX_BYTES", default=4096)
 WS_MAX_BYTES = env.int("WS_MAX_BYTES", default=65536)
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
 ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
+# The ASGI process freezes its start-up objects out of the GC and collects less often (dgt/asgi.py);
+# not in the test process, which imports the ASGI app and should collect as Python does.
+ASGI_GC_TUNING = env.bool("ASGI_GC_TUNING", default=not TESTING)
 # Socket.IO at /socket.io/ (docs/realtime.md): a larger client message or polling POST is refused.
 SOCKETIO_MAX_FRAME_BYTES = env.int("SOCKETIO_MAX_FRAME_BYTES", default=64 * 1024)
 SOCKETIO_PING_INTERVAL_SECONDS = env.float("SOCKETIO_PING_INTERVAL_SECONDS", default=25.0)
