@@ -24,7 +24,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -35,6 +34,7 @@ from outbox.transport import DROPS
 
 from .. import dashboard
 from ..consumers import SentIds
+from ..db import db_call
 from .packets import event_packet, stats_packet
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ class _Replayed:
     top: int = 0
 
 
-@database_sync_to_async
 def _users(user_ids: list[int]) -> dict[int, object]:
     return {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids)}
 
@@ -180,7 +179,7 @@ class Hub:
         limit = settings.RESUME_MAX
         try:
             while sid in self.sockets:
-                rows = await database_sync_to_async(group_rows_after)(groups=state.groups, after=after, limit=limit)
+                rows = await db_call(group_rows_after, groups=state.groups, after=after, limit=limit)
                 for row_id, _group, text in rows:
                     await self.server.eio.send_packet(state.eio_sid, event_packet(text))
                     done.ids.add(row_id)
@@ -228,8 +227,8 @@ class Hub:
             await self.recheck(list(self.by_user) if user_id is None else [user_id])
 
     async def _replay_dropped(self, after: int) -> None:
-        rows = await database_sync_to_async(group_rows_after)(groups=list(self.refs), after=max(0, after),
-                                                              limit=settings.RESUME_MAX)
+        rows = await db_call(group_rows_after, groups=list(self.refs), after=max(0, after),
+                             limit=settings.RESUME_MAX)
         for row_id, group, text in rows:
             await self.deliver(row_id, group, text)
 
@@ -262,7 +261,7 @@ class Hub:
         user_ids = [u for u in user_ids if u in self.by_user]
         if not user_ids:
             return
-        users = await _users(user_ids)
+        users = await db_call(_users, user_ids)
         for user_id in user_ids:
             user = users.get(user_id)
             for sid in list(self.by_user.get(user_id, ())):

@@ -17,12 +17,12 @@ import asyncio
 import logging
 
 import socketio
-from channels.db import database_sync_to_async
 from django.conf import settings
 from socketio import packet as sio_packet
 
 from outbox.replay import replayable_after, watermark
 
+from ..db import db_call
 from ..origin import origin_allowed
 from .auth import AUTH_REQUIRED, authenticate, handshake_token
 from .hub import NAMESPACE, Hub
@@ -71,7 +71,7 @@ class DgtSocketServer(socketio.AsyncServer):
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
         try:
-            user, deadline, pid, after, _recovered = await database_sync_to_async(_plan)(raw, auth)
+            user, deadline, pid, after, _recovered = await db_call(_plan, raw, auth)
         except socketio.exceptions.ConnectionRefusedError:
             raise
         except Exception as exc:
