@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.tokens import access_token_for
 
-from .factories import ListingFactory, UserFactory
+from .accounts.factories import UserFactory
+from .listings.factories import ListingFactory
 
 REQUIRE_SERVICES = os.environ.get("DGT_REQUIRE_SERVICES") == "1"
 

@@ -18,7 +18,7 @@ from audit.models import AuditLog, ImmutableError
 from audit.services import audit_record
 from core.logging import mask_pii
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS = '<script>alert("x")</script>'

@@ -23,7 +23,7 @@ from banners.selectors import feed_cache_keys
 from core.db import REPLICA, lag_tolerant_reads, read_alias
 from core.stats import stats_snapshot
 from listings.models import Listing
-from tests.factories import ListingFactory
+from tests.listings.factories import ListingFactory
 
 from .standby import replay_pause, replay_resume, start_standby, wait_replayed
 

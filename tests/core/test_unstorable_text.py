@@ -14,7 +14,7 @@ from audit.models import AuditLog
 from listings.models import Listing
 from wallet.models import Transaction, WebhookEvent
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 from ..wallet_helpers import WEBHOOK_SECRET, post_webhook, sign
 from ..wsutil import ws_connect, ws_frames
 

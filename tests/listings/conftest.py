@@ -12,7 +12,7 @@ from listings.models import CannedReason, Listing
 from notifications.models import Notification
 from outbox.models import EventOutbox
 
-from ..factories import ListingFactory
+from .factories import ListingFactory
 
 
 @pytest.fixture

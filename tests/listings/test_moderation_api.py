@@ -12,7 +12,8 @@ from audit.models import AuditLog
 from listings import claims, services
 from listings.models import CannedReason, ListingStatus
 
-from ..factories import ListingFactory, UserFactory
+from ..accounts.factories import UserFactory
+from .factories import ListingFactory
 from .conftest import claim_state, written
 
 pytestmark = pytest.mark.django_db

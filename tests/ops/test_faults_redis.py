@@ -19,7 +19,8 @@ from notifications.models import Notification, NotificationStatus
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from wallet.models import Transaction
 
-from ..factories import PASSWORD, ListingFactory
+from ..accounts.factories import PASSWORD
+from ..listings.factories import ListingFactory
 from .fault_servers import approvals_at_rate, dgt_stack, eventually, percentile, post, private_redis
 
 log = logging.getLogger(__name__)

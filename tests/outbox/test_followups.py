@@ -13,7 +13,7 @@ from outbox.followups import DISPATCH_TASK, _task, followup_enqueue, followups_r
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from outbox.services import send_rows
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
 
 @pytest.fixture(autouse=True)

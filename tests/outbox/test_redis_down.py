@@ -13,7 +13,7 @@ from outbox.models import EventOutbox, OutboxStatus
 from outbox.relay import relay_run
 from outbox.services import user_group
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 from ..outbox_fixtures import frames_until_quiet, open_socket
 from ..outbox_servers import free_port, redis_server
 

@@ -10,7 +10,7 @@ import pytest
 from accounts.services import user_block
 from accounts.tokens import access_token_for
 from listings.services import listing_approve
-from tests.factories import ListingFactory
+from tests.listings.factories import ListingFactory
 from tests.outbox_servers import services_env
 
 from .servers import free_port, uvicorn

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from accounts.models import User
 from accounts.tokens import access_token_for
 from outbox.services import publish, user_group
+from tests.accounts.factories import UserFactory
 from tests.outbox_servers import free_port, services_env
 from tests.realtime.procfile_servers import command, server_process, stop
 
@@ -109,7 +110,8 @@ def _publish(users: list[User], n: int, sent: list, rnd: random.Random) -> None:
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
-    users = User.objects.bulk_create([User(username=f"storm{i}", password="!") for i in range(SOCKETS)])
+    # Built (unusable passwords: no hashing) and inserted in one statement.
+    User.objects.bulk_create([UserFactory.build(username=f"storm{i}", password=None) for i in range(SOCKETS)])
     users = list(User.objects.filter(username__startswith="storm").order_by("id"))
     port = free_port(19560)
     url = f"ws://127.0.0.1:{port}/ws/events/"

@@ -12,7 +12,7 @@ from audit.models import AuditLog
 from notifications.models import Notification
 from wallet.models import Payout, PayoutAccount, PayoutAccountStatus, PayoutStatus, ValidationStatus
 
-from ..factories import PASSWORD
+from ..accounts.factories import PASSWORD
 from ..wallet_helpers import PAYOUTS_URL, balance_of, fund
 from .helpers import ACCOUNTS_URL, BANK, snapshot
 
