@@ -15,7 +15,7 @@ from listings.models import Listing
 from wallet.models import Transaction, WebhookEvent
 
 from ..listings.factories import ListingFactory
-from ..wallet_helpers import WEBHOOK_SECRET, post_webhook, sign
+from ..wallet.helpers import WEBHOOK_SECRET, post_webhook, sign
 from ..wsutil import ws_connect, ws_frames
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.db import OperationalError
 
 from core.breaker import reset_all
 
-from ..wallet_helpers import counts, post_refund, refund_body
+from ..wallet.helpers import counts, post_refund, refund_body
 
 DEAD_REDIS = "redis://127.0.0.1:19839/0"  # nothing listens there (this suite's private range)
 

@@ -7,8 +7,7 @@ from accounts import services as account_services
 from accounts.models import Role
 from accounts.tokens import access_token_for
 
-from ..wallet_helpers import payable
-from .helpers import ACCOUNTS_URL, BANK, TOPUPS_URL, create_topup, pay, snapshot
+from .helpers import ACCOUNTS_URL, BANK, TOPUPS_URL, create_topup, pay, payable, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from wallet.models import IdempotencyKey, Payout, PayoutStatus, ReconciliationRu
 from wallet.services import payout_request
 from wallet.services.reconciliation import payout_reconciliation_run
 
-from ..wallet_helpers import (
+from .helpers import (
     PAYOUTS_URL, WEBHOOK_SECRET, balance_of, charge, fund, payable, post_refund, post_webhook, refund_body,
     webhook_body,
 )

@@ -13,8 +13,7 @@ from wallet.fields import from_paise, to_paise
 from wallet.models import Payout, Posting, Transaction, Wallet
 from wallet.services import payout_request
 
-from ..wallet_helpers import PAYOUTS_URL, balance_of, fund, payable
-from .helpers import snapshot
+from .helpers import PAYOUTS_URL, balance_of, fund, payable, snapshot
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from outbox.models import EventOutbox
 from wallet.idempotency import fingerprint
 from wallet.models import Account, IdempotencyKey, Posting, Transaction, TransactionKind
 
-from ..wallet_helpers import REFUND_URL, balance_of, charge, counts, fund, post_refund, refund_body
+from .helpers import REFUND_URL, balance_of, charge, counts, fund, post_refund, refund_body
 
 pytestmark = pytest.mark.django_db
 
