@@ -13,7 +13,6 @@ from core.context import client_ip
 from audit.models import AuditLog
 
 from ..accounts.factories import PASSWORD
-from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

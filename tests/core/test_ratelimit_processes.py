@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from ..hardening_fixtures import clear_rate_counters
+from .helpers import clear_rate_counters
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from core.api.ratelimit import sliding_usage
 
-from ..hardening_fixtures import clear_rate_counters, ratelimits  # noqa: F401  (fixture)
+from .helpers import clear_rate_counters
 
 pytestmark = pytest.mark.django_db
 EDGE = datetime(2026, 12, 1, 10, 0, 0, tzinfo=timezone.utc).timestamp()  # a minute boundary

@@ -10,7 +10,6 @@ import pytest
 from analytics.models import AnalyticsEvent
 from wallet.models import Payout, Transaction
 
-from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
 from .helpers import payable
 
 pytestmark = pytest.mark.django_db

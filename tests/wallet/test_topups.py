@@ -11,7 +11,6 @@ from notifications.models import Notification
 from outbox.models import EventOutbox
 from wallet.models import TopupOrder, TopupStatus, Transaction, TransactionKind
 
-from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
 from .helpers import (
     TOPUPS_URL, WEBHOOK_SECRET, balance_of, create_topup, pay, post_webhook, snapshot, verify, webhook_body,
 )
