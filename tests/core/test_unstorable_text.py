@@ -16,7 +16,7 @@ from wallet.models import Transaction, WebhookEvent
 
 from ..listings.factories import ListingFactory
 from ..wallet.helpers import WEBHOOK_SECRET, post_webhook, sign
-from ..wsutil import ws_connect, ws_frames
+from ..realtime.communicator import ws_connect, ws_frames
 
 pytestmark = pytest.mark.django_db
 
@@ -129,16 +129,15 @@ def test_signed_webhook_with_unstorable_text_is_400_and_stores_nothing(client, s
 @pytest.mark.parametrize("kind", sorted(BAD_TEXTS))
 def test_websocket_frame_with_unstorable_text_gets_an_error_frame(seller, kind):
     async def run():
-        comm, ready = await ws_connect(seller)
-        assert ready["type"] == "ready"
-        for frame in ('{"type": "resume", "after": 0, "x": %s}' % BAD_TEXTS[kind],
-                      '{"type": %s}' % BAD_TEXTS[kind]):
-            await comm.send_to(text_data=frame)
-            frames = await ws_frames(comm, quiet=0.3)
-            assert frames == [{"type": "error", "code": "invalid_text", "message": frames[0]["message"]}]
-        await comm.send_to(text_data=json.dumps({"type": "ping"}))  # the socket still works
-        assert await ws_frames(comm, quiet=0.3) == [{"type": "pong"}]
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, ready):
+            assert ready["type"] == "ready"
+            for frame in ('{"type": "resume", "after": 0, "x": %s}' % BAD_TEXTS[kind],
+                          '{"type": %s}' % BAD_TEXTS[kind]):
+                await comm.send_to(text_data=frame)
+                frames = await ws_frames(comm, quiet=0.3)
+                assert frames == [{"type": "error", "code": "invalid_text", "message": frames[0]["message"]}]
+            await comm.send_to(text_data=json.dumps({"type": "ping"}))  # the socket still works
+            assert await ws_frames(comm, quiet=0.3) == [{"type": "pong"}]
 
     async_to_sync(run)()
 
@@ -146,10 +145,9 @@ def test_websocket_frame_with_unstorable_text_gets_an_error_frame(seller, kind):
 @pytest.mark.parametrize("kind", sorted(BAD_TEXTS))
 def test_websocket_auth_frame_with_unstorable_token_is_refused(kind):
     async def run():
-        comm, _ = await ws_connect()
-        await comm.send_to(text_data='{"type": "auth", "token": %s}' % BAD_TEXTS[kind])
-        frames = await ws_frames(comm, quiet=0.3)
-        assert frames[0]["code"] == "invalid_text"
-        await comm.disconnect()
+        async with ws_connect() as (comm, _):
+            await comm.send_to(text_data='{"type": "auth", "token": %s}' % BAD_TEXTS[kind])
+            frames = await ws_frames(comm, quiet=0.3)
+            assert frames[0]["code"] == "invalid_text"
 
     async_to_sync(run)()

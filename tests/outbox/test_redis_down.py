@@ -14,7 +14,7 @@ from outbox.relay import relay_run
 from outbox.services import user_group
 
 from ..listings.factories import ListingFactory
-from ..outbox_fixtures import frames_until_quiet, open_socket
+from ..realtime.communicator import ws_connect, ws_frames
 from ..outbox_servers import free_port, redis_server
 
 
@@ -49,10 +49,9 @@ def test_redis_down_during_100_approvals_loses_nothing(settings, tmp_path, selle
         assert not EventOutbox.objects.exclude(status=OutboxStatus.SENT).exists()
 
         async def resume():
-            comm, _ = await open_socket(seller)
-            await comm.send_json_to({"type": "resume", "after": 0})
-            frames = await frames_until_quiet(comm, quiet=1.0)
-            await comm.disconnect()
+            async with ws_connect(seller) as (comm, _):
+                await comm.send_json_to({"type": "resume", "after": 0})
+                frames = await ws_frames(comm, quiet=1.0)
             return frames
 
         frames = async_to_sync(resume)()

@@ -132,23 +132,20 @@ def test_consumer_limits_apply_without_server_flags(seller, settings):
     """The consumer's own check (servers without a frame limit, e.g. the test communicator):
     over WS_PREAUTH_MAX_BYTES before auth and over WS_MAX_BYTES after it close with 4009."""
     from asgiref.sync import async_to_sync
-    from channels.testing import WebsocketCommunicator
 
-    from dgt.asgi import application
-    from tests.wsutil import ws_connect, ws_frames
+    from .communicator import ws_connect, ws_frames
 
     settings.WS_MAX_BYTES = 1000
 
     async def scenario():
-        anon = WebsocketCommunicator(application, "/ws/events/")
-        assert (await anon.connect(timeout=5))[0]
-        await anon.send_to(text_data=json.dumps({"type": "auth", "token": "x" * 5000}))
-        before_auth = await ws_frames(anon)
-        comm, ready = await ws_connect(seller)
-        await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 900}))
-        small = await ws_frames(comm)
-        await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 1100}))
-        big = await ws_frames(comm)
+        async with ws_connect() as (anon, _):
+            await anon.send_to(text_data=json.dumps({"type": "auth", "token": "x" * 5000}))
+            before_auth = await ws_frames(anon)
+        async with ws_connect(seller) as (comm, ready):
+            await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 900}))
+            small = await ws_frames(comm)
+            await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 1100}))
+            big = await ws_frames(comm)
         return before_auth, ready, small, big
 
     before_auth, ready, small, big = async_to_sync(scenario)()
