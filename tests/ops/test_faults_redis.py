@@ -21,7 +21,8 @@ from wallet.models import Transaction
 
 from ..accounts.factories import PASSWORD
 from ..listings.factories import ListingFactory
-from .fault_servers import approvals_at_rate, dgt_stack, eventually, percentile, post, private_redis
+from ..servers import eventually, http_json
+from .faults import approvals_at_rate, dgt_stack, percentile, private_redis
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,11 @@ def test_redis_dead_for_a_while_costs_no_answer_and_loses_nothing(tmp_path, sell
 
     def during(base: str) -> dict:
         """While Redis is dead: login works (per-process limits), a refund is refused 503."""
-        login = post(f"{base}/api/auth/token", {"username": moderator.username, "password": PASSWORD})
+        login = http_json(f"{base}/api/auth/token", {"username": moderator.username, "password": PASSWORD})
         key = str(uuid.uuid4())
         body = {"userId": seller.pk, "amount": "10.00", "reason": "goodwill", "refId": f"faults-{key}"}
-        refund = post(f"{base}/api/wallet/refund", body, token=access_token_for(admin_user),
-                      headers={"Idempotency-Key": key})
+        refund = http_json(f"{base}/api/wallet/refund", body, token=access_token_for(admin_user),
+                           headers={"Idempotency-Key": key})
         return {"login": login, "refund": refund, "refundKey": key, "refundBody": body}
 
     results, delivered, ids, extra = run_outage(tmp_path, seller, moderator, break_redis=lambda r: r.stop(),
