@@ -268,7 +268,10 @@ def test_refund_permission_matrix(api, api_for, make_user, seller, who, status):
     before = counts()
     response = post_refund(client, refund_body(seller))
     assert response.status_code == status
-    if status != 201:
+    if status == 201:
+        assert balance_of(seller) == Decimal("100.00")
+        assert counts()["transactions"] == before["transactions"] + 1
+    else:
         assert counts() == before
 
 
