@@ -9,19 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..servers import (
-    PrivateRedis, celery_worker, eventually, free_port, gunicorn, http_json, relay_loop, services_env,
-)
-from ..servers import private_redis as _private_redis
+from ..servers import PrivateRedis, celery_worker, eventually, free_port, gunicorn, http_json, relay_loop, services_env
 
 PORTS = range(19800, 19840)
-
-
-@contextmanager
-def private_redis(logs: Path):
-    """A private redis-server on the first free port of this suite's range, for the block."""
-    with _private_redis(logs, free_port(PORTS.start, PORTS.stop)) as redis:
-        yield redis
 
 
 @contextmanager

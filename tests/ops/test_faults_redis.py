@@ -21,8 +21,8 @@ from wallet.models import Transaction
 
 from ..accounts.factories import PASSWORD
 from ..listings.factories import ListingFactory
-from ..servers import eventually, http_json
-from .faults import approvals_at_rate, dgt_stack, percentile, private_redis
+from ..servers import eventually, free_port, http_json, private_redis
+from .faults import PORTS, approvals_at_rate, dgt_stack, percentile
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def everything_delivered(listing_ids: list[int]) -> dict | None:
 def run_outage(tmp_path, seller, moderator, *, break_redis, mend_redis, during=None):
     listings = [ListingFactory(owner=seller) for _ in range(60)]
     ids = [listing.pk for listing in listings]
-    with private_redis(tmp_path) as redis, dgt_stack(redis, tmp_path, **STACK_ENV) as base:
+    redis_port = free_port(PORTS.start, PORTS.stop)
+    with private_redis(tmp_path, redis_port) as redis, dgt_stack(redis, tmp_path, **STACK_ENV) as base:
         token = access_token_for(moderator)
         # Three phases, each answered in full before the next, so the middle one certainly runs
         # against the broken Redis however slowly a loaded machine serves it.
@@ -68,6 +69,7 @@ def run_outage(tmp_path, seller, moderator, *, break_redis, mend_redis, during=N
 
 @pytest.mark.services
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
 def test_redis_dead_for_a_while_costs_no_answer_and_loses_nothing(tmp_path, seller, moderator, admin_user):
@@ -102,6 +104,7 @@ def test_redis_dead_for_a_while_costs_no_answer_and_loses_nothing(tmp_path, sell
 
 @pytest.mark.services
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
 def test_redis_hung_costs_no_answer_and_loses_nothing(tmp_path, seller, moderator):
