@@ -29,7 +29,7 @@ from .standby import replay_pause, replay_resume, start_standby, wait_replayed
 
 # The `replica` alias exists for this module only (registered below, before each test's database
 # set-up); MIRROR keeps the test runner from flushing the read-only standby after each test.
-pytestmark = [pytest.mark.services, pytest.mark.postgres,
+pytestmark = [pytest.mark.services, pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.django_db(transaction=True, databases=["default", REPLICA])]
 
 REPLICA_PORT = int(os.environ.get("DGT_REPLICA_PORT", "19890"))

@@ -18,7 +18,7 @@ import pytest
 from ..browser import new_browser, require_browser
 from ..servers import DEMO_PASSWORD, daphne, demo_token, embedded_env, free_port, http_json, manage
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 QUEUE = "/admin/listings/moderationqueue/"
 

@@ -137,6 +137,7 @@ def test_waiting_reads_the_redis_broker(settings):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_with_a_real_worker(settings, tmp_path):
     # given a real worker (on the test database) consuming a queue of this test's own

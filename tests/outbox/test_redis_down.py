@@ -18,6 +18,7 @@ from ..realtime.communicator import ws_connect, ws_frames
 from ..servers import free_port, private_redis
 
 
+@pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_redis_down_during_100_approvals_loses_nothing(settings, tmp_path, seller, moderator, api_for):

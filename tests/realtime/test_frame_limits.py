@@ -57,6 +57,7 @@ def test_daphne_flags_are_make_runs():
     assert "--ws-max-size 65536" in procfile_command("uvicorn", 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", SERVERS)
 def test_frames_before_auth(server, tmp_path):
     port = free_port(19560)
@@ -101,6 +102,7 @@ def test_frames_before_auth(server, tmp_path):
 
 @pytest.mark.services
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("server", SERVERS)
 def test_after_auth_64kb_is_the_limit(server, seller, tmp_path):

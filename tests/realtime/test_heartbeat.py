@@ -23,6 +23,7 @@ def _subscribers(client, group: str) -> int:
     return dict(client.pubsub_numsub(channel))[channel.encode()]
 
 
+@pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ import pytest
 from ..servers import daphne, demo_token, embedded_env, free_port, http_json, manage
 from .sio import node_harness, node_ready
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 JWT_SECRET = "sio-embedded-test-secret-0123456789abcdef"
 
 

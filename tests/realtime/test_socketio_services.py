@@ -15,7 +15,7 @@ from ..listings.factories import ListingFactory
 from ..servers import free_port, procfile_server, services_env
 from .sio import node_harness
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.fixture

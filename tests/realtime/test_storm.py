@@ -106,6 +106,7 @@ def _publish(users: list[User], n: int, sent: list, rnd: random.Random) -> None:
         connection.close()  # this worker thread's connection: the test holds one at a time
 
 
+@pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
