@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tokens import access_token_for
+from core.breaker import reset_all
 
 from .accounts.factories import UserFactory
 from .core.helpers import clear_rate_counters
@@ -78,6 +79,14 @@ def _celery_join_flag_reset():
     fails with "Never call result.get() within a task!" (docs/testing.md). Each test starts clear."""
     celery_state._set_task_join_will_block(False)
     yield
+
+
+@pytest.fixture
+def closed_breakers():
+    """Every circuit breaker (core.breaker) closed before and after the test."""
+    reset_all()
+    yield
+    reset_all()
 
 
 @pytest.fixture

@@ -15,12 +15,7 @@ from outbox.services import send_rows
 
 from ..listings.factories import ListingFactory
 
-
-@pytest.fixture(autouse=True)
-def _closed_breakers():
-    reset_all()
-    yield
-    reset_all()
+pytestmark = pytest.mark.usefixtures("closed_breakers")
 
 
 @pytest.fixture
