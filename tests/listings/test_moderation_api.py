@@ -14,7 +14,7 @@ from listings.models import CannedReason, ListingStatus
 
 from ..accounts.factories import UserFactory
 from .factories import ListingFactory
-from .conftest import claim_state, written
+from .helpers import claim_state, written
 
 pytestmark = pytest.mark.django_db
 

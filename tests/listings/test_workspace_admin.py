@@ -14,7 +14,7 @@ from listings import claims, services
 from listings.models import CannedReason, ListingStatus
 from core.stats import stats_snapshot
 
-from .conftest import claim_state, written
+from .helpers import claim_state, written
 
 pytestmark = pytest.mark.django_db
 
