@@ -20,6 +20,7 @@ def _wrong_password(username="seller"):
     return APIClient().post("/api/auth/token", {"username": username, "password": "wrong"}, format="json")
 
 
+@pytest.mark.slow  # 240 sign-ins
 def test_no_burst_of_wrong_passwords_passes_more_than_the_limit_wherever_it_starts(ratelimits, seller):
     ratelimits.RATELIMIT_RATES = {**ratelimits.RATELIMIT_RATES, "token_username": "10/m", "token_ip": "1000/m"}
     passed = []

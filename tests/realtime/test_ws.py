@@ -144,6 +144,7 @@ def test_bad_resume_is_an_error_frame(seller, after):
     assert frame["type"] == "error" and frame["code"] == "bad_frame"
 
 
+@pytest.mark.slow  # 300 events at one frame per 5 ms
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("backend", [
     "realtime.layers.CountingInMemoryChannelLayer",

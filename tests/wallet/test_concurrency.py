@@ -65,6 +65,7 @@ def test_50_concurrent_refunds_with_one_key_credit_once(api_for, admin_user, sel
     assert IdempotencyKey.objects.get(key="same-key").status == IdempotencyKey.Status.COMPLETED
 
 
+@pytest.mark.slow  # 200 refunds from 25 threads
 def test_200_concurrent_distinct_refunds_sum_exactly(api_for, admin_user, seller):
     threads, per_thread = 25, 8  # 200 refunds; 25 connections so other users of the server keep theirs
     clients = [api_for(admin_user) for _ in range(threads)]
