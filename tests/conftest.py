@@ -1,4 +1,5 @@
-"""Shared fixtures: users by role, authenticated API clients, service availability.
+"""Shared fixtures: users by role, authenticated API clients, rate limits on (`ratelimits`),
+service availability.
 
 Tests marked `services`, `postgres` or `redis` need the real services. Embedded (`make test`
 without DATABASE_URL/REDIS_URL) they are skipped; with DGT_REQUIRE_SERVICES=1 (CI) a missing
@@ -19,8 +20,11 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.tokens import access_token_for
 from notifications.providers import get_provider
+from core.breaker import reset_all
 
-from .factories import ListingFactory, UserFactory
+from .accounts.factories import UserFactory
+from .core.helpers import clear_rate_counters
+from .listings.factories import ListingFactory
 
 REQUIRE_SERVICES = os.environ.get("DGT_REQUIRE_SERVICES") == "1"
 
@@ -78,6 +82,23 @@ def _celery_join_flag_reset():
     fails with "Never call result.get() within a task!" (docs/testing.md). Each test starts clear."""
     celery_state._set_task_join_will_block(False)
     yield
+
+
+@pytest.fixture
+def closed_breakers():
+    """Every circuit breaker (core.breaker) closed before and after the test."""
+    reset_all()
+    yield
+    reset_all()
+
+
+@pytest.fixture
+def ratelimits(settings):
+    """Rate limiting on, with fresh counters; returns the settings fixture to set rates on."""
+    settings.RATELIMIT_ENABLE = True
+    clear_rate_counters()
+    yield settings
+    clear_rate_counters()
 
 
 @pytest.fixture

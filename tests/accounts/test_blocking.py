@@ -18,7 +18,7 @@ from audit.models import AuditLog
 from core.errors import Conflict, Forbidden, ValidationFailed
 from outbox.models import EventOutbox
 
-from ..factories import PASSWORD
+from .factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -1,68 +1,110 @@
-"""JWT acceptance rules (docs/access-and-hardening.md): only HS256 with JWT_SECRET; leeway the same on API, refresh, websocket."""
+"""JWT (docs/access-and-hardening.md): tokens from /api/auth/token and tokens minted elsewhere with
+PyJWT; only HS256 with JWT_SECRET is accepted; refresh tokens rotate; the role comes from the
+database; the leeway is the same on the API, refresh and the websocket; every refusal is a 401."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from rest_framework.test import APIClient
 
+from accounts.models import Role
 from accounts.tokens import token_pair_for
-from dgt.asgi import application
+
+from ..realtime.communicator import ws_open
+from .factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 
-def _claims(user, **extra):
+def _claims(user_id, role: str = "user", **extra) -> dict:
     now = int(time.time())
-    return {"sub": str(user.pk), "role": user.role, "iat": now, "exp": now + 300, "jti": "t1", **extra}
+    return {"sub": str(user_id), "role": role, "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex, **extra}
 
 
-def _get_me(token: str):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client.get("/api/me")
+def _mint(user_id, role: str = "user", *, secret: str | None = None, alg: str = "HS256", **extra) -> str:
+    """A token minted with PyJWT as another service would (HS256 with JWT_SECRET unless told)."""
+    return jwt.encode(_claims(user_id, role, **extra), secret or settings.JWT_SECRET, algorithm=alg)
 
 
-def test_external_hs256_token_with_numeric_sub_is_accepted(seller):
-    token = jwt.encode({**_claims(seller), "sub": seller.pk}, settings.JWT_SECRET, algorithm="HS256")
-    response = _get_me(token)
-    assert response.status_code == 200 and response.json()["username"] == "seller"
+def _me(api, token: str):
+    return api.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
-@pytest.mark.parametrize("make", [
-    pytest.param(lambda c: jwt.encode(c, None, algorithm="none"), id="alg-none"),
-    pytest.param(lambda c: jwt.encode(c, settings.JWT_SECRET, algorithm="HS512"), id="hs512"),
-    pytest.param(lambda c: jwt.encode(c, settings.JWT_SECRET, algorithm="HS384"), id="hs384"),
-    pytest.param(lambda c: jwt.encode(c, "another-secret-of-sufficient-length-123456", algorithm="HS256"),
-                 id="wrong-secret"),
-    pytest.param(lambda c: jwt.encode({**c, "exp": int(time.time()) - 10}, settings.JWT_SECRET, algorithm="HS256"),
-                 id="expired"),
-    pytest.param(lambda c: jwt.encode({k: v for k, v in c.items() if k != "exp"}, settings.JWT_SECRET,
-                                      algorithm="HS256"), id="no-exp"),
-    pytest.param(lambda c: jwt.encode({**c, "token_type": "refresh"}, settings.JWT_SECRET, algorithm="HS256"),
-                 id="refresh-as-access"),
-    pytest.param(lambda c: "not.a.jwt", id="garbage"),
-])
-def test_bad_tokens_are_401(seller, make):
-    response = _get_me(make(_claims(seller)))
+def _refresh(api, token: str):
+    return api.post("/api/auth/token/refresh", {"refresh": token}, format="json")
+
+
+def _sign_in(api, username: str = "seller") -> dict:
+    response = api.post("/api/auth/token", {"username": username, "password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_token_obtain_and_me(api, seller):
+    access = _sign_in(api)["access"]
+    claims = jwt.decode(access, settings.JWT_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == str(seller.pk)
+    assert claims["role"] == "user"
+    assert {"exp", "iat", "jti"} <= set(claims)
+    me = _me(api, access)
+    assert me.status_code == 200
+    assert me.json() == {"id": seller.pk, "username": "seller", "role": "user", "blockedAt": None,
+                         "blockUntil": None, "blockReason": ""}
+
+
+def test_wrong_password_is_401_in_error_shape(api, seller):
+    response = api.post("/api/auth/token", {"username": "seller", "password": "nope"}, format="json")
     assert response.status_code == 401
-    assert response.json()["error"]["code"] in ("token_not_valid", "authentication_failed")
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
 
 
-def test_rs256_token_is_401(seller):
+@pytest.mark.parametrize("sub_as", [str, int])
+def test_token_minted_with_pyjwt_is_accepted_with_a_string_or_numeric_sub(api, seller, sub_as):
+    token = jwt.encode({**_claims(seller.pk), "sub": sub_as(seller.pk)}, settings.JWT_SECRET, algorithm="HS256")
+    response = _me(api, token)
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["username"]) == (seller.pk, "seller")
+
+
+def test_role_comes_from_the_database_not_the_token(api, seller, listing):
+    token = _mint(seller.pk, role="admin")
+    response = api.post(f"/api/listings/{listing.pk}/approve", {}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("make_token, code", [
+    pytest.param(lambda uid: jwt.encode(_claims(uid), None, algorithm="none"), "token_not_valid", id="alg-none"),
+    pytest.param(lambda uid: _mint(uid, alg="HS512"), "token_not_valid", id="hs512"),
+    pytest.param(lambda uid: _mint(uid, alg="HS384"), "token_not_valid", id="hs384"),
+    pytest.param(lambda uid: _mint(uid, secret="another-secret-of-sufficient-length-123456"), "token_not_valid",
+                 id="wrong-secret"),
+    pytest.param(lambda uid: _mint(uid, exp=int(time.time()) - 60), "token_not_valid", id="expired"),
+    pytest.param(lambda uid: jwt.encode({k: v for k, v in _claims(uid).items() if k != "exp"}, settings.JWT_SECRET,
+                                        algorithm="HS256"), "token_not_valid", id="no-exp"),
+    pytest.param(lambda uid: _mint(uid, token_type="refresh"), "token_not_valid", id="refresh-as-access"),
+    pytest.param(lambda uid: "not.a.jwt", "token_not_valid", id="garbage"),
+    pytest.param(lambda uid: _mint(999999), "user_not_found", id="unknown-user"),
+])
+def test_bad_tokens_are_401(api, seller, make_token, code):
+    response = _me(api, make_token(seller.pk))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == code
+
+
+def test_rs256_token_is_401(api, seller):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    assert _get_me(jwt.encode(_claims(seller), pem, algorithm="RS256")).status_code == 401
+    assert _me(api, _mint(seller.pk, secret=pem, alg="RS256")).status_code == 401
 
 
-def test_tokens_of_deleted_and_inactive_users_are_401(make_user):
+def test_tokens_of_deleted_and_inactive_users_are_401(api, make_user):
     gone = make_user(username="gone")
     idle = make_user(username="idle")
     gone_pair, idle_pair = token_pair_for(gone), token_pair_for(idle)
@@ -70,46 +112,57 @@ def test_tokens_of_deleted_and_inactive_users_are_401(make_user):
     idle.is_active = False
     idle.save(update_fields=["is_active"])
     for pair in (gone_pair, idle_pair):
-        assert _get_me(pair["access"]).status_code == 401
-        refresh = APIClient().post("/api/auth/token/refresh", {"refresh": pair["refresh"]}, format="json")
-        assert refresh.status_code == 401
+        assert _me(api, pair["access"]).status_code == 401
+        assert _refresh(api, pair["refresh"]).status_code == 401
 
 
-def test_refresh_token_signed_with_other_secret_is_401(seller):
-    forged = jwt.encode({**_claims(seller), "token_type": "refresh"}, "x" * 40, algorithm="HS256")
-    response = APIClient().post("/api/auth/token/refresh", {"refresh": forged}, format="json")
-    assert response.status_code == 401
+def test_refresh_token_signed_with_other_secret_is_401(api, seller):
+    forged = _mint(seller.pk, secret="x" * 40, token_type="refresh")
+    assert _refresh(api, forged).status_code == 401
+
+
+def test_refresh_gives_a_new_access_token_with_the_current_role(api, seller):
+    pair = _sign_in(api)
+    seller.role = Role.MODERATOR
+    seller.save(update_fields=["role"])
+    response = _refresh(api, pair["refresh"])
+    assert response.status_code == 200
+    assert jwt.decode(response.json()["access"], settings.JWT_SECRET, algorithms=["HS256"])["role"] == "moderator"
+    assert _refresh(api, pair["access"]).status_code == 401
+
+
+def test_refresh_tokens_rotate_and_a_used_one_is_refused(api, seller):
+    pair = _sign_in(api)
+    first = _refresh(api, pair["refresh"])
+    assert first.status_code == 200 and set(first.json()) == {"access", "refresh"}
+    assert _refresh(api, pair["refresh"]).status_code == 401
+    assert _refresh(api, first.json()["refresh"]).status_code == 200
 
 
 def _expired_by(seconds: int, user, token_type: str | None = None) -> str:
-    claims = _claims(user, exp=int(time.time()) - seconds)
-    if token_type:
-        claims["token_type"] = token_type
-    return jwt.encode(claims, settings.JWT_SECRET, algorithm="HS256")
+    extra = {"token_type": token_type} if token_type else {}
+    return _mint(user.pk, user.role, exp=int(time.time()) - seconds, **extra)
 
 
-def _ws_status(token: str):
+def _ws_first_output(token: str) -> dict:
     async def run():
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())])
-        await comm.connect()
-        first = await comm.receive_output(timeout=5)
-        await comm.disconnect()
-        return first
+        async with ws_open(headers=[(b"authorization", f"Bearer {token}".encode())]) as (comm, _):
+            return await comm.receive_output(timeout=5)
 
     return async_to_sync(run)()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_leeway_is_applied_alike_on_api_refresh_and_websocket(settings, seller):
+def test_leeway_is_applied_alike_on_api_refresh_and_websocket(api, settings, seller):
     settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "LEEWAY": 30}
     inside_access, inside_refresh = _expired_by(10, seller), _expired_by(10, seller, "refresh")
     outside_access, outside_refresh = _expired_by(60, seller), _expired_by(60, seller, "refresh")
 
-    assert _get_me(inside_access).status_code == 200
-    assert APIClient().post("/api/auth/token/refresh", {"refresh": inside_refresh}, format="json").status_code == 200
-    ready = _ws_status(inside_access)
+    assert _me(api, inside_access).status_code == 200
+    assert _refresh(api, inside_refresh).status_code == 200
+    ready = _ws_first_output(inside_access)
     assert ready["type"] == "websocket.send" and '"ready"' in ready["text"]
 
-    assert _get_me(outside_access).status_code == 401
-    assert APIClient().post("/api/auth/token/refresh", {"refresh": outside_refresh}, format="json").status_code == 401
-    assert _ws_status(outside_access) == {"type": "websocket.close", "code": 4001}
+    assert _me(api, outside_access).status_code == 401
+    assert _refresh(api, outside_refresh).status_code == 401
+    assert _ws_first_output(outside_access) == {"type": "websocket.close", "code": 4001}

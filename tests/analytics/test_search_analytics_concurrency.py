@@ -12,7 +12,7 @@ from analytics.ingest import events_insert
 from listings.models import ListingStatus, SearchDocument
 from listings.search.services import search_document_sync
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@ import pytest
 
 from accounts.models import Role
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
 PAGES = {"users": "/admin/accounts/user/", "banners": "/admin/banners/banner/", "listings": "/admin/listings/listing/"}
 

@@ -26,7 +26,8 @@ from accounts.tokens import token_pair_for
 from banners import services as banner_services
 from listings.models import ListingStatus
 
-from ..factories import PASSWORD, ListingFactory, UserFactory
+from ..accounts.factories import PASSWORD, UserFactory
+from ..listings.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,15 +7,13 @@ import uuid
 import jwt
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from dgt.asgi import application
 from listings.models import Listing
 from realtime.origin import origin_allowed
 from wallet.models import Transaction, Wallet
 
-from ..wsutil import ws_connect, ws_frames
+from ..realtime.communicator import ws_connect, ws_frames, ws_open
 
 pytestmark = pytest.mark.django_db
 
@@ -72,10 +70,9 @@ def test_token_with_absurd_exp_is_401(api, seller):
 @pytest.mark.django_db(transaction=True)
 def test_deeply_nested_websocket_frame_is_a_bad_frame_error(seller):
     async def scenario():
-        comm, _ = await ws_connect(seller)
-        await comm.send_to(text_data=DEEP)
-        frames = await ws_frames(comm, quiet=1)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, _):
+            await comm.send_to(text_data=DEEP)
+            frames = await ws_frames(comm, quiet=1)
         return frames
 
     assert [f.get("code") for f in async_to_sync(scenario)()] == ["bad_frame"]
@@ -95,10 +92,8 @@ def test_origin_must_match_host_and_port(origin, host, allowed):
 @pytest.mark.django_db(transaction=True)
 def test_other_port_on_an_allowed_host_is_refused_before_accept(seller):
     async def scenario():
-        comm = WebsocketCommunicator(application, "/ws/events/",
-                                     headers=[(b"origin", b"http://127.0.0.1:9999"), (b"host", b"127.0.0.1:8000")])
-        connected, _ = await comm.connect()
-        return connected
+        async with ws_open(headers=[(b"origin", b"http://127.0.0.1:9999"), (b"host", b"127.0.0.1:8000")]) as (_, ok):
+            return ok
 
     assert async_to_sync(scenario)() is False
 

@@ -18,7 +18,7 @@ from audit.models import AuditLog, ImmutableError
 from audit.services import audit_record
 from core.logging import mask_pii
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS = '<script>alert("x")</script>'
@@ -34,6 +34,7 @@ def _run(code_or_args, **env_over) -> subprocess.CompletedProcess:
 
 # --- start-up and deploy checks -------------------------------------------------------------------
 
+@pytest.mark.slow  # a Python process of its own
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SECRET"])
 def test_production_start_fails_clearly_without_a_secret(missing):
     env = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(60), "JWT_SECRET": secrets.token_urlsafe(40)}
@@ -44,6 +45,7 @@ def test_production_start_fails_clearly_without_a_secret(missing):
     assert f"{missing} is not set. dgt refuses to start in production mode" in result.stderr
 
 
+@pytest.mark.slow  # a Python process of its own
 def test_production_start_with_secrets_works():
     result = _run("import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'dgt.settings'); django.setup();"
                   "from django.conf import settings; print(settings.DEBUG, settings.SESSION_COOKIE_SECURE)",
@@ -52,6 +54,7 @@ def test_production_start_with_secrets_works():
     assert result.stdout.strip() == "False True"
 
 
+@pytest.mark.slow  # a Python process of its own
 def test_check_deploy_reports_nothing_in_production_mode():
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], DEBUG="0",
                   SECRET_KEY=secrets.token_urlsafe(60), JWT_SECRET=secrets.token_urlsafe(40),
@@ -80,6 +83,7 @@ def test_csrf_is_enforced_on_the_admin_login(admin_user):
 
 # --- logs ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a Python process of its own
 def test_a_log_line_with_email_phone_and_bearer_token_comes_out_masked():
     """The real LOGGING config, in a fresh process, writing to stderr."""
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"

@@ -14,7 +14,7 @@ from accounts.models import Role
 from audit.models import AuditLog
 from listings.models import Listing
 from outbox.models import EventOutbox
-from tests.factories import ListingFactory
+from tests.listings.factories import ListingFactory
 from wallet.models import Wallet
 
 

@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from core.context import client_ip
 from audit.models import AuditLog
 
-from ..factories import PASSWORD
-from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
+from ..accounts.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -23,13 +23,13 @@ from banners.selectors import feed_cache_keys
 from core.db import REPLICA, lag_tolerant_reads, read_alias
 from core.stats import stats_snapshot
 from listings.models import Listing
-from tests.factories import ListingFactory
+from tests.listings.factories import ListingFactory
 
 from .standby import replay_pause, replay_resume, start_standby, wait_replayed
 
 # The `replica` alias exists for this module only (registered below, before each test's database
 # set-up); MIRROR keeps the test runner from flushing the read-only standby after each test.
-pytestmark = [pytest.mark.services, pytest.mark.postgres,
+pytestmark = [pytest.mark.services, pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.django_db(transaction=True, databases=["default", REPLICA])]
 
 REPLICA_PORT = int(os.environ.get("DGT_REPLICA_PORT", "19890"))

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from core.api.ratelimit import sliding_usage
 
-from ..hardening_fixtures import clear_rate_counters, ratelimits  # noqa: F401  (fixture)
+from .helpers import clear_rate_counters
 
 pytestmark = pytest.mark.django_db
 EDGE = datetime(2026, 12, 1, 10, 0, 0, tzinfo=timezone.utc).timestamp()  # a minute boundary
@@ -20,6 +20,7 @@ def _wrong_password(username="seller"):
     return APIClient().post("/api/auth/token", {"username": username, "password": "wrong"}, format="json")
 
 
+@pytest.mark.slow  # 240 sign-ins
 def test_no_burst_of_wrong_passwords_passes_more_than_the_limit_wherever_it_starts(ratelimits, seller):
     ratelimits.RATELIMIT_RATES = {**ratelimits.RATELIMIT_RATES, "token_username": "10/m", "token_ip": "1000/m"}
     passed = []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import urllib.request
 from contextlib import ExitStack
 
 import pytest
@@ -14,7 +12,7 @@ import websockets
 from accounts.tokens import access_token_for
 from notifications.models import Notification
 
-from ..outbox_servers import BIN, free_port, process, services_env
+from ..servers import celery_worker, daphne, eventually, free_port, gunicorn, http_json, services_env
 
 pytestmark = pytest.mark.slow
 
@@ -26,20 +24,10 @@ def stack(transactional_db, tmp_path):
     http_port = free_port(19560)
     ws_port = free_port(http_port + 1)
     with ExitStack() as stack:
-        stack.enter_context(process([str(BIN / "gunicorn"), "dgt.wsgi:application", "-b", f"127.0.0.1:{http_port}",
-                                     "-w", "2"], env, tmp_path / "web.log", port=http_port))
-        stack.enter_context(process([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "dgt.asgi:application"],
-                                    env, tmp_path / "ws.log", port=ws_port))
-        stack.enter_context(process([str(BIN / "celery"), "-A", "dgt", "worker", "-P", "solo", "-l", "info",
-                                     "-Q", "default,notifications,search,analytics"], env, tmp_path / "worker.log"))
+        stack.enter_context(gunicorn(http_port, env, tmp_path / "web.log"))
+        stack.enter_context(daphne(ws_port, env, tmp_path / "ws.log"))
+        stack.enter_context(celery_worker(env, tmp_path / "worker.log"))
         yield {"http": f"http://127.0.0.1:{http_port}", "ws": f"ws://127.0.0.1:{ws_port}/ws/events/", "logs": tmp_path}
-
-
-def _post(url: str, body: dict, token: str, request_id: str):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}", "X-Request-ID": request_id})
-    with urllib.request.urlopen(req, timeout=15) as response:
-        return response.status, json.loads(response.read())
 
 
 @pytest.mark.e2e
@@ -49,9 +37,9 @@ def test_approval_reaches_a_real_websocket_through_real_processes(stack, seller,
             await ws.send(json.dumps({"type": "auth", "token": access_token_for(seller)}))
             ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert ready["type"] == "ready"
-            status, body = await asyncio.to_thread(
-                _post, f"{stack['http']}/api/listings/{listing.pk}/approve", {"reason": "ok", "expiryDays": 30},
-                access_token_for(moderator), "e2e-req-1")
+            status, body, _ = await asyncio.to_thread(
+                http_json, f"{stack['http']}/api/listings/{listing.pk}/approve", {"reason": "ok", "expiryDays": 30},
+                token=access_token_for(moderator), headers={"X-Request-ID": "e2e-req-1"})
             frames = []
             while not any(f.get("channel") == "notifications.new" for f in frames):
                 frames.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
@@ -63,8 +51,6 @@ def test_approval_reaches_a_real_websocket_through_real_processes(stack, seller,
     assert update["data"]["id"] == listing.pk and update["data"]["status"] == "approved"
     assert update["requestId"] == "e2e-req-1"
     assert update["data"]["expiresAt"]
-    deadline = time.time() + 20
-    while time.time() < deadline and not Notification.objects.filter(user=seller, status="sent").exists():
-        time.sleep(0.2)
+    eventually(lambda: Notification.objects.filter(user=seller, status="sent").exists(), within=20, every=0.2)
     assert list(Notification.objects.filter(user=seller).values_list("template_key", "status")) == [
         ("listing_approved", "sent")]

@@ -1,4 +1,4 @@
-"""Fixtures of the moderation tests: a second moderator, canned reasons, counting what was written."""
+"""Fixtures of the moderation tests: a second moderator, canned reasons, pending listings of a given age."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,12 +7,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
-from audit.models import AuditLog
 from listings.models import CannedReason, Listing
-from notifications.models import Notification
-from outbox.models import EventOutbox
 
-from ..factories import ListingFactory
+from .factories import ListingFactory
 
 
 @pytest.fixture
@@ -37,13 +34,3 @@ def make_pending(seller):
         return listing
 
     return make
-
-
-def written() -> tuple[int, int, int]:
-    """(audit rows, outbox rows, notifications): a refused request must leave all three as they were."""
-    return AuditLog.objects.count(), EventOutbox.objects.count(), Notification.objects.count()
-
-
-def claim_state(listing_id: int) -> tuple:
-    row = Listing.objects.get(pk=listing_id)
-    return row.status, row.claimed_by_id, row.claimed_until

@@ -6,7 +6,7 @@ from audit.models import AuditLog
 from listings.models import Listing
 from outbox.models import EventOutbox
 
-from ..factories import ListingFactory
+from .factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from listings.models import Listing, ListingStatus
 from notifications.models import Notification
 from outbox.models import EventOutbox
 
-from ..factories import ListingFactory
+from .factories import ListingFactory
 
 
 def _nothing_written():

@@ -11,7 +11,7 @@ from listings.models import Listing, ListingStatus
 from notifications.models import Notification
 from outbox.models import EventOutbox, OutboxStatus
 
-from ..wsutil import ws_connect, ws_frames
+from ..realtime.communicator import ws_connect, ws_frames
 
 
 def _moderate(api_for, moderator, listing, action, body, request_id):
@@ -27,11 +27,11 @@ def _moderate(api_for, moderator, listing, action, body, request_id):
 )
 def test_moderation_reaches_the_sellers_socket(api_for, seller, moderator, listing, action, body, status):
     async def scenario():
-        comm, ready = await ws_connect(seller)
-        assert ready == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}", "public"]}
-        response = await database_sync_to_async(_moderate)(api_for, moderator, listing, action, body, "req-abc-123")
-        frames = await ws_frames(comm)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, ready):
+            assert ready == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}", "public"]}
+            response = await database_sync_to_async(_moderate)(api_for, moderator, listing, action, body,
+                                                               "req-abc-123")
+            frames = await ws_frames(comm)
         return response, frames
 
     response, frames = async_to_sync(scenario)()
@@ -73,11 +73,10 @@ def test_moderation_reaches_the_sellers_socket(api_for, seller, moderator, listi
 @pytest.mark.django_db(transaction=True)
 def test_admin_room_receives_the_update(api_for, seller, moderator, admin_user, listing):
     async def scenario():
-        comm, ready = await ws_connect(admin_user)
-        assert "admin" in ready["groups"]
-        await database_sync_to_async(_moderate)(api_for, moderator, listing, "approve", {}, "req-admin-room")
-        frames = await ws_frames(comm)
-        await comm.disconnect()
+        async with ws_connect(admin_user) as (comm, ready):
+            assert "admin" in ready["groups"]
+            await database_sync_to_async(_moderate)(api_for, moderator, listing, "approve", {}, "req-admin-room")
+            frames = await ws_frames(comm)
         return frames
 
     frames = async_to_sync(scenario)()
@@ -95,16 +94,14 @@ def test_rolled_back_approval_is_silent(api_for, seller, moderator, listing, mon
     monkeypatch.setattr("listings.services.notification_record", broken)
 
     async def scenario():
-        comm, _ = await ws_connect(seller)
-
         def call():
             client = api_for(moderator)
             client.raise_request_exception = False
             return client.post(f"/api/listings/{listing.pk}/approve", {"expiryDays": 10}, format="json")
 
-        response = await database_sync_to_async(call)()
-        frames = await ws_frames(comm)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, _):
+            response = await database_sync_to_async(call)()
+            frames = await ws_frames(comm)
         return response, frames
 
     response, frames = async_to_sync(scenario)()
@@ -122,10 +119,9 @@ def test_rolled_back_approval_is_silent(api_for, seller, moderator, listing, mon
 @pytest.mark.django_db(transaction=True)
 def test_other_users_socket_gets_nothing(api_for, seller, buyer, moderator, listing):
     async def scenario():
-        comm, _ = await ws_connect(buyer)
-        await database_sync_to_async(_moderate)(api_for, moderator, listing, "approve", {}, "req-other")
-        frames = await ws_frames(comm)
-        await comm.disconnect()
+        async with ws_connect(buyer) as (comm, _):
+            await database_sync_to_async(_moderate)(api_for, moderator, listing, "approve", {}, "req-other")
+            frames = await ws_frames(comm)
         return frames
 
     assert async_to_sync(scenario)() == []

@@ -13,8 +13,8 @@ from listings import claims, services
 from listings.models import ListingStatus
 from outbox.models import EventOutbox
 
-from ..factories import ListingFactory
-from .conftest import claim_state, written
+from .factories import ListingFactory
+from .helpers import claim_state, written
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from listings.models import Listing, ListingStatus
 from notifications.models import Notification
 from outbox.models import EventOutbox
 
-from ..factories import ListingFactory, UserFactory
+from ..accounts.factories import UserFactory
+from .factories import ListingFactory
 
 pytestmark = pytest.mark.usefixtures("console_providers")
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from listings.serializers import ListingSerializer, listing_out
-from tests.factories import ListingFactory
+from tests.listings.factories import ListingFactory
 
 
 @pytest.mark.django_db

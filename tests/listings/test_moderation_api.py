@@ -12,8 +12,9 @@ from audit.models import AuditLog
 from listings import claims, services
 from listings.models import CannedReason, ListingStatus
 
-from ..factories import ListingFactory, UserFactory
-from .conftest import claim_state, written
+from ..accounts.factories import UserFactory
+from .factories import ListingFactory
+from .helpers import claim_state, written
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ import urllib.parse
 
 import pytest
 
-from ..outbox_servers import daphne, free_port
-from ..e2e.test_browser import PASSWORD, _api, _browser, _env, _manage, _require_browser
+from ..browser import new_browser, require_browser
+from ..servers import DEMO_PASSWORD, daphne, demo_token, embedded_env, free_port, http_json, manage
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 QUEUE = "/admin/listings/moderationqueue/"
 
@@ -28,7 +28,7 @@ def _login(browser, base, username):
 
     browser.get(f"{base}/admin/login/?next={urllib.parse.quote(QUEUE)}")
     browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.NAME, "password").send_keys(DEMO_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
 
 
@@ -41,19 +41,19 @@ def _shot(browser, name):
 
 
 def test_two_moderators_work_the_queue_without_colliding(tmp_path):
-    _require_browser()
+    require_browser()
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    env = _env(tmp_path)
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "demo_data", "--quiet")
+    env = embedded_env(tmp_path, OUTBOX_EMBEDDED_RELAY_SECONDS="0.5")
+    manage(env, "migrate", "--noinput")
+    manage(env, "demo_data", "--quiet")
     port = free_port(19680, 19700)  # this suite's range; the outbox e2e tests use 19500-19599
     base = f"http://127.0.0.1:{port}"
     with daphne(port, env, tmp_path / "daphne.log"):
-        a, b = _browser(), _browser()
+        a, b = new_browser(), new_browser()
         try:
             wait_a, wait_b = (WebDriverWait(br, 20, ignored_exceptions=[StaleElementReferenceException])
                               for br in (a, b))
@@ -117,8 +117,10 @@ def test_two_moderators_work_the_queue_without_colliding(tmp_path):
             live(a, wait_a)
             wait_a.until(lambda br: second not in row_ids(br))
 
-            admin = _api(base, "/api/auth/token", {"username": "admin", "password": PASSWORD})["access"]
-            log = _api(base, "/api/admin/audit-logs?entityType=listing&pageSize=100", token=admin)["results"]
+            status, body, _ = http_json(f"{base}/api/admin/audit-logs?entityType=listing&pageSize=100",
+                                        token=demo_token(base, "admin"))
+            assert status == 200, body
+            log = body["results"]
             mine = {(e["action"], e["entityId"], e["username"]) for e in log}
             assert {("listing.claim", oldest, "moderator"), ("listing.approve", oldest, "moderator"),
                     ("listing.claim", second, "moderator2"), ("listing.reject", second, "moderator2")} <= mine

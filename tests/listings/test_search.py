@@ -13,7 +13,7 @@ from listings.models import Listing, ListingStatus, SearchDocument
 from listings.search.services import search_document_sync
 from listings.tasks import search_remove, search_upsert
 
-from ..factories import ListingFactory
+from .factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 

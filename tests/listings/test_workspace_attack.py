@@ -9,7 +9,7 @@ from django.test import Client
 
 from listings import claims
 
-from .conftest import claim_state, written
+from .helpers import claim_state, written
 
 pytestmark = pytest.mark.django_db
 

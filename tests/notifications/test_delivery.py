@@ -13,7 +13,7 @@ from notifications.sending import notification_send
 from notifications.tasks import notification_send_run
 from outbox.models import EventOutbox
 
-from ..factories import UserFactory
+from ..accounts.factories import UserFactory
 
 PAYLOAD = {"id": 7, "title": "Sofa", "expiresAt": "2026-12-04T20:30:00+00:00"}
 

@@ -17,7 +17,7 @@ from notifications.recording import NotificationRequest, notification_record, no
 from notifications.tasks import notification_send_run
 from outbox.models import EventOutbox
 
-from ..factories import UserFactory
+from ..accounts.factories import UserFactory
 
 PAYLOAD = {"id": 7, "title": "Sofa", "expiresAt": "2026-12-04T20:30:00+00:00"}
 

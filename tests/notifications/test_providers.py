@@ -17,7 +17,7 @@ from notifications.providers.fcm import FcmPushProvider
 from notifications.providers.twilio_sms import TwilioSmsProvider
 from notifications.sending import notification_send
 
-from ..factories import UserFactory
+from ..accounts.factories import UserFactory
 
 FCM_SEND = "https://fcm.googleapis.com/v1/projects/dgt-test/messages:send"
 TOKEN_URL = "https://oauth2.googleapis.com/token"

@@ -7,7 +7,7 @@ from notifications.models import Notification
 from notifications.providers import TransientProviderError
 from notifications.tasks import notification_send_run
 
-from ..factories import UserFactory
+from ..accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

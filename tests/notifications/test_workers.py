@@ -17,7 +17,7 @@ from django.db import connection
 
 from notifications.models import Notification
 
-from ..factories import UserFactory
+from ..accounts.factories import UserFactory
 
 pytestmark = pytest.mark.slow
 

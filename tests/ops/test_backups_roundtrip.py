@@ -14,7 +14,7 @@ from analytics.models import AnalyticsEvent
 from listings import services as listing_services
 from listings.models import Listing, SearchDocument
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
 pytestmark = pytest.mark.slow
 

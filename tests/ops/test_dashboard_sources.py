@@ -11,7 +11,7 @@ from core.stats import register_stat, stats_snapshot
 from wallet.models import PayoutStatus
 from wallet.services import payout_request
 
-from ..wallet_helpers import fund, payable
+from ..wallet.helpers import fund, payable
 
 pytestmark = pytest.mark.django_db
 

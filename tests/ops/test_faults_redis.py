@@ -19,8 +19,10 @@ from notifications.models import Notification, NotificationStatus
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from wallet.models import Transaction
 
-from ..factories import PASSWORD, ListingFactory
-from .fault_servers import approvals_at_rate, dgt_stack, eventually, percentile, post, private_redis
+from ..accounts.factories import PASSWORD
+from ..listings.factories import ListingFactory
+from ..servers import eventually, free_port, http_json, private_redis
+from .faults import PORTS, approvals_at_rate, dgt_stack, percentile
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ def everything_delivered(listing_ids: list[int]) -> dict | None:
 def run_outage(tmp_path, seller, moderator, *, break_redis, mend_redis, during=None):
     listings = [ListingFactory(owner=seller) for _ in range(60)]
     ids = [listing.pk for listing in listings]
-    with private_redis(tmp_path) as redis, dgt_stack(redis, tmp_path, **STACK_ENV) as base:
+    redis_port = free_port(PORTS.start, PORTS.stop)
+    with private_redis(tmp_path, redis_port) as redis, dgt_stack(redis, tmp_path, **STACK_ENV) as base:
         token = access_token_for(moderator)
         # Three phases, each answered in full before the next, so the middle one certainly runs
         # against the broken Redis however slowly a loaded machine serves it.
@@ -66,6 +69,7 @@ def run_outage(tmp_path, seller, moderator, *, break_redis, mend_redis, during=N
 
 @pytest.mark.services
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
 def test_redis_dead_for_a_while_costs_no_answer_and_loses_nothing(tmp_path, seller, moderator, admin_user):
@@ -75,11 +79,11 @@ def test_redis_dead_for_a_while_costs_no_answer_and_loses_nothing(tmp_path, sell
 
     def during(base: str) -> dict:
         """While Redis is dead: login works (per-process limits), a refund is refused 503."""
-        login = post(f"{base}/api/auth/token", {"username": moderator.username, "password": PASSWORD})
+        login = http_json(f"{base}/api/auth/token", {"username": moderator.username, "password": PASSWORD})
         key = str(uuid.uuid4())
         body = {"userId": seller.pk, "amount": "10.00", "reason": "goodwill", "refId": f"faults-{key}"}
-        refund = post(f"{base}/api/wallet/refund", body, token=access_token_for(admin_user),
-                      headers={"Idempotency-Key": key})
+        refund = http_json(f"{base}/api/wallet/refund", body, token=access_token_for(admin_user),
+                           headers={"Idempotency-Key": key})
         return {"login": login, "refund": refund, "refundKey": key, "refundBody": body}
 
     results, delivered, ids, extra = run_outage(tmp_path, seller, moderator, break_redis=lambda r: r.stop(),
@@ -100,6 +104,7 @@ def test_redis_dead_for_a_while_costs_no_answer_and_loses_nothing(tmp_path, sell
 
 @pytest.mark.services
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
 def test_redis_hung_costs_no_answer_and_loses_nothing(tmp_path, seller, moderator):

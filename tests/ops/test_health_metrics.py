@@ -49,6 +49,7 @@ def test_readyz_names_redis_cache_and_broker_when_down(client, settings, monkeyp
     assert body["checks"]["cache"] != "ok"
 
 
+@pytest.mark.slow  # a Django process of its own
 def test_readyz_names_the_database_when_down(tmp_path):
     # a separate process whose DATABASE_URL points at a port where no PostgreSQL listens
     script = (

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test runs manage.py, python or make
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCAL = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/dgt_readme", "REDIS_URL": "redis://127.0.0.1:6379/0"}
 SHOW = ("import django, hashlib; django.setup(); from django.conf import settings as s; "

@@ -1,22 +1,21 @@
 """`GET /api/admin/queues`: admin only; per queue waiting/active/scheduled/completed/failed and the
 outbox counts, from the broker, worker inspection and django-celery-results."""
 import os
-import subprocess
 import sys
 import time
-from urllib.parse import quote
 from datetime import timedelta
 
 import pytest
 from celery import current_app
-from django.conf import settings
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from accounts.models import Role
 from ops.monitoring import queues as queues_module
-from ops.monitoring.queues import queues_overview
+from ops.monitoring.queues import KeptBrokerProbe, queues_overview
 from outbox.models import EventOutbox, OutboxStatus
+
+from ..servers import free_port, private_redis, process, services_env
 
 pytestmark = pytest.mark.django_db
 URL = "/api/admin/queues"
@@ -138,54 +137,45 @@ def test_waiting_reads_the_redis_broker(settings):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_with_a_real_worker(settings, tmp_path):
     # given a real worker (on the test database) consuming a queue of this test's own
     queue = f"dgt_i16_e2e_{os.getpid()}"
     settings.QUEUES = [queue]
-    db = settings.DATABASES["default"]
-    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
-    env = {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "DEBUG": "1", "DGT_TESTING": "0", "CELERY_TASK_ALWAYS_EAGER": "0"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dgt", "worker", "-Q", queue, "-n", f"{queue}@%h", "--concurrency", "1",
-         "--pool", "solo", "-l", "warning"],
-        env=env, cwd=settings.BASE_DIR, stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT,
-    )
+    env = services_env(DEBUG="1", CELERY_TASK_ALWAYS_EAGER="0")
+    worker_args = [sys.executable, "-m", "celery", "-A", "dgt", "worker", "-Q", queue, "-n", f"{queue}@%h",
+                   "--concurrency", "1", "--pool", "solo", "-l", "warning"]
     try:
-        deadline = time.monotonic() + 60
-        while f"{queue}@" not in " ".join(current_app.control.inspect(timeout=1).ping() or {}):
-            assert worker.poll() is None and time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
-        # when it runs two tasks
-        for i in range(2):
-            current_app.send_task("listings.tasks.search_upsert", kwargs={"listing_id": 10_000 + i}, queue=queue)
-        while TaskResult.objects.filter(task_name="listings.tasks.search_upsert", status="SUCCESS").count() < 2:
-            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
-            time.sleep(0.2)
-        # then the overview lists the worker, nothing waiting, two completed (search_upsert's own queue
-        # by routing is `search`; this run sent them elsewhere, so count them under `search`)
-        settings.QUEUES = [queue, "search"]
-        body = queues_overview()
-        assert any(w.startswith(f"{queue}@") for w in body["workers"])
-        assert body["queues"][queue]["waiting"] == 0 and body["queues"][queue]["active"] == 0
-        assert body["queues"]["search"]["completed"] == 2
-        assert body["errors"] == {}
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        with process(worker_args, env, tmp_path / "worker.log") as worker:
+            deadline = time.monotonic() + 60
+            while f"{queue}@" not in " ".join(current_app.control.inspect(timeout=1).ping() or {}):
+                assert worker.poll() is None and time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+            # when it runs two tasks
+            for i in range(2):
+                current_app.send_task("listings.tasks.search_upsert", kwargs={"listing_id": 10_000 + i}, queue=queue)
+            while TaskResult.objects.filter(task_name="listings.tasks.search_upsert", status="SUCCESS").count() < 2:
+                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                time.sleep(0.2)
+            # then the overview lists the worker, nothing waiting, two completed (search_upsert's own queue
+            # by routing is `search`; this run sent them elsewhere, so count them under `search`)
+            settings.QUEUES = [queue, "search"]
+            body = queues_overview()
+            assert any(w.startswith(f"{queue}@") for w in body["workers"])
+            assert body["queues"][queue]["waiting"] == 0 and body["queues"][queue]["active"] == 0
+            assert body["queues"]["search"]["completed"] == 2
+            assert body["errors"] == {}
+    finally:  # the worker has stopped
         with current_app.connection_for_write() as conn:
             conn.default_channel.queue_delete(queue)
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_kept_probe_reuses_one_connection_and_reconnects_after_the_broker_returns(monkeypatch, tmp_path):
     # given the dashboard's kept probe on a Redis broker of this test's own
-    from tests.ops.fault_servers import private_redis
-
-    from ops.monitoring.queues import KeptBrokerProbe
-
     queue = f"dgt_probe_{os.getpid()}"
-    with private_redis(tmp_path) as redis:
+    with private_redis(tmp_path, free_port(19820, 19840)) as redis:
         monkeypatch.setitem(current_app.conf, "broker_url", redis.url)
         probe = KeptBrokerProbe()
         try:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
-from core.breaker import reset_all
-
-from ..wallet_helpers import counts, post_refund, refund_body
+from ..wallet.helpers import counts, post_refund, refund_body
 
 DEAD_REDIS = "redis://127.0.0.1:19839/0"  # nothing listens there (this suite's private range)
 
-
-@pytest.fixture(autouse=True)
-def _closed_breakers():
-    reset_all()
-    yield
-    reset_all()
+pytestmark = pytest.mark.usefixtures("closed_breakers")
 
 
 @pytest.fixture

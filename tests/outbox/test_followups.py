@@ -14,14 +14,9 @@ from outbox.followups import DISPATCH_TASK, _task, followup_enqueue, followups_e
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from outbox.services import send_rows
 
-from ..factories import ListingFactory
+from ..listings.factories import ListingFactory
 
-
-@pytest.fixture(autouse=True)
-def _closed_breakers():
-    reset_all()
-    yield
-    reset_all()
+pytestmark = pytest.mark.usefixtures("closed_breakers")
 
 
 @pytest.fixture

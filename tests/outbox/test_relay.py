@@ -18,7 +18,6 @@ from outbox.relay import backoff_seconds, outbox_purge, relay_pass, relay_run
 from outbox.services import publish
 from outbox.tasks import outbox_purge_run, outbox_relay_run
 
-from ..outbox_fixtures import layer_down  # noqa: F401
 
 
 def _publish(n: int, group: str = "user.1") -> list[int]:

@@ -12,7 +12,6 @@ from outbox.loop import RelayLoop
 from outbox.models import EventOutbox, OutboxStatus
 from outbox.services import publish
 
-from ..outbox_fixtures import layer_down  # noqa: F401 (fixture)
 
 
 @pytest.mark.django_db(transaction=True)

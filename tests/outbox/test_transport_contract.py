@@ -34,7 +34,8 @@ def test_group_channel_names_shards_and_buffers_match_the_layer():
 
 
 def test_no_other_module_reads_channels_redis():
+    # Parts below ROOT: the checkout's own folder may be called "tests" (a worktree).
     users = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("*/**/*.py")
-                   if ".venv" not in p.parts and "tests" not in p.parts and "bench" not in p.parts
+                   if not {".venv", "tests", "bench"} & set(p.relative_to(ROOT).parts)
                    and re.search(r"^\s*(from|import) channels_redis", p.read_text(), re.M))
     assert users == ["outbox/transport.py"]

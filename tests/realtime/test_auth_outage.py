@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 from socketio.exceptions import ConnectionRefusedError
 
 from accounts.tokens import access_token_for
-from dgt.asgi import application
 from realtime import consumers
 from realtime.consumers import CLOSE_UNAUTHENTICATED, CLOSE_UNAVAILABLE
 from realtime.socketio import auth as sio_auth
 from realtime.socketio.server import SERVER_ERROR, build_server
+
+from .communicator import ws_close_code, ws_open
 
 
 def _database_down(*args, **kwargs):
@@ -22,15 +22,9 @@ def _database_down(*args, **kwargs):
 
 
 async def _close_code(headers) -> int:
-    comm = WebsocketCommunicator(application, "/ws/events/", headers=headers)
-    try:
-        connected, _ = await comm.connect(timeout=5)
-        assert connected
-        message = await comm.receive_output(timeout=5)
-        assert message["type"] == "websocket.close", message
-        return message["code"]
-    finally:
-        await comm.disconnect()
+    async with ws_open(headers=headers) as (comm, accepted):
+        assert accepted
+        return await ws_close_code(comm, timeout=5)
 
 
 @pytest.mark.django_db(transaction=True)

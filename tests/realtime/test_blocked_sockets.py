@@ -6,41 +6,20 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from accounts import services
-from accounts.tokens import token_pair_for
-from dgt.asgi import application
+from accounts.tokens import access_token_for
 from outbox.services import GROUP_ADMIN, publish
+
+from .communicator import ws_close_code, ws_connect, ws_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _connect(user) -> WebsocketCommunicator:
-    token = (await database_sync_to_async(token_pair_for)(user))["access"]
-    comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())])
-    connected, _ = await comm.connect()
-    assert connected
-    ready = json.loads(await comm.receive_from(timeout=5))
-    assert ready["type"] == "ready"
-    return comm, ready
-
-
-async def _next_close(comm) -> dict:
-    """The socket's close, skipping frames sent before it (e.g. `admin.stats` on admin sockets)."""
-    while True:
-        output = await comm.receive_output(timeout=5)
-        if output["type"] == "websocket.close":
-            return output
-
-
 def test_socket_joins_public_group(seller, moderator):
     async def run():
-        comm, ready = await _connect(seller)
-        mod, mod_ready = await _connect(moderator)
-        await comm.disconnect()
-        await mod.disconnect()
-        return ready, mod_ready
+        async with ws_connect(seller) as (_, ready), ws_connect(moderator) as (_, mod_ready):
+            return ready, mod_ready
 
     ready, mod_ready = async_to_sync(run)()
     assert ready["groups"] == [f"user.{ready['userId']}", "public"]
@@ -49,17 +28,15 @@ def test_socket_joins_public_group(seller, moderator):
 
 def test_blocked_users_socket_closes_with_4003(admin_user, seller, buyer):
     async def run():
-        comm, _ = await _connect(seller)
-        bystander, _ = await _connect(buyer)
-        await database_sync_to_async(services.user_block)(user_id=seller.pk, actor=admin_user, reason="spam")
-        # Generous timeout: no timed assertions in tests (measured by hand: ~0.1 s, see docs).
-        closed = await _next_close(comm)
-        bystander_quiet = await bystander.receive_nothing(timeout=0.3)
-        await bystander.disconnect()
+        async with ws_connect(seller) as (comm, _), ws_connect(buyer) as (bystander, _):
+            await database_sync_to_async(services.user_block)(user_id=seller.pk, actor=admin_user, reason="spam")
+            # Generous timeout: no timed assertions in tests (measured by hand: ~0.1 s, see docs).
+            closed = await ws_close_code(comm, timeout=5)
+            bystander_quiet = await bystander.receive_nothing(timeout=0.3)
         return closed, bystander_quiet
 
     closed, bystander_quiet = async_to_sync(run)()
-    assert closed == {"type": "websocket.close", "code": 4003}
+    assert closed == 4003
     assert bystander_quiet  # another user's socket stays open and gets nothing
 
 
@@ -67,10 +44,8 @@ def test_blocked_user_cannot_reconnect(admin_user, seller):
     services.user_block(user_id=seller.pk, actor=admin_user, reason="spam")
 
     async def run():
-        token = (await database_sync_to_async(token_pair_for)(seller))["access"]
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())])
-        await comm.connect()
-        return await comm.receive_output(timeout=5)
+        async with ws_open(headers=[(b"authorization", f"Bearer {access_token_for(seller)}".encode())]) as (comm, _):
+            return await comm.receive_output(timeout=5)
 
     assert async_to_sync(run)() == {"type": "websocket.close", "code": 4003}
 
@@ -90,28 +65,25 @@ def test_demoted_moderator_stops_receiving_admin_frames(admin_user, moderator, m
         publish(channel="admin.alert", groups=[GROUP_ADMIN], data={"n": n})
 
     async def run():
-        demoted, _ = await _connect(moderator)
-        staying, _ = await _connect(other_mod)
-        await database_sync_to_async(admin_alert)(1)
-        before = await _next_event(demoted, "admin.alert")
-        await _next_event(staying, "admin.alert")
+        async with ws_connect(moderator) as (demoted, _), ws_connect(other_mod) as (staying, _):
+            await database_sync_to_async(admin_alert)(1)
+            before = await _next_event(demoted, "admin.alert")
+            await _next_event(staying, "admin.alert")
 
-        await database_sync_to_async(services.user_role_set)(user_id=moderator.pk, actor=admin_user, role="user")
-        closed = await _next_close(demoted)
-        await database_sync_to_async(admin_alert)(2)
-        after_for_staying = await _next_event(staying, "admin.alert")
-        await staying.disconnect()
+            await database_sync_to_async(services.user_role_set)(user_id=moderator.pk, actor=admin_user, role="user")
+            closed = await ws_close_code(demoted, timeout=5)
+            await database_sync_to_async(admin_alert)(2)
+            after_for_staying = await _next_event(staying, "admin.alert")
 
         # Reconnecting, the demoted user joins only their own groups and gets no admin frames.
-        again, ready = await _connect(moderator)
-        await database_sync_to_async(admin_alert)(3)
-        nothing = await again.receive_nothing(timeout=0.3)
-        await again.disconnect()
+        async with ws_connect(moderator) as (again, ready):
+            await database_sync_to_async(admin_alert)(3)
+            nothing = await again.receive_nothing(timeout=0.3)
         return before, closed, after_for_staying, ready, nothing
 
     before, closed, after_for_staying, ready, nothing = async_to_sync(run)()
     assert before["channel"] == "admin.alert" and before["data"] == {"n": 1}
-    assert closed == {"type": "websocket.close", "code": 4003}
+    assert closed == 4003
     assert after_for_staying["data"] == {"n": 2}
     assert "admin" not in ready["groups"]
     assert nothing
@@ -122,15 +94,9 @@ def test_session_socket_of_a_blocked_admin_user_is_not_authenticated(client, adm
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
 
     async def connect_and_ping():
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"cookie", cookie)])
-        try:
-            await comm.connect()
+        async with ws_open(headers=[(b"cookie", cookie)]) as (comm, _):
             await comm.send_to(text_data=json.dumps({"type": "ping"}))
             return await comm.receive_output(timeout=5)
-        finally:
-            # An open socket keeps its consumer (and its database connection) alive after the
-            # test: on SQLite the next test then fails with "database table is locked".
-            await comm.disconnect()
 
     first = async_to_sync(connect_and_ping)()
     assert first["type"] == "websocket.send" and json.loads(first["text"])["type"] == "ready"

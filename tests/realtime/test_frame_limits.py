@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 
 import psutil
 import pytest
 from django.db import connection
 
 from accounts.tokens import access_token_for
-from tests.outbox_servers import free_port, services_env
-from tests.realtime.rawws import RawSocket
-from tests.realtime.procfile_servers import makefile_daphne_limits, server_process
+from ..servers import embedded_env, free_port, makefile_daphne_limits, procfile_command, procfile_server, services_env
+from .rawws import RawSocket
 
 SERVERS = ["uvicorn", "daphne"]
 # How each server refuses a frame over 64 KB: uvicorn (websockets) sends close 1009; daphne
@@ -28,13 +26,6 @@ SERVERS = ["uvicorn", "daphne"]
 REFUSAL = {"uvicorn": 1009, "daphne": "dropped"}
 FIFTEEN_MIB = 15 * 2**20
 TOO_BIG = 4009  # realtime.consumers.CLOSE_TOO_BIG
-
-
-def _embedded_env(tmp_path) -> dict:
-    """A server in embedded mode on an empty SQLite file: enough for everything before auth."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(SQLITE_PATH=str(tmp_path / "empty.sqlite3"), OUTBOX_EMBEDDED_RELAY_SECONDS="0", DEBUG="1")
-    return env
 
 
 def _rss(pid: int) -> int:
@@ -60,18 +51,19 @@ def _attack(port: int) -> int | str:
 
 def test_daphne_flags_are_make_runs():
     """Procfile.dev's daphne carries the same frame limits as `make run` (DAPHNE_WS_LIMITS)."""
-    from tests.realtime.procfile_servers import command
-
     limits = makefile_daphne_limits()
     assert limits == "--websocket-max-message-size 65536 --websocket-max-frame-size 65536"
-    assert limits in command("daphne", 1)
-    assert "--ws-max-size 65536" in command("uvicorn", 1)
+    assert limits in procfile_command("daphne", 1)
+    assert "--ws-max-size 65536" in procfile_command("uvicorn", 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", SERVERS)
 def test_frames_before_auth(server, tmp_path):
     port = free_port(19560)
-    with server_process(server, port, _embedded_env(tmp_path), tmp_path / "server.log") as proc:
+    # Embedded mode on an empty SQLite file: enough for everything before auth.
+    env = embedded_env(tmp_path, OUTBOX_EMBEDDED_RELAY_SECONDS="0")
+    with procfile_server(server, port, env, tmp_path / "server.log") as proc:
         # a 3.9 KB auth frame is read (its token is bad: 4001)
         ws = RawSocket(port)
         ws.send_text(json.dumps({"type": "auth", "token": "x" * 3900}))
@@ -110,12 +102,13 @@ def test_frames_before_auth(server, tmp_path):
 
 @pytest.mark.services
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("server", SERVERS)
 def test_after_auth_64kb_is_the_limit(server, seller, tmp_path):
     port = free_port(19560)
     connection.close()
-    with server_process(server, port, services_env(), tmp_path / "server.log"):
+    with procfile_server(server, port, services_env(), tmp_path / "server.log"):
         ws = RawSocket(port, headers={"Authorization": f"Bearer {access_token_for(seller)}"})
         assert json.loads(ws.recv_frame()[1])["type"] == "ready"
         # a 60 KB frame after auth is read and answered
@@ -132,23 +125,20 @@ def test_consumer_limits_apply_without_server_flags(seller, settings):
     """The consumer's own check (servers without a frame limit, e.g. the test communicator):
     over WS_PREAUTH_MAX_BYTES before auth and over WS_MAX_BYTES after it close with 4009."""
     from asgiref.sync import async_to_sync
-    from channels.testing import WebsocketCommunicator
 
-    from dgt.asgi import application
-    from tests.wsutil import ws_connect, ws_frames
+    from .communicator import ws_connect, ws_frames
 
     settings.WS_MAX_BYTES = 1000
 
     async def scenario():
-        anon = WebsocketCommunicator(application, "/ws/events/")
-        assert (await anon.connect(timeout=5))[0]
-        await anon.send_to(text_data=json.dumps({"type": "auth", "token": "x" * 5000}))
-        before_auth = await ws_frames(anon)
-        comm, ready = await ws_connect(seller)
-        await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 900}))
-        small = await ws_frames(comm)
-        await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 1100}))
-        big = await ws_frames(comm)
+        async with ws_connect() as (anon, _):
+            await anon.send_to(text_data=json.dumps({"type": "auth", "token": "x" * 5000}))
+            before_auth = await ws_frames(anon)
+        async with ws_connect(seller) as (comm, ready):
+            await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 900}))
+            small = await ws_frames(comm)
+            await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 1100}))
+            big = await ws_frames(comm)
         return before_auth, ready, small, big
 
     before_auth, ready, small, big = async_to_sync(scenario)()

@@ -7,13 +7,12 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from accounts.tokens import access_token_for
-from dgt.asgi import application
 from outbox.services import publish, user_group
-from tests.wsutil import ws_frames
+
+from .communicator import ws_frames, ws_open
 
 
 @database_sync_to_async
@@ -34,17 +33,16 @@ def test_resume_at_connect_replays_before_live_frames(seller, buyer, how):
         await _emit(user_group(buyer.pk), 2)  # someone else's: never replayed here
         token = access_token_for(seller)
         if how == "query":
-            comm = WebsocketCommunicator(application, f"/ws/events/?after={seen}",
-                                         headers=[(b"authorization", f"Bearer {token}".encode())])
-            assert (await comm.connect(timeout=5))[0]
+            socket = ws_open(f"/ws/events/?after={seen}", headers=[(b"authorization", f"Bearer {token}".encode())])
         else:
-            comm = WebsocketCommunicator(application, "/ws/events/")
-            assert (await comm.connect(timeout=5))[0]
-            await comm.send_to(text_data=json.dumps({"type": "auth", "token": token, "after": seen}))
-        replay = await ws_frames(comm)
-        live = await _emit(user_group(seller.pk), 1)
-        after = await ws_frames(comm)
-        await comm.disconnect()
+            socket = ws_open()
+        async with socket as (comm, accepted):
+            assert accepted
+            if how == "auth_frame":
+                await comm.send_to(text_data=json.dumps({"type": "auth", "token": token, "after": seen}))
+            replay = await ws_frames(comm)
+            live = await _emit(user_group(seller.pk), 1)
+            after = await ws_frames(comm)
         return missed, replay, live, after
 
     missed, replay, live, after = async_to_sync(scenario)()
@@ -58,12 +56,10 @@ def test_resume_at_connect_replays_before_live_frames(seller, buyer, how):
 def test_bad_after_at_connect_is_an_error_frame_and_no_replay(seller):
     async def scenario():
         await _emit(user_group(seller.pk), 2)
-        comm = WebsocketCommunicator(application, "/ws/events/?after=-3",
-                                     headers=[(b"authorization", f"Bearer {access_token_for(seller)}".encode())])
-        assert (await comm.connect(timeout=5))[0]
-        frames = await ws_frames(comm)
-        await comm.disconnect()
-        return frames
+        headers = [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]
+        async with ws_open("/ws/events/?after=-3", headers=headers) as (comm, accepted):
+            assert accepted
+            return await ws_frames(comm)
 
     frames = async_to_sync(scenario)()
     assert [f["type"] for f in frames] == ["ready", "error"]

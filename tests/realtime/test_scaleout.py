@@ -14,7 +14,7 @@ from accounts.tokens import access_token_for
 from outbox.control import sockets_recheck
 from outbox.services import GROUP_ADMIN, publish, user_group
 
-from ..outbox_servers import daphne, free_port, services_env
+from ..servers import daphne, free_port, services_env
 
 pytestmark = pytest.mark.slow
 

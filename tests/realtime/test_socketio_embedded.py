@@ -2,19 +2,15 @@
 by the real npm socket.io-client v4 (docs/realtime.md, "Socket.IO clients")."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import jwt
 import pytest
 
-from .servers import PASSWORD, ROOT, api, daphne, free_port
+from ..servers import daphne, demo_token, embedded_env, free_port, http_json, manage
 from .sio import node_harness, node_ready
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 JWT_SECRET = "sio-embedded-test-secret-0123456789abcdef"
 
 
@@ -23,32 +19,28 @@ def server(tmp_path_factory):
     """One daphne in embedded mode with the demo data; tokens of the demo users."""
     node_ready()
     tmp = tmp_path_factory.mktemp("sio")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "DGT_TESTING", "CELERY_BROKER_URL", "CHANNEL_PREFIX")}
-    env.update(DEBUG="1", SQLITE_PATH=str(tmp / "dgt.sqlite3"), JWT_SECRET=JWT_SECRET, STATIC_ROOT=str(tmp / "static"))
-    for args in (["migrate", "--noinput"], ["demo_data", "--quiet"]):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=180)
-        assert done.returncode == 0, done.stderr
-    port = free_port()
+    env = embedded_env(tmp, JWT_SECRET=JWT_SECRET)
+    manage(env, "migrate", "--noinput")
+    manage(env, "demo_data", "--quiet")
+    port = free_port(19720, 19760)
     base = f"http://127.0.0.1:{port}"
     with daphne(port, env, tmp / "daphne.log"):
-        tokens = {name: api(base, "/api/auth/token", {"username": name, "password": PASSWORD})[1]["access"]
-                  for name in ("seller", "moderator", "admin", "buyer")}
+        tokens = {name: demo_token(base, name) for name in ("seller", "moderator", "admin", "buyer")}
         yield {"base": base, "tokens": tokens}
 
 
 def _new_listing(server) -> int:
-    status, body = api(server["base"], "/api/listings", {"title": "Desk lamp", "description": "brass",
-                                                         "category": "electronics", "price": "450.00"},
-                       token=server["tokens"]["seller"])
+    status, body, _ = http_json(server["base"] + "/api/listings", {"title": "Desk lamp", "description": "brass",
+                                                                   "category": "electronics", "price": "450.00"},
+                                token=server["tokens"]["seller"])
     assert status == 201, body
     return body["id"]
 
 
 def _approve(server, listing_id: int, request_id: str = "") -> None:
-    status, body = api(server["base"], f"/api/listings/{listing_id}/approve", {"reason": "ok"},
-                       token=server["tokens"]["moderator"], request_id=request_id or None)
+    status, body, _ = http_json(server["base"] + f"/api/listings/{listing_id}/approve", {"reason": "ok"},
+                                token=server["tokens"]["moderator"],
+                                headers={"X-Request-ID": request_id} if request_id else None)
     assert status == 200, body
 
 
@@ -95,12 +87,7 @@ def test_refusals_are_the_node_guides_messages(server):
 
 def test_a_foreign_origin_is_refused_as_on_ws_events(server):
     def handshake(origin):
-        req = urllib.request.Request(server["base"] + "/socket.io/?EIO=4&transport=polling", headers={"Origin": origin})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
+        return http_json(server["base"] + "/socket.io/?EIO=4&transport=polling", headers={"Origin": origin})[0]
 
     assert handshake("https://evil.example") == 400
     assert handshake(server["base"]) == 200
@@ -128,17 +115,18 @@ def test_token_in_the_url_is_not_read(server):
 
 
 def test_block_disconnects_at_once(server):
+    base, tokens = server["base"], server["tokens"]
     with node_harness() as h:
-        h.send(cmd="open", name="buyer", url=server["base"], token=server["tokens"]["buyer"])
+        h.send(cmd="open", name="buyer", url=base, token=tokens["buyer"])
         h.wait_connect("buyer")
-        status, me = api(server["base"], "/api/me", token=server["tokens"]["buyer"])
-        status, body = api(server["base"], f"/api/admin/users/{me['id']}/block", {"reason": "spam"},
-                           token=server["tokens"]["admin"])
+        _, me, _ = http_json(f"{base}/api/me", token=tokens["buyer"])
+        status, body, _ = http_json(f"{base}/api/admin/users/{me['id']}/block", {"reason": "spam"},
+                                    token=tokens["admin"])
         assert status == 200, body
         assert h.wait(lambda r: r.get("ev") == "disconnect")["reason"] == "io server disconnect"
         h.send(cmd="reconnect", name="buyer")
         assert h.wait(lambda r: r.get("ev") == "connect_error")["message"] == "Invalid token"
-    api(server["base"], f"/api/admin/users/{me['id']}/unblock", {"reason": "ok"}, token=server["tokens"]["admin"])
+    http_json(f"{base}/api/admin/users/{me['id']}/unblock", {"reason": "ok"}, token=tokens["admin"])
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
@@ -189,12 +177,13 @@ def test_losing_the_moderator_role_leaves_admin_and_keeps_the_socket(server):
     """The demoted moderator owns two listings: each approval writes the owner's row, then the
     `admin` row. Events reach a socket in id order, so receiving the second owner row without the
     admin row between proves the socket left `admin`."""
-    tokens = server["tokens"]
-    _, me = api(server["base"], "/api/me", token=tokens["moderator"])
+    base, tokens = server["base"], server["tokens"]
+    _, me, _ = http_json(f"{base}/api/me", token=tokens["moderator"])
     owned = []
     for title in ("Bookshelf", "Armchair"):
-        status, body = api(server["base"], "/api/listings", {"title": title, "description": "teak", "category": "furniture",
-                                                             "price": "900.00"}, token=tokens["moderator"])
+        status, body, _ = http_json(f"{base}/api/listings", {"title": title, "description": "teak",
+                                                             "category": "furniture", "price": "900.00"},
+                                    token=tokens["moderator"])
         assert status == 201, body
         owned.append(body["id"])
     with node_harness() as h:
@@ -203,18 +192,18 @@ def test_losing_the_moderator_role_leaves_admin_and_keeps_the_socket(server):
         h.wait_events("mod", "admin.stats", 1)  # in `admin` before the demotion
         h.wait_connect("adm")
         try:
-            status, body = api(server["base"], f"/api/admin/users/{me['id']}/role", {"role": "user", "reason": "rotation"},
-                               token=tokens["admin"])
+            status, body, _ = http_json(f"{base}/api/admin/users/{me['id']}/role",
+                                        {"role": "user", "reason": "rotation"}, token=tokens["admin"])
             assert status == 200, body
             for listing_id in owned:
-                status, body = api(server["base"], f"/api/listings/{listing_id}/approve", {"reason": "ok"},
-                                   token=tokens["admin"])
+                status, body, _ = http_json(f"{base}/api/listings/{listing_id}/approve", {"reason": "ok"},
+                                            token=tokens["admin"])
                 assert status == 200, body
             mod_events = h.wait_events("mod", "listings.update", 2)
             adm_events = h.wait_events("adm", "listings.update", 2)
         finally:
-            api(server["base"], f"/api/admin/users/{me['id']}/role", {"role": "moderator", "reason": "back"},
-                token=tokens["admin"])
+            http_json(f"{base}/api/admin/users/{me['id']}/role", {"role": "moderator", "reason": "back"},
+                      token=tokens["admin"])
     mod_ids = [e["args"][1]["id"] for e in mod_events]
     adm_ids = [e["args"][1]["id"] for e in adm_events]
     assert _listing_ids(mod_events) == owned == _listing_ids(adm_events)

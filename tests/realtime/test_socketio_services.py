@@ -10,24 +10,23 @@ import pytest
 from accounts.services import user_block
 from accounts.tokens import access_token_for
 from listings.services import listing_approve
-from tests.factories import ListingFactory
-from tests.outbox_servers import services_env
 
-from .servers import free_port, uvicorn
+from ..listings.factories import ListingFactory
+from ..servers import free_port, procfile_server, services_env
 from .sio import node_harness
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.fixture
 def ws_processes(transactional_db, tmp_path):
     """Two uvicorn ws processes on the test database, the same Redis and channel prefix."""
     env = services_env(WS_RECHECK_SECONDS="0")
-    ports = [free_port(), 0]
-    ports[1] = free_port(ports[0] + 1)
+    ports = [free_port(19720, 19760), 0]
+    ports[1] = free_port(ports[0] + 1, 19760)
     with ExitStack() as stack:
         for n, port in enumerate(ports):
-            stack.enter_context(uvicorn(port, env, tmp_path / f"ws{n}.log"))
+            stack.enter_context(procfile_server("uvicorn", port, env, tmp_path / f"ws{n}.log"))
         yield {"urls": [f"http://127.0.0.1:{p}" for p in ports], "env": env, "ports": ports, "logs": tmp_path}
 
 
@@ -64,10 +63,10 @@ def test_server_restart_while_events_are_published_recovers_them_all(transaction
     a new process (no state shared with the first) answers its reconnect with the same pid."""
     listings = [ListingFactory(owner=seller) for _ in range(4)]
     env = services_env(WS_RECHECK_SECONDS="0")
-    port = free_port()
+    port = free_port(19720, 19760)
     url = f"http://127.0.0.1:{port}"
     with node_harness() as h:
-        with uvicorn(port, env, tmp_path / "first.log"):
+        with procfile_server("uvicorn", port, env, tmp_path / "first.log"):
             h.send(cmd="open", name="s", url=url, token=access_token_for(seller))
             assert h.wait_connect("s")["recovered"] is False
             _approve(listings[0], moderator)
@@ -75,7 +74,7 @@ def test_server_restart_while_events_are_published_recovers_them_all(transaction
         h.wait(lambda r: r.get("ev") == "disconnect")
         for listing in listings[1:]:
             _approve(listing, moderator)
-        with uvicorn(port, env, tmp_path / "second.log"):
+        with procfile_server("uvicorn", port, env, tmp_path / "second.log"):
             assert h.wait_connect("s", 2)["recovered"] is True
             events = h.wait_events("s", "listings.update", 4)
     assert [e["args"][0]["id"] for e in events] == [x.pk for x in listings]

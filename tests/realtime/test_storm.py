@@ -19,14 +19,15 @@ from django.db import connection, transaction
 from accounts.models import User
 from accounts.tokens import access_token_for
 from outbox.services import publish, user_group
-from tests.outbox_servers import free_port, services_env
-from tests.realtime.procfile_servers import command, server_process, stop
+
+from ..accounts.factories import UserFactory
+from ..servers import free_port, procfile_command, procfile_server, services_env, stop
 
 SOCKETS = 300
 
 
 def _pool_bound() -> int:
-    return int(re.search(r"DB_POOL_MAX_SIZE=\$\{\w+:-(\d+)\}", command("uvicorn", 1)).group(1))
+    return int(re.search(r"DB_POOL_MAX_SIZE=\$\{\w+:-(\d+)\}", procfile_command("uvicorn", 1)).group(1))
 
 
 class PgWatch:
@@ -105,11 +106,13 @@ def _publish(users: list[User], n: int, sent: list, rnd: random.Random) -> None:
         connection.close()  # this worker thread's connection: the test holds one at a time
 
 
+@pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
-    users = User.objects.bulk_create([User(username=f"storm{i}", password="!") for i in range(SOCKETS)])
+    # Built (unusable passwords: no hashing) and inserted in one statement.
+    User.objects.bulk_create([UserFactory.build(username=f"storm{i}", password=None) for i in range(SOCKETS)])
     users = list(User.objects.filter(username__startswith="storm").order_by("id"))
     port = free_port(19560)
     url = f"ws://127.0.0.1:{port}/ws/events/"
@@ -121,7 +124,7 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
     ref: dict = {}
     connection.close()
 
-    with server_process("uvicorn", port, env, tmp_path / "ws-1.log") as first:
+    with procfile_server("uvicorn", port, env, tmp_path / "ws-1.log") as first:
         ref["proc"] = first
         watch = PgWatch(ref, dbname)
         watch.thread.start()
@@ -141,7 +144,7 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
             # when the ws process stops, events keep being published, and it starts again
             await asyncio.to_thread(stop, first)
             await asyncio.to_thread(_publish, users, 20, sent, rnd)
-            second_cm = server_process("uvicorn", port, env, tmp_path / "ws-2.log")
+            second_cm = procfile_server("uvicorn", port, env, tmp_path / "ws-2.log")
             ref["proc"] = await asyncio.to_thread(second_cm.__enter__)
             publisher = asyncio.ensure_future(asyncio.to_thread(_publish, users, 20, sent, rnd))
             # then every socket comes back and resumes (a bound against a hang, not a timing)

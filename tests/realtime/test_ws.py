@@ -9,7 +9,6 @@ import jwt
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +19,7 @@ from outbox.transport import DROPS
 from outbox.models import EventOutbox
 from outbox.services import publish, user_group
 
-from ..outbox_fixtures import frames_until_quiet, next_close, open_socket
+from .communicator import ws_close_code, ws_connect, ws_frames, ws_open
 
 
 def _run(fn):
@@ -49,21 +48,19 @@ def _events(frames):
 @pytest.mark.django_db(transaction=True)
 def test_resume_replays_exactly_the_users_missed_events_then_live(seller, buyer):
     async def scenario():
-        comm, _ = await open_socket(seller)
-        [seen] = await _emit(user_group(seller.pk))
-        first = await frames_until_quiet(comm)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, _):
+            [seen] = await _emit(user_group(seller.pk))
+            first = await ws_frames(comm)
         # Offline: 3 events for the seller, 2 for someone else.
         missed = []
         for _ in range(3):
             missed += await _emit(user_group(seller.pk))
             await _emit(user_group(buyer.pk))
-        comm, _ = await open_socket(seller)
-        await comm.send_json_to({"type": "resume", "after": seen})
-        replay = await frames_until_quiet(comm)
-        live = await _emit(user_group(seller.pk))
-        after = await frames_until_quiet(comm)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, _):
+            await comm.send_json_to({"type": "resume", "after": seen})
+            replay = await ws_frames(comm)
+            live = await _emit(user_group(seller.pk))
+            after = await ws_frames(comm)
         return seen, first, missed, replay, live, after
 
     seen, first, missed, replay, live, after = _run(scenario)
@@ -79,17 +76,17 @@ def test_resume_does_not_send_a_live_frame_twice(seller, monkeypatch):
     """A row committed while the socket was offline but relayed after it reconnected arrives
     both from the replay and live: the socket writes it once."""
     async def scenario():
-        comm, _ = await open_socket(seller)
-        with monkeypatch.context() as mp:  # the after-commit send never happens (process died)
-            mp.setattr("outbox.services.send_rows", lambda rows: 0)
-            ids = await _emit(user_group(seller.pk), 2)
-        await database_sync_to_async(EventOutbox.objects.filter(id__in=ids).update)(next_attempt_at=timezone.now())
-        await comm.send_json_to({"type": "resume", "after": 0})
-        replay = await frames_until_quiet(comm)
         from outbox.relay import relay_run
-        stats = await database_sync_to_async(relay_run)()
-        live = await frames_until_quiet(comm)
-        await comm.disconnect()
+
+        async with ws_connect(seller) as (comm, _):
+            with monkeypatch.context() as mp:  # the after-commit send never happens (process died)
+                mp.setattr("outbox.services.send_rows", lambda rows: 0)
+                ids = await _emit(user_group(seller.pk), 2)
+            await database_sync_to_async(EventOutbox.objects.filter(id__in=ids).update)(next_attempt_at=timezone.now())
+            await comm.send_json_to({"type": "resume", "after": 0})
+            replay = await ws_frames(comm)
+            stats = await database_sync_to_async(relay_run)()
+            live = await ws_frames(comm)
         return ids, replay, stats, live
 
     ids, replay, stats, live = _run(scenario)
@@ -104,12 +101,11 @@ def test_resume_is_capped_at_resume_max_then_truncated(seller, settings):
 
     async def scenario():
         ids = await _emit_batch(user_group(seller.pk), 6)
-        comm, _ = await open_socket(seller)
-        await comm.send_json_to({"type": "resume", "after": ids[0] - 1})
-        first = await frames_until_quiet(comm)
-        await comm.send_json_to({"type": "resume", "after": first[-2]["lastId"]})
-        second = await frames_until_quiet(comm)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, _):
+            await comm.send_json_to({"type": "resume", "after": ids[0] - 1})
+            first = await ws_frames(comm)
+            await comm.send_json_to({"type": "resume", "after": first[-2]["lastId"]})
+            second = await ws_frames(comm)
         return ids, first, second
 
     ids, first, second = _run(scenario)
@@ -127,10 +123,9 @@ def test_resume_only_within_retention(seller, settings):
         [stale] = await _emit(user_group(seller.pk))
         await database_sync_to_async(EventOutbox.objects.filter(id=stale).update)(created_at=old)
         [fresh] = await _emit(user_group(seller.pk))
-        comm, _ = await open_socket(seller)
-        await comm.send_json_to({"type": "resume", "after": 0})
-        frames = await frames_until_quiet(comm)
-        await comm.disconnect()
+        async with ws_connect(seller) as (comm, _):
+            await comm.send_json_to({"type": "resume", "after": 0})
+            frames = await ws_frames(comm)
         return fresh, frames
 
     fresh, frames = _run(scenario)
@@ -141,16 +136,15 @@ def test_resume_only_within_retention(seller, settings):
 @pytest.mark.parametrize("after", ["7", -1, None, True])
 def test_bad_resume_is_an_error_frame(seller, after):
     async def scenario():
-        comm, _ = await open_socket(seller)
-        await comm.send_json_to({"type": "resume", "after": after})
-        frames = await frames_until_quiet(comm)
-        await comm.disconnect()
-        return frames
+        async with ws_connect(seller) as (comm, _):
+            await comm.send_json_to({"type": "resume", "after": after})
+            return await ws_frames(comm)
 
     [frame] = _run(scenario)
     assert frame["type"] == "error" and frame["code"] == "bad_frame"
 
 
+@pytest.mark.slow  # 300 events at one frame per 5 ms
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("backend", [
     "outbox.transport.CountingInMemoryChannelLayer",
@@ -186,19 +180,18 @@ def test_slow_consumer_gets_all_300_events_with_resume(seller, settings, backend
 
         published["event"] = asyncio.Event()
         app = URLRouter([path("ws/events/", SlowConsumer.as_asgi())])
-        comm, _ = await open_socket(seller, app=app)
-        drops_before = DROPS.count
-        ids = await _emit_batch(user_group(seller.pk), 300)
-        published["event"].set()
-        got = _events(await frames_until_quiet(comm, quiet=1.0))
-        dropped = DROPS.count - drops_before
-        while True:
-            await comm.send_json_to({"type": "resume", "after": got[-1] if got else 0})
-            frames = await frames_until_quiet(comm, quiet=1.0)
-            got += _events(frames)
-            if not any(f["type"] == "resume_truncated" for f in frames):
-                break
-        await comm.disconnect()
+        async with ws_connect(seller, app=app) as (comm, _):
+            drops_before = DROPS.count
+            ids = await _emit_batch(user_group(seller.pk), 300)
+            published["event"].set()
+            got = _events(await ws_frames(comm, quiet=1.0))
+            dropped = DROPS.count - drops_before
+            while True:
+                await comm.send_json_to({"type": "resume", "after": got[-1] if got else 0})
+                frames = await ws_frames(comm, quiet=1.0)
+                got += _events(frames)
+                if not any(f["type"] == "resume_truncated" for f in frames):
+                    break
         return ids, got, dropped
 
     assert application  # the real app is importable alongside the slow one
@@ -213,9 +206,8 @@ def test_token_expiry_closes_4001(seller):
                         "iat": int(time.time()), "exp": int(time.time()) + 2}, settings.JWT_SECRET, algorithm="HS256")
 
     async def scenario():
-        comm, ready = await open_socket(token=token)
-        code = await next_close(comm, timeout=10)
-        return ready, code
+        async with ws_connect(token=token) as (comm, ready):
+            return ready, await ws_close_code(comm)
 
     ready, code = _run(scenario)
     assert ready["type"] == "ready"
@@ -225,20 +217,16 @@ def test_token_expiry_closes_4001(seller):
 @pytest.mark.django_db(transaction=True)
 def test_block_closes_every_socket_of_the_user_4003(seller, buyer):
     async def scenario():
-        a, _ = await open_socket(seller)
-        b, _ = await open_socket(seller)
-        other, _ = await open_socket(buyer)
-
         @database_sync_to_async
         def block():
             with transaction.atomic():
                 type(seller).objects.filter(pk=seller.pk).update(blocked_at=timezone.now())
                 sockets_recheck(user_id=seller.pk)
 
-        await block()
-        codes = [await next_close(a), await next_close(b)]
-        still_open = await frames_until_quiet(other)
-        await other.disconnect()
+        async with ws_connect(seller) as (a, _), ws_connect(seller) as (b, _), ws_connect(buyer) as (other, _):
+            await block()
+            codes = [await ws_close_code(a), await ws_close_code(b)]
+            still_open = await ws_frames(other)
         return codes, still_open
 
     codes, still_open = _run(scenario)
@@ -252,9 +240,9 @@ def test_periodic_recheck_closes_a_demoted_moderator_4003(moderator, settings):
     settings.WS_RECHECK_SECONDS = 0.3
 
     async def scenario():
-        comm, ready = await open_socket(moderator)
-        await database_sync_to_async(type(moderator).objects.filter(pk=moderator.pk).update)(role=Role.USER)
-        return ready, await next_close(comm)
+        async with ws_connect(moderator) as (comm, ready):
+            await database_sync_to_async(type(moderator).objects.filter(pk=moderator.pk).update)(role=Role.USER)
+            return ready, await ws_close_code(comm)
 
     ready, code = _run(scenario)
     assert "admin" in ready["groups"]
@@ -263,17 +251,14 @@ def test_periodic_recheck_closes_a_demoted_moderator_4003(moderator, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_foreign_origin_refused_before_accept(seller):
-    from dgt.asgi import application
-
     async def scenario():
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"origin", b"https://evil.example")])
-        connected, code = await comm.connect(timeout=5)
-        ok = WebsocketCommunicator(application, "/ws/events/", headers=[(b"origin", b"http://localhost:8000")])
-        ok_connected, _ = await ok.connect(timeout=5)
-        await ok.disconnect()
-        return connected, code, ok_connected
+        async with ws_open(headers=[(b"origin", b"https://evil.example")]) as (_, connected):
+            pass
+        async with ws_open(headers=[(b"origin", b"http://localhost:8000")]) as (_, ok_connected):
+            pass
+        return connected, ok_connected
 
-    connected, code, ok_connected = _run(scenario)
+    connected, ok_connected = _run(scenario)
     # websocket.close before websocket.accept: the server answers the handshake with HTTP 403.
     assert connected is False
     assert ok_connected is True
@@ -285,12 +270,11 @@ def test_admin_socket_gets_stats_on_join_and_when_they_change(admin_user, seller
     from listings.services import listing_create
 
     async def scenario():
-        comm, _ = await open_socket(admin_user)
-        first = await comm.receive_json_from(timeout=5)
-        await database_sync_to_async(listing_create)(owner=seller, title="Desk", description="Oak", category="furniture",
-                                                     price="100.00")
-        frames = await frames_until_quiet(comm, quiet=0.8, skip_stats=False)
-        await comm.disconnect()
+        async with ws_connect(admin_user) as (comm, _):
+            first = await comm.receive_json_from(timeout=5)
+            await database_sync_to_async(listing_create)(owner=seller, title="Desk", description="Oak",
+                                                         category="furniture", price="100.00")
+            frames = await ws_frames(comm, quiet=0.8)
         return first, frames
 
     first, frames = _run(scenario)

@@ -6,12 +6,9 @@ import time
 import jwt
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from dgt.asgi import application
-
-from ..wsutil import ws_connect, ws_frames
+from .communicator import ws_connect, ws_frames, ws_open
 
 
 def _run(coro_fn):
@@ -21,9 +18,8 @@ def _run(coro_fn):
 @pytest.mark.django_db(transaction=True)
 def test_first_frame_auth_joins_user_group(seller):
     async def scenario():
-        comm, ready = await ws_connect(seller, first_frame=True)
-        await comm.disconnect()
-        return ready
+        async with ws_connect(seller, first_frame=True) as (_, ready):
+            return ready
 
     assert _run(scenario) == {"type": "ready", "userId": seller.pk, "groups": [f"user.{seller.pk}", "public"]}
 
@@ -31,9 +27,8 @@ def test_first_frame_auth_joins_user_group(seller):
 @pytest.mark.django_db(transaction=True)
 def test_moderator_joins_admin_group(moderator):
     async def scenario():
-        comm, ready = await ws_connect(moderator)
-        await comm.disconnect()
-        return ready
+        async with ws_connect(moderator) as (_, ready):
+            return ready
 
     assert _run(scenario)["groups"] == [f"user.{moderator.pk}", "public", "admin"]
 
@@ -44,11 +39,9 @@ def test_admin_session_authenticates(client, admin_user):
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
 
     async def scenario():
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"cookie", cookie)])
-        assert (await comm.connect())[0]
-        ready = await comm.receive_json_from(timeout=5)
-        await comm.disconnect()
-        return ready
+        async with ws_open(headers=[(b"cookie", cookie)]) as (comm, accepted):
+            assert accepted
+            return await comm.receive_json_from(timeout=5)
 
     assert _run(scenario)["userId"] == admin_user.pk
 
@@ -68,12 +61,11 @@ def test_admin_session_authenticates(client, admin_user):
 def test_bad_token_closes_4001(seller, token, how):
     async def scenario():
         headers = [(b"authorization", f"Bearer {token}".encode())] if how == "header" else []
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=headers)
-        assert (await comm.connect())[0]
-        if how == "frame":
-            await comm.send_json_to({"type": "auth", "token": token})
-        frames = await ws_frames(comm, quiet=2)
-        return frames
+        async with ws_open(headers=headers) as (comm, accepted):
+            assert accepted
+            if how == "frame":
+                await comm.send_json_to({"type": "auth", "token": token})
+            return await ws_frames(comm, quiet=2)
 
     assert _run(scenario) == [{"type": "_closed", "code": 4001}]
 
@@ -81,10 +73,9 @@ def test_bad_token_closes_4001(seller, token, how):
 @pytest.mark.django_db(transaction=True)
 def test_frames_before_auth_close_4001(seller):
     async def scenario():
-        comm = WebsocketCommunicator(application, "/ws/events/")
-        assert (await comm.connect())[0]
-        await comm.send_json_to({"type": "ping"})
-        return await ws_frames(comm, quiet=2)
+        async with ws_connect() as (comm, _):
+            await comm.send_json_to({"type": "ping"})
+            return await ws_frames(comm, quiet=2)
 
     assert _run(scenario) == [{"type": "_closed", "code": 4001}]
 
@@ -94,30 +85,17 @@ def test_no_auth_within_timeout_closes_4001(settings, seller):
     settings.WS_AUTH_TIMEOUT_SECONDS = 0.2
 
     async def scenario():
-        comm = WebsocketCommunicator(application, "/ws/events/")
-        assert (await comm.connect())[0]
-        return await ws_frames(comm, quiet=1.5)
+        async with ws_connect() as (comm, _):
+            return await ws_frames(comm, quiet=1.5)
 
     assert _run(scenario) == [{"type": "_closed", "code": 4001}]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_foreign_origin_is_refused_before_accept(seller):
-    async def scenario():
-        comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"origin", b"https://evil.example")])
-        connected, _ = await comm.connect()
-        return connected
-
-    assert _run(scenario) is False
-
-
-@pytest.mark.django_db(transaction=True)
 def test_ping_pong(seller):
     async def scenario():
-        comm, _ = await ws_connect(seller, headers=[(b"origin", b"http://127.0.0.1:8000")])
-        await comm.send_json_to({"type": "ping"})
-        pong = await comm.receive_json_from(timeout=3)
-        await comm.disconnect()
-        return pong
+        async with ws_connect(seller, headers=[(b"origin", b"http://127.0.0.1:8000")]) as (comm, _):
+            await comm.send_json_to({"type": "ping"})
+            return await comm.receive_json_from(timeout=3)
 
     assert _run(scenario) == {"type": "pong"}

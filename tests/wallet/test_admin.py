@@ -8,7 +8,7 @@ from accounts.models import Role
 from audit.models import AuditLog
 from wallet.models import Transaction, TransactionKind, Wallet
 
-from ..wallet_helpers import balance_of, charge, counts, fund
+from .helpers import balance_of, charge, counts, fund
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import Role
 from accounts.tokens import access_token_for
+from wallet.models import PayoutAccount, PayoutAccountStatus, TopupOrder, TopupStatus
 
-from ..wallet_helpers import payable
-from .helpers import ACCOUNTS_URL, BANK, TOPUPS_URL, create_topup, pay, snapshot
+from .helpers import ACCOUNTS_URL, BANK, TOPUPS_URL, create_topup, pay, payable, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,29 @@ def _client(user) -> APIClient:
     return client
 
 
+# The status of each call for a signed-in, unblocked user, and what it does to that user's rows
+# (`_own_rows`): reads change nothing; a top-up order or an account is the caller's own.
+ALLOWED = {"list topups": 200, "create topup": 201, "list accounts": 200, "add account": 201, "remove account": 200}
+EFFECT = {
+    "list topups": lambda before: before,
+    "create topup": lambda before: {**before, "topups": [TopupStatus.CREATED]},
+    "list accounts": lambda before: before,
+    "add account": lambda before: {**before, "accounts": [PayoutAccountStatus.ACTIVE]},
+    "remove account": lambda before: {**before, "accounts": [PayoutAccountStatus.REMOVED]},
+}
+
+
+def _own_rows(user) -> dict:
+    """The user's top-up orders and payout accounts (statuses, oldest first) and everyone else's
+    rows of both (pk, status): an allowed call changes only the caller's own."""
+    if user is None:
+        return {}
+    return {"topups": list(TopupOrder.objects.filter(user=user).order_by("pk").values_list("status", flat=True)),
+            "accounts": list(PayoutAccount.objects.filter(user=user).order_by("pk").values_list("status", flat=True)),
+            "others": (sorted(TopupOrder.objects.exclude(user=user).values_list("pk", "status")),
+                       sorted(PayoutAccount.objects.exclude(user=user).values_list("pk", "status")))}
+
+
 def _calls(owner_client, client):
     order = create_topup(owner_client, "10.00", key="owner-order").json()["orderId"]
     payment_id, signature = pay(order)
@@ -63,7 +86,7 @@ def test_matrix(actor, call, seller, api_for):
     if actor is not None and not actor.blocked_at and call == "remove account":
         payable(actor)
     calls = _calls(api_for(seller), _client(actor))
-    before = snapshot()
+    before, own_before = snapshot(), _own_rows(actor)
 
     response = calls[call]()
 
@@ -73,7 +96,8 @@ def test_matrix(actor, call, seller, api_for):
         assert (response.status_code, response.json()["error"]["code"]) == (403, "user_blocked")
     elif call == "verify":  # the order is the seller's: another user cannot even see it exists
         assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
-    else:
-        assert response.status_code < 400, response.json()
+    else:  # allowed: exactly the caller's own rows change
+        assert response.status_code == ALLOWED[call], response.json()
+        assert _own_rows(actor) == EFFECT[call](own_before)
         return
     assert snapshot() == before

@@ -12,7 +12,7 @@ from wallet.models import IdempotencyKey, Payout, PayoutStatus, ReconciliationRu
 from wallet.services import payout_request
 from wallet.services.reconciliation import payout_reconciliation_run
 
-from ..wallet_helpers import (
+from .helpers import (
     PAYOUTS_URL, WEBHOOK_SECRET, balance_of, charge, fund, payable, post_refund, post_webhook, refund_body,
     webhook_body,
 )
@@ -65,6 +65,7 @@ def test_50_concurrent_refunds_with_one_key_credit_once(api_for, admin_user, sel
     assert IdempotencyKey.objects.get(key="same-key").status == IdempotencyKey.Status.COMPLETED
 
 
+@pytest.mark.slow  # 200 refunds from 25 threads
 def test_200_concurrent_distinct_refunds_sum_exactly(api_for, admin_user, seller):
     threads, per_thread = 25, 8  # 200 refunds; 25 connections so other users of the server keep theirs
     clients = [api_for(admin_user) for _ in range(threads)]

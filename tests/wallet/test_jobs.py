@@ -11,7 +11,7 @@ from django.utils import timezone
 from wallet.models import IdempotencyKey, Transaction, TransactionKind
 from wallet.tasks import idempotency_keys_purge
 
-from ..wallet_helpers import balance_of, post_refund, refund_body
+from .helpers import balance_of, post_refund, refund_body
 
 pytestmark = pytest.mark.django_db
 

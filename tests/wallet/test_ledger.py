@@ -11,7 +11,7 @@ from wallet.models import Account, Posting, Transaction, TransactionKind, Wallet
 from wallet.services import InsufficientFunds, charge_create, topup_credit
 from wallet.services.ledger import wallet_apply
 
-from ..wallet_helpers import balance_of, charge, counts, fund
+from .helpers import balance_of, charge, counts, fund
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from wallet.fields import from_paise, to_paise
 from wallet.models import Payout, Posting, Transaction, Wallet
 from wallet.services import payout_request
 
-from ..wallet_helpers import PAYOUTS_URL, balance_of, fund, payable
-from .helpers import snapshot
+from .helpers import PAYOUTS_URL, balance_of, fund, payable, snapshot
 
 
 @pytest.mark.django_db
@@ -97,6 +96,7 @@ def test_ledger_check_catches_a_float_written_behind_the_ledgers_back(seller):
     assert f"wallet {seller.pk} (seller): cached balance" in ledger_problems()
 
 
+@pytest.mark.slow  # migrates wallet back and forth
 @pytest.mark.django_db(transaction=True)
 def test_migration_converts_existing_decimal_money_to_paise_and_back(seller):
     """Rows written under 0001 (decimal columns; on SQLite floats, drift included) come out of 0002

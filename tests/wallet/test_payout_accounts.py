@@ -12,9 +12,8 @@ from audit.models import AuditLog
 from notifications.models import Notification
 from wallet.models import Payout, PayoutAccount, PayoutAccountStatus, PayoutStatus, ValidationStatus
 
-from ..factories import PASSWORD
-from ..wallet_helpers import PAYOUTS_URL, balance_of, fund
-from .helpers import ACCOUNTS_URL, BANK, snapshot
+from ..accounts.factories import PASSWORD
+from .helpers import ACCOUNTS_URL, BANK, PAYOUTS_URL, balance_of, fund, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from wallet.models import PayoutStatus
 from wallet.services import payout_request
 from wallet.tasks import payout_submit_task
 
-from ..wallet_helpers import fund, payable
+from .helpers import fund, payable
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from wallet.services import payout_request, payout_submit, payout_transition
 from wallet.services.reconciliation import payout_reconciliation_run
 from wallet.tasks import payout_reconciliation_run as reconciliation_task
 
-from ..wallet_helpers import PAYOUTS_URL, balance_of, counts, fund, payable
+from .helpers import PAYOUTS_URL, balance_of, counts, fund, payable
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ import pytest
 from analytics.models import AnalyticsEvent
 from wallet.models import Payout, Transaction
 
-from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
-from ..wallet_helpers import payable
+from .helpers import payable
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,10 @@ from wallet.models import Payout, PayoutAccount, TopupOrder, TopupStatus, Valida
 from wallet.services import payout_submit
 from wallet.services.topups import topup_reconciliation_run
 
-from ..wallet_helpers import PAYOUTS_URL, WEBHOOK_SECRET, balance_of, fund, post_webhook, webhook_body
-from .helpers import ACCOUNTS_URL, BANK, create_topup, snapshot, verify
+from .helpers import (
+    ACCOUNTS_URL, BANK, PAYOUTS_URL, WEBHOOK_SECRET, balance_of, create_topup, fund, post_webhook, snapshot,
+    verify, webhook_body,
+)
 
 pytestmark = pytest.mark.django_db
 

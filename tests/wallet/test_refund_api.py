@@ -14,7 +14,7 @@ from outbox.models import EventOutbox
 from wallet.idempotency import fingerprint
 from wallet.models import Account, IdempotencyKey, Posting, Transaction, TransactionKind
 
-from ..wallet_helpers import REFUND_URL, balance_of, charge, counts, fund, post_refund, refund_body
+from .helpers import REFUND_URL, balance_of, charge, counts, fund, post_refund, refund_body
 
 pytestmark = pytest.mark.django_db
 
@@ -268,7 +268,10 @@ def test_refund_permission_matrix(api, api_for, make_user, seller, who, status):
     before = counts()
     response = post_refund(client, refund_body(seller))
     assert response.status_code == status
-    if status != 201:
+    if status == 201:
+        assert balance_of(seller) == Decimal("100.00")
+        assert counts()["transactions"] == before["transactions"] + 1
+    else:
         assert counts() == before
 
 

@@ -10,8 +10,9 @@ from django.test import Client
 from wallet.models import PayoutAccount, PayoutAccountStatus, TopupOrder, TopupStatus, Transaction, TransactionKind
 
 from .test_concurrency import in_threads
-from ..wallet_helpers import WEBHOOK_SECRET, balance_of, post_webhook, webhook_body
-from .helpers import ACCOUNTS_URL, BANK, create_topup, pay, verify
+from .helpers import (
+    ACCOUNTS_URL, BANK, WEBHOOK_SECRET, balance_of, create_topup, pay, post_webhook, verify, webhook_body,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

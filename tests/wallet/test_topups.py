@@ -11,9 +11,9 @@ from notifications.models import Notification
 from outbox.models import EventOutbox
 from wallet.models import TopupOrder, TopupStatus, Transaction, TransactionKind
 
-from ..hardening_fixtures import ratelimits  # noqa: F401  (fixture)
-from ..wallet_helpers import WEBHOOK_SECRET, balance_of, post_webhook, webhook_body
-from .helpers import TOPUPS_URL, create_topup, pay, snapshot, verify
+from .helpers import (
+    TOPUPS_URL, WEBHOOK_SECRET, balance_of, create_topup, pay, post_webhook, snapshot, verify, webhook_body,
+)
 
 pytestmark = pytest.mark.django_db
 

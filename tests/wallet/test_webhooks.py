@@ -7,7 +7,7 @@ from django.test import Client
 from wallet.models import Payout, PayoutStatus, ReconciliationMismatch, Transaction, TransactionKind, WebhookEvent
 from wallet.services import payout_request
 
-from ..wallet_helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, sign, webhook_body
+from .helpers import WEBHOOK_SECRET, balance_of, counts, fund, payable, post_webhook, sign, webhook_body
 
 pytestmark = pytest.mark.django_db
 

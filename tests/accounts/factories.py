@@ -1,15 +1,17 @@
-"""factory-boy factories for the test suite."""
-from decimal import Decimal
+"""factory-boy factories of the accounts app: `UserFactory` (password `PASSWORD`)."""
+from __future__ import annotations
 
 import factory
 
 from accounts.models import Role, User
-from listings.models import Listing
 
 PASSWORD = "demo-pass-123"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user (role `user` unless given) whose password is `PASSWORD`; `password=None` gives an
+    unusable password without hashing (for building many users at once)."""
+
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -23,14 +25,3 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
-
-
-class ListingFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Listing
-
-    owner = factory.SubFactory(UserFactory)
-    title = factory.Sequence(lambda n: f"Listing {n}")
-    description = "A fine item."
-    category = "electronics"
-    price = Decimal("1200.00")

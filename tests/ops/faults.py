@@ -1,0 +1,70 @@
+"""The fault tests' stack and load: the Procfile's web, worker and relay processes pointed at a
+private redis-server the test may stop or freeze (ports 19800-19839: this suite's range, never the
+shared Redis), and approvals sent at a steady rate."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from ..servers import PrivateRedis, celery_worker, eventually, free_port, gunicorn, http_json, relay_loop, services_env
+
+PORTS = range(19800, 19840)
+
+
+@contextmanager
+def dgt_stack(redis: PrivateRedis, logs: Path, **env_extra):
+    """gunicorn (web), a Celery worker and the relay loop, all on `redis` and the test database."""
+    env = services_env(REDIS_URL=redis.url, CELERY_BROKER_URL=redis.url, CHANNEL_PREFIX=f"dgt_faults_{redis.port}",
+                       CELERY_TASK_ALWAYS_EAGER="0", **env_extra)
+    http_port = free_port(redis.port + 1, PORTS.stop)
+    with ExitStack() as stack:
+        stack.enter_context(gunicorn(http_port, env, logs / "web.log"))
+        stack.enter_context(celery_worker(env, logs / "worker.log"))
+        stack.enter_context(relay_loop(env, logs / "relay.log"))
+        base = f"http://127.0.0.1:{http_port}"
+        # A loaded machine boots these slowly: the scenario starts once all three are serving.
+        ready = eventually(lambda: http_json(f"{base}/healthz", timeout=10)[0] == 200
+                           and _logged(logs / "worker.log", "ready.")
+                           and _logged(logs / "relay.log", "relay loop started"), within=300, every=1)
+        assert ready, "the stack did not come up"
+        yield base
+
+
+def _logged(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
+
+
+def approvals_at_rate(base: str, token: str, listing_ids: list[int], *, rate: float,
+                      on_tick=None) -> list[dict]:
+    """POST approve for each listing at `rate` per second (each in its own thread, so a slow answer
+    never delays the schedule); `on_tick(i)` runs before the i-th request. Returns one dict per
+    request: {listingId, status, seconds, body}."""
+    results: list[dict] = [None] * len(listing_ids)  # type: ignore[list-item]
+    lock = threading.Lock()
+
+    def one(i: int, listing_id: int) -> None:
+        started = time.monotonic()
+        status, body, _ = http_json(f"{base}/api/listings/{listing_id}/approve", {"reason": "ok"}, token=token)
+        with lock:
+            results[i] = {"listingId": listing_id, "status": status, "seconds": time.monotonic() - started,
+                          "body": body}
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        for i, listing_id in enumerate(listing_ids):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if on_tick is not None:
+                on_tick(i)
+            pool.submit(one, i, listing_id)
+    return results
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0.0
+
