@@ -8,12 +8,10 @@ service is a failure, never a skip.
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 from celery import _state as celery_state
 from django.conf import settings
-from django.db import connections
 from django.db.backends.sqlite3.base import DatabaseOperations as SqliteOperations
 from rest_framework.test import APIClient
 
@@ -24,6 +22,7 @@ from core.breaker import reset_all
 
 from .accounts.factories import UserFactory
 from .core.helpers import clear_rate_counters
+from .core.helpers import together as run_together
 from .listings.factories import ListingFactory
 
 REQUIRE_SERVICES = os.environ.get("DGT_REQUIRE_SERVICES") == "1"
@@ -152,31 +151,9 @@ def api_for():
 
 @pytest.fixture
 def together():
-    """together(*calls): run each call in its own thread, all released at once by a barrier, each
-    on its own database connection (closed when it returns); returns their results in order, an
-    exception in place of the result of a call that raised. For the PostgreSQL concurrency tests
-    (transaction=True: the threads see only committed rows)."""
-    def run(*calls, timeout: float = 120) -> list:
-        barrier = threading.Barrier(len(calls))
-        results: list = [None] * len(calls)
-
-        def one(i, call):
-            try:
-                barrier.wait(timeout=10)
-                results[i] = call()
-            except Exception as exc:  # noqa: BLE001 - the test inspects it
-                results[i] = exc
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=one, args=(i, call)) for i, call in enumerate(calls)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=timeout)
-        return results
-
-    return run
+    """The concurrency tests' `tests.core.helpers.together` (calls released at once by a barrier,
+    each on its own database connection), as a fixture."""
+    return run_together
 
 
 @pytest.fixture

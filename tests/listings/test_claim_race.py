@@ -4,10 +4,7 @@ Real threads, one database connection each, released together by a barrier; the 
 by listings.claims.moderation_lock serializes them (docs/moderation.md)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 
 from audit.models import AuditLog
 from core.errors import Conflict
@@ -15,29 +12,9 @@ from listings import claims, services
 from listings.models import Listing
 from outbox.models import EventOutbox
 
+from ..core.helpers import together
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def together(*calls):
-    """Run each call in its own thread, all released at once; return results or exceptions in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.parametrize("round_", range(5))

@@ -1,17 +1,17 @@
 """Concurrency on PostgreSQL with real threads (one connection each) released by a barrier."""
-import threading
+from functools import partial
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.test import Client
 
 from wallet.models import IdempotencyKey, Payout, PayoutStatus, ReconciliationRun, Transaction, TransactionKind
 from wallet.services import payout_request
 from wallet.services.reconciliation import payout_reconciliation_run
 
+from ..core.helpers import together
 from .helpers import (
     PAYOUTS_URL, WEBHOOK_SECRET, balance_of, charge, fund, payable, post_refund, post_webhook, refund_body,
     webhook_body,
@@ -21,25 +21,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def in_threads(n: int, work):
-    """Run work(i) for i in range(n) in n threads started together; return results (or exceptions)."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - reported by the test, never swallowed
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    """work(0) .. work(n-1), each in its own thread, started together (tests.core.helpers.together)."""
+    return together(*(partial(work, i) for i in range(n)))
 
 
 def test_50_concurrent_refunds_with_one_key_credit_once(api_for, admin_user, seller):
