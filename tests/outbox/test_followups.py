@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from core.breaker import reset_all
@@ -164,3 +165,24 @@ def test_send_rows_never_raises_when_marking_sent_fails(seller, monkeypatch):
 
     monkeypatch.setattr("outbox.services._mark", db_gone)
     assert send_rows(rows) == 0  # logged, not raised: the change has committed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_marking_done_does_not_wait_for_the_disk_on_postgresql():
+    # given a pending follow-up
+    from outbox.followups import followup_mark_done
+
+    now = timezone.now()
+    row = FollowUp.objects.create(task="listings.tasks.search_upsert", kwargs={"listing_id": 1},
+                                  next_attempt_at=now, created_at=now)
+    # when it is marked done (autocommit, as in a worker)
+    assert followup_mark_done(row.pk) == 1
+    # then the row is done, and only that statement's transaction ran with synchronous_commit off
+    row.refresh_from_db()
+    assert row.status == FollowUpStatus.DONE and row.done_at is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    # and a second mark (a redelivered task) changes nothing
+    assert followup_mark_done(row.pk) == 0
