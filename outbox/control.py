@@ -1,9 +1,10 @@
 """Control messages to a user's open sockets (not events: nothing is stored or replayed).
 
 `sockets_recheck(user_id)` asks every socket of the user, in every process, to reload the user
-from the database and close itself when it no longer may stay open: 4003 when the user is
-blocked, inactive or has lost the role that put the socket in `admin`. Sent after commit, so the
-sockets read the committed state.
+from the database and close itself when it no longer may stay open: on `/ws/events/` 4001 when
+the user is deleted or inactive, 4003 when blocked or when they lost the role that put the socket
+in `admin`; a Socket.IO socket is disconnected, or leaves the `admin` room on a lost role
+(docs/realtime.md). Sent after commit, so the sockets read the committed state.
 """
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ PASSWORD = "demo-pass-123"
 USERS = [
     ("admin", Role.ADMIN, True),
     ("moderator", Role.MODERATOR, False),
-    ("moderator2", Role.MODERATOR, False),
     ("seller", Role.USER, False),
     ("buyer", Role.USER, False),
+    ("moderator2", Role.MODERATOR, False),  # last: the README's examples use seller = user 3
 ]
 LISTINGS = [
     ("iPhone 13, 128 GB, boxed", "electronics", "42000.00"),
