@@ -265,7 +265,8 @@ else:
 # --- Celery ---------------------------------------------------------------------------------
 # The Celery queues: routed to below, watched by ops.monitoring and the dashboard (ops.stats).
 QUEUES = ["default", "notifications", "search", "analytics"]
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+# "memory://localhost//": kombu logs "No hostname was supplied" for a bare "memory://".
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost//")
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
