@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from core.api import ratelimit as ratelimit_module
 from core.context import client_ip
 from audit.models import AuditLog
 
@@ -47,7 +48,18 @@ def _obtain(username: str, xff: str | None = None, password: str = "wrong-passwo
     return APIClient().post("/api/auth/token", {"username": username, "password": password}, format="json", **extra)
 
 
-def test_token_obtain_per_ip_limit_with_rotating_xff_untrusted(ratelimits, seller):
+class _OneInTheMorning:
+    """The rate limiter's clock pinned to 01:00 UTC of a day: early in a daily window."""
+
+    @staticmethod
+    def time() -> float:
+        return 20_000 * 86400 + 3600.0
+
+
+def test_token_obtain_per_ip_limit_with_rotating_xff_untrusted(ratelimits, seller, monkeypatch):
+    # The clock is pinned: Retry-After depends on the time of day for a daily limit (this test
+    # asserted <= 86400 and failed every morning UTC; docs/testing.md, "Flakes").
+    monkeypatch.setattr(ratelimit_module, "time", _OneInTheMorning)
     ratelimits.RATELIMIT_RATES = {**ratelimits.RATELIMIT_RATES, "token_ip": "3/d", "token_username": "100/d"}
     codes = [_obtain(f"nobody{i}", xff=f"198.18.0.{i}").status_code for i in range(5)]
     assert codes == [401, 401, 401, 429, 429]
@@ -55,7 +67,10 @@ def test_token_obtain_per_ip_limit_with_rotating_xff_untrusted(ratelimits, selle
     assert limited.status_code == 429
     assert limited.json() == {"error": {"code": "rate_limited", "message": limited.json()["error"]["message"],
                                         "fields": {}}}
-    assert 1 <= int(limited["Retry-After"]) <= 86400
+    # six hits (three refused ones count too) against 3/d, 3,600 s into the window: the rest of this
+    # window (82,800 s), then until the six decay to room for one more, 6 x (1 - t) + 1 <= 3 at
+    # t = 2/3 of the next day (57,600 s): core.api.ratelimit.sliding_usage
+    assert int(limited["Retry-After"]) == 82_800 + 57_600
     assert limited["X-Request-ID"]
 
 
