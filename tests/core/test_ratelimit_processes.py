@@ -51,8 +51,11 @@ def test_two_server_processes_share_the_login_limit(two_servers, make_user):
     statuses = [status for _, status, _, _ in results]
     assert statuses == [401] * 4 + [429] * 6
     assert {base for base, status, _, _ in results if status == 429} == {a, b}
+    # The sliding estimate waits out the rest of this day and then part of the next: up to two
+    # periods, depending on the time of day (its exact value, with the clock pinned, is asserted by
+    # tests/core/test_ratelimit.py; these are server processes, whose clock is the real one).
     for _, status, retry_after, body in results[4:]:
-        assert body["error"]["code"] == "rate_limited" and 1 <= int(retry_after) <= 86400
+        assert body["error"]["code"] == "rate_limited" and 1 <= int(retry_after) <= 2 * 86400
 
     # Another client behind the same proxy still gets in (its own budget), on either server.
     assert http_json(f"{b}/api/auth/token", {"username": "victim", "password": PASSWORD},
