@@ -42,17 +42,13 @@ def broker_is_embedded() -> bool:
 
 def queue_waiting(*, queues: list[str], timeout: float) -> dict[str, int]:
     """Messages waiting in the broker per queue (0 for a queue never declared), over a fresh
-    connection. Raises the transport's error when the broker cannot be reached."""
-    if broker_is_embedded():
-        return {q: 0 for q in queues}
-    with broker_connection(timeout) as conn:
-        conn.ensure_connection(max_retries=0, timeout=timeout)  # one attempt: probes are retried by their callers
-        channel = conn.channel()
-        try:
-            waiting, channel = _count_waiting(conn, channel, queues)
-        finally:
-            channel.close()
-    return waiting
+    connection (a one-shot `KeptBrokerProbe`). Raises the transport's error when the broker
+    cannot be reached."""
+    probe = KeptBrokerProbe()
+    try:
+        return probe.waiting(queues=queues, timeout=timeout)
+    finally:
+        probe.close()
 
 
 def _count_waiting(conn: Connection, channel, queues: list[str]) -> tuple[dict[str, int], object]:
@@ -84,11 +80,13 @@ class KeptBrokerProbe:
         self._lock = threading.Lock()
 
     def waiting(self, *, queues: list[str], timeout: float) -> dict[str, int]:
-        if broker_is_embedded():
-            return {q: 0 for q in queues}
+        """{queue: messages waiting}; 0 each for the embedded memory broker (asked only while
+        no connection is kept, not every second)."""
         with self._lock:
             try:
                 if self._conn is None:
+                    if broker_is_embedded():
+                        return {q: 0 for q in queues}
                     conn = broker_connection(timeout)
                     self._conn = conn
                     conn.ensure_connection(max_retries=0, timeout=timeout)
