@@ -30,13 +30,3 @@ def rows_after(*, groups: Sequence[str], after: int, limit: int) -> list[tuple[i
 def watermark() -> int:
     """The largest outbox id now (0 when empty): every later event has a larger id."""
     return EventOutbox.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
-def replayable_after(*, after: int, issued_at: float | None = None) -> bool:
-    """Whether every row with id > `after` is still kept: the row `after` itself is within
-    OUTBOX_RETENTION (rows are purged by age, oldest first). `after` 0 (the outbox was empty)
-    counts when `issued_at` (epoch seconds) is within the window."""
-    since = timezone.now() - settings.OUTBOX_RETENTION
-    if after == 0:
-        return issued_at is not None and issued_at >= since.timestamp()
-    return EventOutbox.objects.filter(id=after, created_at__gte=since).exists()

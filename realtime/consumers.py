@@ -45,7 +45,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts.authentication import user_from_token
+from accounts.authentication import token_user_id
 from accounts.tokens import token_deadline
 from core.api.text import INVALID_TEXT, describe, unstorable_at
 from outbox.replay import rows_after
@@ -54,6 +54,7 @@ from outbox.transport import DROPS
 
 from . import dashboard
 from .db import db_call
+from .handshakes import handshake_read
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,6 @@ CLOSE_TOO_BIG = 4009
 # 4001: a client must not throw away a good token because PostgreSQL restarted (docs/realtime.md).
 CLOSE_UNAVAILABLE = 4503
 SENT_IDS_REMEMBERED = 20000
-
-
-def _authenticate_token(raw: str):
-    """(user, exp) for a valid access token of an active user. Raises InvalidToken for a bad,
-    expired or foreign token or an unknown/inactive user; a database error propagates as itself."""
-    user, token = user_from_token(raw)
-    return user, token_deadline(token)  # exp + JWT leeway, as the API and refresh apply it
 
 
 def _reload_user(user_id: int):
@@ -147,14 +141,22 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await super().close(code=code, reason=reason)
 
     async def _auth_with_token(self, raw: str):
+        """The token's signature and `exp` on the loop, its user in the moment's batched read
+        (realtime.handshakes); 4001 for a bad token or no active user, 4503 when the database
+        cannot answer."""
         try:
-            user, exp = await db_call(_authenticate_token, raw)
+            token, user_id = token_user_id(raw)
         except InvalidToken:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
+        try:
+            batch = await handshake_read(user_id)
         except Exception:
             log.exception("websocket authentication could not be checked")
             return await self.close(code=CLOSE_UNAVAILABLE)
-        await self._start(user, exp=exp)
+        user = batch.users.get(user_id)
+        if user is None:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        await self._start(user, exp=token_deadline(token))  # exp + JWT leeway, as the API applies it
 
     async def _start(self, user, exp):
         if not user.is_active:

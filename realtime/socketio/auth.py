@@ -12,8 +12,7 @@ from __future__ import annotations
 from rest_framework_simplejwt.exceptions import InvalidToken
 from socketio.exceptions import ConnectionRefusedError
 
-from accounts.authentication import UserBlocked, check_not_blocked, user_from_token
-from accounts.tokens import token_deadline
+from accounts.authentication import UserBlocked, check_not_blocked, token_user_id
 
 AUTH_REQUIRED = "Authentication required"
 INVALID_TOKEN = "Invalid token"
@@ -38,17 +37,30 @@ def handshake_token(auth, environ: dict) -> str | None:
     return None
 
 
-def authenticate(raw: str):
-    """(user, deadline) for an access token the API would accept (sync: reads the database).
-
-    deadline: epoch seconds (`exp` + the JWT leeway) at which the socket is disconnected, or None.
-    Raises ConnectionRefusedError(INVALID_TOKEN) for anything the API answers 401 or 403
-    `user_blocked` (accounts.authentication); a database error propagates as itself (the server
-    answers "Server error", never "Invalid token": a client must not discard a good token because
-    PostgreSQL restarted)."""
+def token_read(raw: str):
+    """(token, user id) of a handshake token, checked on the event loop (signature, `exp`, `sub`;
+    no database). Raises ConnectionRefusedError(INVALID_TOKEN) for anything the API answers 401."""
     try:
-        user, token = user_from_token(raw)
-        check_not_blocked(user)  # lifts an expired block, as the API does
-    except (InvalidToken, UserBlocked) as exc:
+        return token_user_id(raw)
+    except InvalidToken as exc:
         raise ConnectionRefusedError(INVALID_TOKEN) from exc
-    return user, token_deadline(token)
+
+
+def user_admitted(user):
+    """`user` (the batch's row, None when unknown or inactive) when the API would serve it (sync:
+    lifting an expired block writes, as the API does). Raises ConnectionRefusedError(INVALID_TOKEN)
+    for no user or a block in force; a database error propagates as itself (the server answers
+    "Server error", never "Invalid token": a client must not discard a good token because
+    PostgreSQL restarted)."""
+    if user is None:
+        raise ConnectionRefusedError(INVALID_TOKEN)
+    try:
+        check_not_blocked(user)
+    except UserBlocked as exc:
+        raise ConnectionRefusedError(INVALID_TOKEN) from exc
+    return user
+
+
+def block_check_writes(user) -> bool:
+    """Whether `user_admitted(user)` may write (an expired block to lift): run it off the loop then."""
+    return user is not None and user.blocked_at is not None

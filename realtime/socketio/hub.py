@@ -87,6 +87,8 @@ class Hub:
         self.layer = None
         self.channel: str | None = None
         self.refs: dict[str, int] = {}
+        self.subscribed_ns: dict[str, int] = {}  # group -> monotonic_ns when its group_add returned
+        self._subscribing: dict[str, asyncio.Future] = {}
         self.sockets: dict[str, SocketState] = {}
         self.by_user: dict[int, set[str]] = {}
         self.catching_up: dict[str, list] = {}
@@ -111,36 +113,88 @@ class Hub:
             self.channel = channel
 
     async def _join(self, group: str) -> None:
-        count = self.refs.get(group, 0)
-        self.refs[group] = count + 1
-        if count == 0:
-            await self.layer.group_add(group, self.channel)
+        """Count one more holder of `group`; returns once the hub's channel is subscribed to it
+        (a holder that arrives while the subscription is in flight waits for the same one)."""
+        self.refs[group] = self.refs.get(group, 0) + 1
+        try:
+            pending = self._subscribing.get(group)
+            if pending is not None:
+                await asyncio.shield(pending)
+            elif group not in self.subscribed_ns:
+                pending = self._subscribing[group] = asyncio.get_running_loop().create_future()
+                try:
+                    await self.layer.group_add(group, self.channel)
+                except Exception as exc:
+                    pending.set_exception(exc)
+                    pending.exception()  # retrieved: waiters re-raise it, nobody else needs to
+                    raise
+                except BaseException:
+                    pending.cancel()
+                    raise
+                else:
+                    self.subscribed_ns[group] = time.monotonic_ns()
+                    pending.set_result(None)
+                finally:
+                    del self._subscribing[group]
+        except BaseException:
+            self._unref(group)
+            raise
 
-    async def _leave(self, group: str) -> None:
+    def _unref(self, group: str) -> bool:
+        """One holder fewer; True when it was the last."""
         count = self.refs.get(group, 0) - 1
         if count > 0:
             self.refs[group] = count
-            return
+            return False
         self.refs.pop(group, None)
+        return True
+
+    async def _leave(self, group: str) -> None:
+        if not self._unref(group):
+            return
+        self.subscribed_ns.pop(group, None)
         try:
             await self.layer.group_discard(group, self.channel)
         except Exception:  # layer down: the next group_add re-subscribes
             log.warning("socket.io hub: group_discard %s failed", group, exc_info=True)
 
+    async def hold(self, group: str) -> None:
+        """Subscribe to `group` for a handshake in progress (before its watermark is read: see
+        `catch_up`); every `hold` is paired with a `release`."""
+        await self.start()
+        await self._join(group)
+
+    async def release(self, group: str) -> None:
+        await self._leave(group)
+
+    def subscribed_before(self, groups: list[str], moment_ns: int) -> bool:
+        """Whether every one of `groups` was subscribed (group_add returned) before `moment_ns`
+        (time.monotonic_ns on this loop) and has stayed subscribed since."""
+        return all(self.subscribed_ns.get(g, moment_ns) < moment_ns for g in groups)
+
     # -- sockets ----------------------------------------------------------------------------
     async def attach(self, *, sid: str, user, deadline: float | None) -> SocketState:
         """Register an authenticated socket: rooms, groups, expiry; its live events are held
-        until `catch_up` runs (after the CONNECT reply)."""
+        until `catch_up` runs (after the CONNECT reply). On an error (the layer is down) nothing
+        of the socket stays registered and the error propagates."""
         await self.start()
         eio_sid = self.server.manager.eio_sid_from_sid(sid, NAMESPACE)
         state = SocketState(sid=sid, eio_sid=eio_sid, user_id=user.pk, groups=list(user.groups_for_events))
-        self.catching_up[sid] = []
+        self.catching_up[sid] = []  # before the rooms: an event for them now is held, not sent
+        joined: list[str] = []
+        try:
+            for group in state.groups:
+                await self.server.enter_room(sid, room_of(group))
+            for group in state.groups:
+                await self._join(group)
+                joined.append(group)
+        except BaseException:
+            self.catching_up.pop(sid, None)
+            for group in joined:
+                await self._leave(group)
+            raise
         self.sockets[sid] = state
         self.by_user.setdefault(user.pk, set()).add(sid)
-        for group in state.groups:
-            await self.server.enter_room(sid, room_of(group))
-        for group in state.groups:
-            await self._join(group)
         if deadline is not None:
             delay = max(0.0, deadline - time.time())
             state.timer = asyncio.get_running_loop().call_later(
@@ -169,16 +223,22 @@ class Hub:
         for group in state.groups:
             await self._leave(group)
 
-    async def catch_up(self, sid: str, after: int) -> None:
+    async def catch_up(self, sid: str, after: int, *, replay: bool = True) -> None:
         """Write the outbox rows of the socket's groups with id > `after` (in id order), then the
-        live events held meanwhile that the replay did not include; then go live."""
+        live events held meanwhile that the replay did not include; then go live.
+
+        `replay=False` when nothing can be owed: a new session whose groups were all subscribed
+        before its watermark `after` was read receives every later event live (an event with a
+        larger id committed after that read, so it was published after the subscription; the
+        handshake batch's `started_ns`, realtime.handshakes). Then only the held events are
+        written, with no database read."""
         state = self.sockets.get(sid)
         if state is None:
             return
         done = _Replayed()
         limit = settings.RESUME_MAX
         try:
-            while sid in self.sockets:
+            while replay and sid in self.sockets:
                 rows = await db_call(group_rows_after, groups=state.groups, after=after, limit=limit)
                 for row_id, _group, text in rows:
                     await self.server.eio.send_packet(state.eio_sid, event_packet(text))

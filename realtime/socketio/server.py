@@ -1,13 +1,16 @@
 """The Socket.IO server: python-socketio's AsyncServer with dgt's auth, rooms and a recovery
 that socket.io-client v4 uses unmodified (docs/realtime.md, "Socket.IO clients").
 
-Connect: the handshake token is authenticated as the API does it (realtime.socketio.auth); the
-socket joins `user:<id>`, `public` and, for moderators and admins, `admin` (realtime.socketio.hub).
+Connect: the handshake token is authenticated as the API does it (realtime.socketio.auth): its
+signature and `exp` on the event loop, the user row (role, block) in a read batched with the
+other handshakes of the moment (realtime.handshakes); the socket joins `user:<id>`, `public` and,
+for moderators and admins, `admin` (realtime.socketio.hub).
 The CONNECT reply carries a `pid` (realtime.socketio.pid). A client that sends back a valid pid
 of the same user gets the SAME pid (so `socket.recovered === true`) and, after the reply, every
 event of its rooms after its offset (the last event it received; without one, the pid's
 watermark), from the outbox, in id order, none twice. Otherwise it gets a new pid and the
-events after the current watermark. Two small overrides of AsyncServer do this: `_send_packet`
+events after the current watermark: live, with no read at all when its groups were subscribed
+before the watermark was read (the usual case: the user's group is subscribed first). Two small overrides of AsyncServer do this: `_send_packet`
 adds the pid to the CONNECT packet, `_handle_connect` runs the catch-up once the socket is
 connected.
 """
@@ -20,13 +23,15 @@ import socketio
 from django.conf import settings
 from socketio import packet as sio_packet
 
-from outbox.replay import replayable_after, watermark
+from accounts.tokens import token_deadline
+from outbox.services import user_group
 
 from ..db import db_call
+from ..handshakes import Batch, handshake_read
 from ..origin import origin_allowed
-from .auth import AUTH_REQUIRED, authenticate, handshake_token
+from .auth import AUTH_REQUIRED, block_check_writes, handshake_token, token_read, user_admitted
 from .hub import NAMESPACE, Hub
-from .pid import offset_read, pid_issue, pid_read
+from .pid import Session, offset_read, pid_issue, pid_read
 
 log = logging.getLogger(__name__)
 SERVER_ERROR = "Server error"
@@ -37,20 +42,23 @@ def _cors_allowed(origin, environ) -> bool:
     return origin_allowed(origin, environ.get("HTTP_HOST"))
 
 
-def _plan(raw: str, auth) -> tuple:
-    """(user, deadline, pid, after, recovered) for a handshake (sync: reads the database).
-
-    `after`: the outbox id after which the socket is owed events. Raises ConnectionRefusedError."""
-    user, deadline = authenticate(raw)
+def _resume_point(auth, user_id: int) -> tuple[Session | None, int | None]:
+    """(the client's valid pid session, the outbox id it asks to resume after) from the CONNECT
+    auth; (None, None) for a new session. No database: the batch checks the id is still kept."""
     auth = auth if isinstance(auth, dict) else {}
-    session = pid_read(auth.get("pid"), user_id=user.pk)
-    if session is not None:
-        offset = offset_read(auth.get("offset"))
-        after = session.watermark if offset is None else max(offset, session.watermark)
-        if replayable_after(after=after, issued_at=session.issued_at):
-            return user, deadline, session.pid, after, True
-    now = watermark()
-    return user, deadline, pid_issue(user_id=user.pk, watermark=now), now, False
+    session = pid_read(auth.get("pid"), user_id=user_id)
+    if session is None:
+        return None, None
+    offset = offset_read(auth.get("offset"))
+    return session, session.watermark if offset is None else max(offset, session.watermark)
+
+
+def _session(session: Session | None, asked: int | None, batch: Batch, user_id: int) -> tuple[str, int, bool]:
+    """(pid, outbox id the socket is owed events after, recovered): the client's own session
+    when its resume point is still kept in the outbox, else a new one from the batch's watermark."""
+    if session is not None and batch.replayable_after(asked, session.issued_at):
+        return session.pid, asked, True
+    return pid_issue(user_id=user_id, watermark=batch.watermark), batch.watermark, False
 
 
 class DgtSocketServer(socketio.AsyncServer):
@@ -61,7 +69,8 @@ class DgtSocketServer(socketio.AsyncServer):
         super().__init__(**kwargs)
         self.hub = Hub(self)
         self._pids: dict[str, str] = {}  # sid -> pid for its CONNECT reply
-        self._after: dict[str, tuple[str, int]] = {}  # eio_sid -> (sid, outbox id to catch up from)
+        # eio_sid -> (sid, outbox id to catch up from, whether rows must be read: Hub.catch_up)
+        self._after: dict[str, tuple[str, int, bool]] = {}
         self._closing: set[asyncio.Task] = set()  # sessions closed for a malformed packet
         self.on("connect", self._on_connect)
         self.on("disconnect", self._on_disconnect)
@@ -70,24 +79,44 @@ class DgtSocketServer(socketio.AsyncServer):
         raw = handshake_token(auth, environ)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
+        token, user_id = token_read(raw)
+        session, asked = _resume_point(auth, user_id)
+        own = user_group(user_id)
+        # The user's own group is subscribed before the batch reads the watermark, so a new
+        # session is owed nothing it will not receive live (Hub.catch_up).
+        await self._or_server_error(self.hub.hold(own), user_id)
         try:
-            user, deadline, pid, after, _recovered = await db_call(_plan, raw, auth)
+            batch = await self._or_server_error(handshake_read(user_id, after=asked), user_id)
+            user = batch.users.get(user_id)
+            if block_check_writes(user):
+                user = await self._or_server_error(db_call(user_admitted, user), user_id)
+            else:
+                user = user_admitted(user)
+            try:
+                state = await self.hub.attach(sid=sid, user=user, deadline=token_deadline(token))
+            except Exception as exc:  # channel layer down: refuse now rather than serve a deaf socket
+                log.exception("socket.io connect of user %s failed", user_id)
+                raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
+        finally:
+            await self.hub.release(own)
+        pid, after, recovered = _session(session, asked, batch, user_id)
+        replay = recovered or not self.hub.subscribed_before(state.groups, batch.started_ns)
+        self._pids[sid] = pid
+        self._after[state.eio_sid] = (sid, after, replay)
+        return True
+
+    @staticmethod
+    async def _or_server_error(awaitable, user_id: int):
+        """Await a handshake step; anything but a refusal (the database or the channel layer is
+        down) becomes "Server error": it would escape python-socketio's _handle_connect, the
+        client would get no reply and the pre-connected sid would stay in the manager."""
+        try:
+            return await awaitable
         except socketio.exceptions.ConnectionRefusedError:
             raise
         except Exception as exc:
-            # Anything else escapes python-socketio's _handle_connect: the client would get no
-            # reply and the pre-connected sid would stay in the manager. Refuse instead.
-            log.exception("socket.io handshake failed")
+            log.exception("socket.io handshake of user %s failed", user_id)
             raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
-        try:
-            state = await self.hub.attach(sid=sid, user=user, deadline=deadline)
-        except Exception as exc:  # channel layer down: refuse now rather than serve a deaf socket
-            log.exception("socket.io connect of user %s failed", user.pk)
-            await self.hub.detach(sid)
-            raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
-        self._pids[sid] = pid
-        self._after[state.eio_sid] = (sid, after)
-        return True
 
     async def _on_disconnect(self, sid, reason=None):
         self._pids.pop(sid, None)
@@ -124,9 +153,9 @@ class DgtSocketServer(socketio.AsyncServer):
             pending = self._after.pop(eio_sid, None)
         if pending is None:
             return
-        sid, after = pending
+        sid, after, replay = pending
         if self.manager.is_connected(sid, namespace or NAMESPACE):
-            await self.hub.catch_up(sid, after)
+            await self.hub.catch_up(sid, after, replay=replay)
         else:  # the transport closed before the CONNECT reply: no disconnect handler will run
             self._pids.pop(sid, None)
             await self.hub.detach(sid)

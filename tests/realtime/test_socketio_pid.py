@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from socketio.exceptions import ConnectionRefusedError
 
 from accounts.tokens import access_token_for
@@ -9,7 +10,16 @@ from outbox.models import EventOutbox
 from outbox.services import publish
 from realtime.socketio.auth import handshake_token
 from realtime.socketio.pid import offset_read, pid_issue, pid_read
-from realtime.socketio.server import _plan
+from realtime.handshakes import handshake_read
+from realtime.socketio.auth import token_read
+from realtime.socketio.server import _resume_point, _session
+
+
+def _plan(token: str, auth) -> tuple[str, int, bool]:
+    """(pid, after, recovered) of a handshake, as the server decides them."""
+    _, user_id = token_read(token)
+    session, asked = _resume_point(auth, user_id)
+    return _session(session, asked, async_to_sync(handshake_read)(user_id, after=asked), user_id)
 
 
 def test_a_pid_belongs_to_its_user_and_is_signed():
@@ -41,40 +51,42 @@ def test_handshake_token_never_comes_from_the_url():
             handshake_token(auth, environ)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the batch reads through db_call, on its own connection
 def test_plan_recovers_a_valid_pid_and_ignores_another_users(seller, buyer):
     publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 1})
     first = EventOutbox.objects.latest("id").id
     token = access_token_for(seller)
 
-    _, _, pid, after, recovered = _plan(token, {})
+    pid, after, recovered = _plan(token, {})
     assert (after, recovered) == (first, False)
 
     publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 2})
-    assert _plan(token, {"pid": pid})[2:] == (pid, first, True)
-    assert _plan(token, {"pid": pid, "offset": str(first + 1)})[2:] == (pid, first + 1, True)
+    assert _plan(token, {"pid": pid}) == (pid, first, True)
+    assert _plan(token, {"pid": pid, "offset": str(first + 1)}) == (pid, first + 1, True)
 
     other = pid_issue(user_id=buyer.pk, watermark=0)
-    _, _, new_pid, after, recovered = _plan(token, {"pid": other})
+    new_pid, after, recovered = _plan(token, {"pid": other})
     assert new_pid != other and recovered is False and after == first + 1
 
 
-def test_an_unexpected_handshake_error_is_a_refusal_not_an_escaped_exception(monkeypatch):
+@pytest.mark.django_db
+def test_an_unexpected_handshake_error_is_a_refusal_not_an_escaped_exception(monkeypatch, seller):
     # python-socketio only answers ConnectionRefusedError: anything else leaves the client
     # without a CONNECT reply and its pre-connected sid in the manager.
     import asyncio
 
     from realtime.socketio import server as sio_server
 
-    def broken(raw, auth):
+    async def broken(user_id, after=None):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(sio_server, "_plan", broken)
+    monkeypatch.setattr(sio_server, "handshake_read", broken)
     srv = sio_server.build_server()
     with pytest.raises(ConnectionRefusedError) as refused:
-        asyncio.run(srv._on_connect("sid-1", {}, {"token": "abc"}))
+        asyncio.run(srv._on_connect("sid-1", {}, {"token": access_token_for(seller)}))
     assert refused.value.error_args == {"message": sio_server.SERVER_ERROR}
     assert srv._pids == {} and srv._after == {}
+    assert srv.hub.refs == {} and srv.hub.sockets == {}  # the early hold on the user's group is released
 
 
 @pytest.mark.parametrize("data", ["40{{{{", "40" + "[" * 5000 + "]" * 5000, '40{"offset": ' + "9" * 5000 + "}",

@@ -1,0 +1,109 @@
+"""Handshake reads batched across the sockets connecting at once, and the catch-up a new Socket.IO
+session skips when its groups were subscribed before its watermark was read (realtime.handshakes,
+docs/realtime.md "Connect path")."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.db import OperationalError
+
+from accounts.tokens import access_token_for
+from outbox.models import EventOutbox
+from outbox.services import publish
+from realtime import handshakes
+from realtime.socketio.hub import NAMESPACE
+from realtime.socketio.server import build_server
+
+from ..accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the reads go through db_call, on its own connection
+
+
+def _counting(monkeypatch) -> list[tuple[list[int], list[int]]]:
+    calls: list[tuple[list[int], list[int]]] = []
+    real = handshakes.read_batch
+
+    def counted(user_ids, afters):
+        calls.append((sorted(user_ids), sorted(afters)))
+        return real(user_ids, afters)
+
+    monkeypatch.setattr(handshakes, "read_batch", counted)
+    return calls
+
+
+def test_concurrent_handshakes_are_read_in_one_batch(monkeypatch):
+    users = UserFactory.create_batch(20, password=None)
+    inactive = UserFactory(password=None, is_active=False)
+    publish(channel="listings.update", groups=[f"user.{users[0].pk}"], data={"id": 1})
+    kept = EventOutbox.objects.latest("id").id
+    calls = _counting(monkeypatch)
+
+    async def connect_all():
+        reads = [handshakes.handshake_read(u.pk) for u in users]
+        reads.append(handshakes.handshake_read(inactive.pk, after=kept))
+        reads.append(handshakes.handshake_read(users[0].pk, after=kept + 1000))
+        return await asyncio.gather(*reads)
+
+    batches = asyncio.run(connect_all())
+    assert len(calls) == 1  # 22 handshakes, one database call
+    assert calls[0] == (sorted(u.pk for u in [*users, inactive]), [kept, kept + 1000])
+    for user, batch in zip(users, batches):
+        assert batch.users[user.pk].pk == user.pk
+    batch = batches[0]
+    assert inactive.pk not in batch.users  # inactive users are not read as users
+    assert batch.watermark == kept
+    assert batch.replayable_after(kept, None) and not batch.replayable_after(kept + 1000, None)
+
+
+def test_a_database_error_reaches_every_handshake_of_the_batch_and_the_next_batch_reads_again(monkeypatch):
+    users = UserFactory.create_batch(3, password=None)
+    failing = [True]
+    real = handshakes.read_batch
+
+    def flaky(user_ids, afters):
+        if failing.pop() if failing else False:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(user_ids, afters)
+
+    monkeypatch.setattr(handshakes, "read_batch", flaky)
+
+    async def connect_all():
+        return await asyncio.gather(*(handshakes.handshake_read(u.pk) for u in users), return_exceptions=True)
+
+    first = asyncio.run(connect_all())
+    assert [type(r) for r in first] == [OperationalError] * 3
+    second = asyncio.run(connect_all())
+    assert [sorted(b.users) for b in second] == [sorted(u.pk for u in users)] * 3
+
+
+def _connect(server, eio_sid: str, token: str) -> tuple[str, int, bool]:
+    """Run the server's connect handler for a new socket; (sid, catch-up point, whether rows are read)."""
+    loop = asyncio.get_event_loop()
+    sid = loop.run_until_complete(server.manager.connect(eio_sid, NAMESPACE))
+    assert loop.run_until_complete(server._on_connect(sid, {}, {"token": token})) is True
+    return server._after.pop(eio_sid)
+
+
+def test_a_new_session_whose_groups_were_subscribed_first_reads_no_catch_up(monkeypatch, seller, buyer, moderator):
+    publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 1})
+    mark = EventOutbox.objects.latest("id").id
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = build_server()
+    try:
+        # The first socket of the process: `public` is subscribed after the watermark was read,
+        # so an event for it may have slipped in between: it reads its catch-up.
+        assert _connect(server, "eio-1", access_token_for(seller))[1:] == (mark, True)
+        # The next: its own group before the read, `public` long before: nothing to read.
+        assert _connect(server, "eio-2", access_token_for(buyer))[1:] == (mark, False)
+        # A moderator: `admin` is new to the process, so it reads.
+        assert _connect(server, "eio-3", access_token_for(moderator))[2] is True
+        assert server.hub.refs == {f"user.{seller.pk}": 1, "public": 3, f"user.{buyer.pk}": 1,
+                                   f"user.{moderator.pk}": 1, "admin": 1}
+    finally:
+        for task in server.hub._tasks:  # the hub's reader and recheck loop
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*server.hub._tasks, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(None)
