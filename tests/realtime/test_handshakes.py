@@ -102,6 +102,8 @@ def test_a_new_session_whose_groups_were_subscribed_first_reads_no_catch_up(monk
         assert server.hub.refs == {f"user.{seller.pk}": 1, "public": 3, f"user.{buyer.pk}": 1,
                                    f"user.{moderator.pk}": 1, "admin": 1}
     finally:
+        for sid in list(server.hub.sockets):  # leaves the dashboard's process-wide stats hub too
+            loop.run_until_complete(server.hub.detach(sid))
         for task in server.hub._tasks:  # the hub's reader and recheck loop
             task.cancel()
         loop.run_until_complete(asyncio.gather(*server.hub._tasks, return_exceptions=True))
