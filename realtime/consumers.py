@@ -48,13 +48,13 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from accounts.authentication import token_user_id
 from accounts.tokens import token_deadline
 from core.api.text import INVALID_TEXT, describe, unstorable_at
-from outbox.replay import rows_after
 from outbox.services import GROUP_ADMIN
 from outbox.transport import DROPS
 
 from . import dashboard
 from .db import db_call
 from .handshakes import handshake_read
+from .replays import replay_read
 
 log = logging.getLogger(__name__)
 
@@ -232,12 +232,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             return await self._error("bad_frame", "resume.after must be a non-negative integer (the last event id).")
         limit = settings.RESUME_MAX
-        rows = await db_call(rows_after, groups=list(self.joined), after=after, limit=limit + 1)
+        rows = await replay_read(self.joined, after, limit + 1)
         truncated = len(rows) > limit
         rows = rows[:limit]
         count = 0
         last_id = after
-        for row_id, text in rows:
+        for row_id, _group, text in rows:
             last_id = row_id
             if row_id in self.sent:
                 continue

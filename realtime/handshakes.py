@@ -8,11 +8,9 @@ id now) and, for a recovering Socket.IO client, whether the event it resumes aft
 One query each per socket was the connect path's profile: after a restart every client comes back
 at once, and 1,000 handshakes meant 3,000 round trips through the process's database threads.
 
-`handshake_read(user_id, after=...)` queues the socket's request; one reader per event loop takes
-every request queued so far and answers them all with one database call: one `IN` query for the
-users, one for the watermark, one `IN` query for the kept ids. Requests that arrive while it
-runs form the next batch, so a lone connect waits for nobody and a storm is read in a few dozen
-calls instead of thousands.
+`handshake_read(user_id, after=...)` is answered by the loop's `ReadBatcher` (realtime.batching):
+every handshake queued at that moment in one database call, with one `IN` query for the users,
+one for the watermark and one `IN` query for the kept ids.
 
 `Batch.started_ns` (time.monotonic_ns) is taken on the event loop before the database call: a
 Socket.IO socket whose groups were all subscribed before that moment gets every event with an id
@@ -20,11 +18,8 @@ above the batch's watermark live, so it needs no catch-up read at all (realtime.
 """
 from __future__ import annotations
 
-import asyncio
-import time
-import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,7 +28,7 @@ from django.utils import timezone
 from outbox.models import EventOutbox
 from outbox.replay import watermark
 
-from .db import db_call
+from .batching import ReadBatcher, per_loop
 
 # At most this many users per IN query; a larger queue is read in several batches.
 BATCH_MAX = 500
@@ -73,68 +68,19 @@ def read_batch(user_ids: Iterable[int], afters: Iterable[int]) -> tuple[dict[int
     return users, mark, kept, since.timestamp()
 
 
-@dataclass
-class _Queue:
-    waiting: dict[int, list[asyncio.Future]] = field(default_factory=dict)
-    afters: set[int] = field(default_factory=set)
-    reader: asyncio.Task | None = None
+def read_handshakes(requests: list[tuple[int, int | None]]) -> list[tuple]:
+    """The batcher's read: one shared (users, watermark, kept, since) for every (user id, after)."""
+    shared = read_batch(sorted({user_id for user_id, _ in requests}), [a for _, a in requests if a is not None])
+    return [shared] * len(requests)
 
 
-class HandshakeReads:
-    """The batching reader of one event loop (see the module doc)."""
-
-    def __init__(self) -> None:
-        self._queue = _Queue()
-
-    async def read(self, user_id: int, *, after: int | None = None) -> Batch:
-        """The batch that read `user_id` (and checked `after`, an outbox id, when given).
-
-        Raises whatever the database call raised (every socket of that batch gets the error)."""
-        future = asyncio.get_running_loop().create_future()
-        queue = self._queue
-        queue.waiting.setdefault(user_id, []).append(future)
-        if after is not None:
-            queue.afters.add(after)
-        if queue.reader is None:
-            queue.reader = asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        queue = self._queue
-        try:
-            while queue.waiting:
-                ids = list(queue.waiting)[:BATCH_MAX]
-                futures = {i: queue.waiting.pop(i) for i in ids}
-                afters, queue.afters = queue.afters, set()
-                if queue.waiting:  # the rest go in the next batch: keep what they asked for
-                    queue.afters |= afters
-                started = time.monotonic_ns()
-                try:
-                    users, mark, kept, since = await db_call(read_batch, ids, afters)
-                except BaseException as exc:  # noqa: BLE001 - handed to every waiter, then re-raised if fatal
-                    for waiters in futures.values():
-                        for f in waiters:
-                            if not f.done():
-                                f.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                batch = Batch(users=users, watermark=mark, kept=kept, since=since, started_ns=started)
-                for waiters in futures.values():
-                    for f in waiters:
-                        if not f.done():
-                            f.set_result(batch)
-        finally:
-            queue.reader = None
-
-
-_readers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HandshakeReads]" = weakref.WeakKeyDictionary()
+def _batcher() -> ReadBatcher:
+    return ReadBatcher(read_handshakes, max_batch=BATCH_MAX)
 
 
 async def handshake_read(user_id: int, *, after: int | None = None) -> Batch:
-    """`HandshakeReads.read` on the running loop's reader (one per event loop)."""
-    loop = asyncio.get_running_loop()
-    reader = _readers.get(loop)
-    if reader is None:
-        reader = _readers[loop] = HandshakeReads()
-    return await reader.read(user_id, after=after)
+    """The batch that read `user_id` (and checked `after`, an outbox id, when given).
+
+    Raises whatever the database call raised (every handshake of that batch gets the error)."""
+    (users, mark, kept, since), started = await per_loop(_batcher).ask((user_id, after))
+    return Batch(users=users, watermark=mark, kept=kept, since=since, started_ns=started)

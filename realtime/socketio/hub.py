@@ -28,13 +28,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from outbox.replay import group_rows_after
 from outbox.services import GROUP_ADMIN
 from outbox.transport import DROPS
 
 from .. import dashboard
 from ..consumers import SentIds
 from ..db import db_call
+from ..replays import replay_read
 from .packets import event_packet, stats_packet
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class Hub:
         limit = settings.RESUME_MAX
         try:
             while replay and sid in self.sockets:
-                rows = await db_call(group_rows_after, groups=state.groups, after=after, limit=limit)
+                rows = await replay_read(state.groups, after, limit)
                 for row_id, _group, text in rows:
                     await self.server.eio.send_packet(state.eio_sid, event_packet(text))
                     done.ids.add(row_id)
@@ -287,8 +287,7 @@ class Hub:
             await self.recheck(list(self.by_user) if user_id is None else [user_id])
 
     async def _replay_dropped(self, after: int) -> None:
-        rows = await db_call(group_rows_after, groups=list(self.refs), after=max(0, after),
-                             limit=settings.RESUME_MAX)
+        rows = await replay_read(list(self.refs), max(0, after), settings.RESUME_MAX)
         for row_id, group, text in rows:
             await self.deliver(row_id, group, text)
 

@@ -109,3 +109,28 @@ def test_a_new_session_whose_groups_were_subscribed_first_reads_no_catch_up(monk
         loop.run_until_complete(asyncio.gather(*server.hub._tasks, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def test_concurrent_replays_are_read_in_one_query(monkeypatch, seller, buyer):
+    from realtime import replays
+
+    for i in range(6):
+        publish(channel="listings.update", groups=[f"user.{(seller, buyer)[i % 2].pk}"], data={"i": i})
+    first = EventOutbox.objects.order_by("id").first().id
+    calls = []
+    real = replays.group_rows_after_many
+
+    def counted(requests, **kwargs):
+        calls.append(len(requests))
+        return real(requests, **kwargs)
+
+    monkeypatch.setattr(replays, "group_rows_after_many", counted)
+
+    async def resume_all():
+        return await asyncio.gather(*(replays.replay_read([f"user.{u.pk}"], first - 1 + k, 100)
+                                      for k in range(3) for u in (seller, buyer)))
+
+    answers = asyncio.run(resume_all())
+    assert calls == [6]
+    assert [[row[0] for row in rows] for rows in answers][:2] == [
+        [first, first + 2, first + 4], [first + 1, first + 3, first + 5]]
