@@ -20,6 +20,9 @@ from realtime.embedded import EmbeddedRelay  # noqa: E402
 from realtime.origin import OriginCheck  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.socketio.server import socketio_app  # noqa: E402
+from core.db import pools_prepared  # noqa: E402
+
+pools_prepared()
 
 # EmbeddedRelay marks this process as the websocket server; in embedded mode it also runs the
 # outbox relay loop here, the only process whose in-memory layer reaches the sockets.
