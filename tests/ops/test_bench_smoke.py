@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -112,6 +113,11 @@ def bench_env() -> dict:
     m = re.fullmatch(r"dgt_i(\d)", prefix)
     if m:
         env.setdefault("BENCH_PORT_BASE", str(19000 + int(m.group(1)) * 100 + 40))
+    elif prefix:
+        # Any other prefix (CI's, a worktree's): a base of its own in 20000-23900, so suites of
+        # different checkouts on this machine never start their benchmark servers on one port
+        # (a foreign server answered 401 to every request of the api_writes smoke once).
+        env.setdefault("BENCH_PORT_BASE", str(20000 + zlib.crc32(prefix.encode()) % 40 * 100))
     return env
 
 
