@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import pytest
 
 from ..accounts.factories import PASSWORD
-from ..servers import free_port, gunicorn, http_json, services_env
+from ..servers import gunicorn, held_port, http_json, services_env
 from .helpers import clear_rate_counters
 
 pytestmark = pytest.mark.slow
@@ -23,13 +23,12 @@ def two_servers(db, tmp_path):
     clear_rate_counters()
     env = services_env(DGT_TESTING="1", DEBUG="1", RATELIMIT_ENABLE="1", RATELIMIT_TOKEN_IP="4/d",
                        RATELIMIT_TOKEN_USERNAME="1000/d", TRUSTED_PROXIES="127.0.0.1", DB_CONN_MAX_AGE="0")
-    first = free_port(PORTS.start, PORTS.stop)
-    ports = [first, free_port(first + 1, PORTS.stop)]
     try:
         with ExitStack() as stack:
+            ports = [stack.enter_context(held_port(PORTS.start, PORTS.stop)) for _ in range(2)]
             for n, port in enumerate(ports):
                 stack.enter_context(gunicorn(port, env, tmp_path / f"web{n}.log", timeout=60))
-            yield [f"http://127.0.0.1:{port}" for port in ports]
+            yield [f"http://127.0.0.1:{port.number}" for port in ports]
     finally:
         clear_rate_counters()
 

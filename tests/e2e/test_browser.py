@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ..browser import new_browser, require_browser
-from ..servers import DEMO_PASSWORD, daphne, demo_token, embedded_env, free_port, http_json, manage
+from ..servers import DEMO_PASSWORD, daphne, demo_token, embedded_env, held_port, http_json, manage
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -24,9 +24,8 @@ def test_admin_dashboard_live_in_a_real_browser(tmp_path):
     env = embedded_env(tmp_path, OUTBOX_EMBEDDED_RELAY_SECONDS="0.5")
     manage(env, "migrate", "--noinput")
     manage(env, "demo_data", "--quiet")
-    port = free_port(19560)
-    base = f"http://127.0.0.1:{port}"
-    with daphne(port, env, tmp_path / "daphne.log"):
+    with held_port(19560) as port, daphne(port, env, tmp_path / "daphne.log"):
+        base = f"http://127.0.0.1:{port.number}"
         browser = new_browser()
         try:
             wait = WebDriverWait(browser, 20)

@@ -12,7 +12,7 @@ import websockets
 from accounts.tokens import access_token_for
 from notifications.models import Notification
 
-from ..servers import celery_worker, daphne, eventually, free_port, gunicorn, http_json, services_env
+from ..servers import celery_worker, daphne, eventually, gunicorn, held_port, http_json, services_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +21,13 @@ pytestmark = pytest.mark.slow
 def stack(transactional_db, tmp_path):
     """gunicorn + daphne + celery worker on the test database, same Redis and channel prefix."""
     env = services_env(CELERY_TASK_ALWAYS_EAGER="0")
-    http_port = free_port(19560)
-    ws_port = free_port(http_port + 1)
     with ExitStack() as stack:
+        http_port, ws_port = (stack.enter_context(held_port(19560)) for _ in range(2))
         stack.enter_context(gunicorn(http_port, env, tmp_path / "web.log"))
         stack.enter_context(daphne(ws_port, env, tmp_path / "ws.log"))
         stack.enter_context(celery_worker(env, tmp_path / "worker.log"))
-        yield {"http": f"http://127.0.0.1:{http_port}", "ws": f"ws://127.0.0.1:{ws_port}/ws/events/", "logs": tmp_path}
+        yield {"http": f"http://127.0.0.1:{http_port.number}", "ws": f"ws://127.0.0.1:{ws_port.number}/ws/events/",
+               "logs": tmp_path}
 
 
 @pytest.mark.e2e

@@ -16,7 +16,7 @@ import urllib.parse
 import pytest
 
 from ..browser import new_browser, require_browser
-from ..servers import DEMO_PASSWORD, daphne, demo_token, embedded_env, free_port, http_json, manage
+from ..servers import DEMO_PASSWORD, daphne, demo_token, embedded_env, held_port, http_json, manage
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
@@ -50,9 +50,9 @@ def test_two_moderators_work_the_queue_without_colliding(tmp_path):
     env = embedded_env(tmp_path, OUTBOX_EMBEDDED_RELAY_SECONDS="0.5")
     manage(env, "migrate", "--noinput")
     manage(env, "demo_data", "--quiet")
-    port = free_port(19680, 19700)  # this suite's range; the outbox e2e tests use 19500-19599
-    base = f"http://127.0.0.1:{port}"
-    with daphne(port, env, tmp_path / "daphne.log"):
+    # this suite's range; the outbox e2e tests use 19500-19599
+    with held_port(19680, 19700) as port, daphne(port, env, tmp_path / "daphne.log"):
+        base = f"http://127.0.0.1:{port.number}"
         a, b = new_browser(), new_browser()
         try:
             wait_a, wait_b = (WebDriverWait(br, 20, ignored_exceptions=[StaleElementReferenceException])

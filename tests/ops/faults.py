@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..servers import PrivateRedis, celery_worker, eventually, free_port, gunicorn, http_json, relay_loop, services_env
+from ..servers import PrivateRedis, celery_worker, eventually, gunicorn, held_port, http_json, relay_loop, services_env
 
 PORTS = range(19800, 19840)
 
@@ -19,12 +19,12 @@ def dgt_stack(redis: PrivateRedis, logs: Path, **env_extra):
     """gunicorn (web), a Celery worker and the relay loop, all on `redis` and the test database."""
     env = services_env(REDIS_URL=redis.url, CELERY_BROKER_URL=redis.url, CHANNEL_PREFIX=f"dgt_faults_{redis.port}",
                        CELERY_TASK_ALWAYS_EAGER="0", **env_extra)
-    http_port = free_port(redis.port + 1, PORTS.stop)
     with ExitStack() as stack:
+        http_port = stack.enter_context(held_port(PORTS.start, PORTS.stop))
         stack.enter_context(gunicorn(http_port, env, logs / "web.log"))
         stack.enter_context(celery_worker(env, logs / "worker.log"))
         stack.enter_context(relay_loop(env, logs / "relay.log"))
-        base = f"http://127.0.0.1:{http_port}"
+        base = f"http://127.0.0.1:{http_port.number}"
         # A loaded machine boots these slowly: the scenario starts once all three are serving.
         ready = eventually(lambda: http_json(f"{base}/healthz", timeout=10)[0] == 200
                            and _logged(logs / "worker.log", "ready.")

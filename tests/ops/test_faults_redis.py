@@ -21,7 +21,7 @@ from wallet.models import Transaction
 
 from ..accounts.factories import PASSWORD
 from ..listings.factories import ListingFactory
-from ..servers import eventually, free_port, http_json, private_redis
+from ..servers import eventually, http_json, private_redis
 from .faults import PORTS, approvals_at_rate, dgt_stack, percentile
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ def everything_delivered(listing_ids: list[int]) -> dict | None:
 def run_outage(tmp_path, seller, moderator, *, break_redis, mend_redis, during=None):
     listings = [ListingFactory(owner=seller) for _ in range(60)]
     ids = [listing.pk for listing in listings]
-    redis_port = free_port(PORTS.start, PORTS.stop)
-    with private_redis(tmp_path, redis_port) as redis, dgt_stack(redis, tmp_path, **STACK_ENV) as base:
+    with private_redis(tmp_path, PORTS.start, PORTS.stop) as redis, dgt_stack(redis, tmp_path, **STACK_ENV) as base:
         token = access_token_for(moderator)
         # Three phases, each answered in full before the next, so the middle one certainly runs
         # against the broken Redis however slowly a loaded machine serves it.

@@ -15,7 +15,7 @@ from ops.monitoring import queues as queues_module
 from ops.monitoring.queues import KeptBrokerProbe, queues_overview
 from outbox.models import EventOutbox, OutboxStatus
 
-from ..servers import free_port, private_redis, process, services_env
+from ..servers import private_redis, process, services_env
 
 pytestmark = pytest.mark.django_db
 URL = "/api/admin/queues"
@@ -175,7 +175,7 @@ def test_with_a_real_worker(settings, tmp_path):
 def test_kept_probe_reuses_one_connection_and_reconnects_after_the_broker_returns(monkeypatch, tmp_path):
     # given the dashboard's kept probe on a Redis broker of this test's own
     queue = f"dgt_probe_{os.getpid()}"
-    with private_redis(tmp_path, free_port(19820, 19840)) as redis:
+    with private_redis(tmp_path, 19820, 19840) as redis:
         monkeypatch.setitem(current_app.conf, "broker_url", redis.url)
         probe = KeptBrokerProbe()
         try:

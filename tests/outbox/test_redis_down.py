@@ -15,7 +15,7 @@ from outbox.services import user_group
 
 from ..listings.factories import ListingFactory
 from ..realtime.communicator import ws_connect, ws_frames
-from ..servers import free_port, private_redis
+from ..servers import private_redis
 
 
 @pytest.mark.slow
@@ -25,7 +25,7 @@ def test_redis_down_during_100_approvals_loses_nothing(settings, tmp_path, selle
     settings.OUTBOX_FIRST_RETRY_SECONDS = 0  # due at once for the relay below
     listings = [ListingFactory(owner=seller) for _ in range(100)]
     client = api_for(moderator)
-    with private_redis(tmp_path, free_port(19540)) as redis:
+    with private_redis(tmp_path, 19540) as redis:
         settings.CHANNEL_LAYERS = {"default": {
             "BACKEND": "outbox.transport.CountingRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [redis.url], "prefix": "dgt_i5_down", "capacity": 1000}}}

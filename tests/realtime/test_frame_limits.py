@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from accounts.tokens import access_token_for
-from ..servers import embedded_env, free_port, makefile_daphne_limits, procfile_command, procfile_server, services_env
+from ..servers import embedded_env, held_port, makefile_daphne_limits, procfile_command, procfile_server, services_env
 from .rawws import RawSocket
 
 SERVERS = ["uvicorn", "daphne"]
@@ -60,10 +60,10 @@ def test_daphne_flags_are_make_runs():
 @pytest.mark.slow
 @pytest.mark.parametrize("server", SERVERS)
 def test_frames_before_auth(server, tmp_path):
-    port = free_port(19560)
     # Embedded mode on an empty SQLite file: enough for everything before auth.
     env = embedded_env(tmp_path, OUTBOX_EMBEDDED_RELAY_SECONDS="0")
-    with procfile_server(server, port, env, tmp_path / "server.log") as proc:
+    with held_port(19560) as held, procfile_server(server, held, env, tmp_path / "server.log") as proc:
+        port = held.number
         # a 3.9 KB auth frame is read (its token is bad: 4001)
         ws = RawSocket(port)
         ws.send_text(json.dumps({"type": "auth", "token": "x" * 3900}))
@@ -106,10 +106,9 @@ def test_frames_before_auth(server, tmp_path):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("server", SERVERS)
 def test_after_auth_64kb_is_the_limit(server, seller, tmp_path):
-    port = free_port(19560)
     connection.close()
-    with procfile_server(server, port, services_env(), tmp_path / "server.log"):
-        ws = RawSocket(port, headers={"Authorization": f"Bearer {access_token_for(seller)}"})
+    with held_port(19560) as port, procfile_server(server, port, services_env(), tmp_path / "server.log"):
+        ws = RawSocket(port.number, headers={"Authorization": f"Bearer {access_token_for(seller)}"})
         assert json.loads(ws.recv_frame()[1])["type"] == "ready"
         # a 60 KB frame after auth is read and answered
         ws.send_text(json.dumps({"type": "ping", "pad": "x" * 60_000}))

@@ -14,7 +14,7 @@ from django.conf import settings
 from accounts.tokens import access_token_for
 from outbox.services import user_group
 
-from ..servers import daphne, eventually, free_port, services_env
+from ..servers import daphne, eventually, held_port, services_env
 from .rawws import RawSocket
 
 
@@ -28,11 +28,11 @@ def _subscribers(client, group: str) -> int:
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_silent_peer_is_dropped_by_the_ping_timeout(seller, tmp_path):
-    port = free_port(19580)
     client = redis.Redis.from_url(settings.REDIS_URL)
     group = user_group(seller.pk)
-    with daphne(port, services_env(), tmp_path / "daphne.log", flags=("--ping-interval", "1", "--ping-timeout", "2")):
-        ws = RawSocket(port, headers={"Authorization": f"Bearer {access_token_for(seller)}"}, timeout=10)
+    with held_port(19580) as port, daphne(port, services_env(), tmp_path / "daphne.log",
+                                          flags=("--ping-interval", "1", "--ping-timeout", "2")):
+        ws = RawSocket(port.number, headers={"Authorization": f"Bearer {access_token_for(seller)}"}, timeout=10)
         try:
             assert ws.status == 101
             opcode, payload = ws.recv_frame()

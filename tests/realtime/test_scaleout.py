@@ -14,7 +14,7 @@ from accounts.tokens import access_token_for
 from outbox.control import sockets_recheck
 from outbox.services import GROUP_ADMIN, publish, user_group
 
-from ..servers import daphne, free_port, services_env
+from ..servers import daphne, held_port, services_env
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +54,9 @@ def _publish(channel, groups, data):
 @pytest.mark.django_db(transaction=True)
 def test_two_daphne_processes_share_events_and_blocks(seller, admin_user, tmp_path):
     env = services_env()
-    port_a = free_port(19520)
-    with daphne(port_a, env, tmp_path / "a.log"):
-        port_b = free_port(port_a + 1)
-        with daphne(port_b, env, tmp_path / "b.log"):
-            urls = [f"ws://127.0.0.1:{p}/ws/events/" for p in (port_a, port_b)]
+    with held_port(19520) as port_a, daphne(port_a, env, tmp_path / "a.log"):
+        with held_port(19520) as port_b, daphne(port_b, env, tmp_path / "b.log"):
+            urls = [f"ws://127.0.0.1:{p.number}/ws/events/" for p in (port_a, port_b)]
 
             async def scenario():
                 users = [await _connect(u, seller) for u in urls]

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from ..servers import daphne, demo_token, embedded_env, free_port, http_json, manage
+from ..servers import daphne, demo_token, embedded_env, held_port, http_json, manage
 from .sio import node_harness, node_ready
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
@@ -22,9 +22,8 @@ def server(tmp_path_factory):
     env = embedded_env(tmp, JWT_SECRET=JWT_SECRET)
     manage(env, "migrate", "--noinput")
     manage(env, "demo_data", "--quiet")
-    port = free_port(19720, 19760)
-    base = f"http://127.0.0.1:{port}"
-    with daphne(port, env, tmp / "daphne.log"):
+    with held_port(19720, 19760) as port, daphne(port, env, tmp / "daphne.log"):
+        base = f"http://127.0.0.1:{port.number}"
         tokens = {name: demo_token(base, name) for name in ("seller", "moderator", "admin", "buyer")}
         yield {"base": base, "tokens": tokens}
 

@@ -12,7 +12,7 @@ from accounts.tokens import access_token_for
 from listings.services import listing_approve
 
 from ..listings.factories import ListingFactory
-from ..servers import free_port, procfile_server, services_env
+from ..servers import held_port, procfile_server, services_env
 from .sio import node_harness
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -22,12 +22,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 def ws_processes(transactional_db, tmp_path):
     """Two uvicorn ws processes on the test database, the same Redis and channel prefix."""
     env = services_env(WS_RECHECK_SECONDS="0")
-    ports = [free_port(19720, 19760), 0]
-    ports[1] = free_port(ports[0] + 1, 19760)
     with ExitStack() as stack:
+        ports = [stack.enter_context(held_port(19720, 19760)) for _ in range(2)]
         for n, port in enumerate(ports):
             stack.enter_context(procfile_server("uvicorn", port, env, tmp_path / f"ws{n}.log"))
-        yield {"urls": [f"http://127.0.0.1:{p}" for p in ports], "env": env, "ports": ports, "logs": tmp_path}
+        yield {"urls": [f"http://127.0.0.1:{p.number}" for p in ports], "env": env, "ports": ports, "logs": tmp_path}
 
 
 def _approve(listing, moderator):
@@ -59,13 +58,13 @@ def test_every_socket_gets_its_events_whatever_process_it_is_on(ws_processes, se
 
 
 def test_server_restart_while_events_are_published_recovers_them_all(transactional_db, seller, moderator, tmp_path):
-    """The client is served by a ws process that stops; events are published while none serves it;
+    """The client is served by a ws process that stops; events are published while none serves it
+    (its reconnects are refused: the port is held, not listened on; tests/servers.HeldPort);
     a new process (no state shared with the first) answers its reconnect with the same pid."""
     listings = [ListingFactory(owner=seller) for _ in range(4)]
     env = services_env(WS_RECHECK_SECONDS="0")
-    port = free_port(19720, 19760)
-    url = f"http://127.0.0.1:{port}"
-    with node_harness() as h:
+    with held_port(19720, 19760) as port, node_harness() as h:
+        url = f"http://127.0.0.1:{port.number}"
         with procfile_server("uvicorn", port, env, tmp_path / "first.log"):
             h.send(cmd="open", name="s", url=url, token=access_token_for(seller))
             assert h.wait_connect("s")["recovered"] is False

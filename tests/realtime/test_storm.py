@@ -10,6 +10,7 @@ import json
 import random
 import re
 import threading
+from contextlib import ExitStack
 
 import psutil
 import pytest
@@ -21,7 +22,7 @@ from accounts.tokens import access_token_for
 from outbox.services import publish, user_group
 
 from ..accounts.factories import UserFactory
-from ..servers import free_port, procfile_command, procfile_server, services_env, stop
+from ..servers import held_port, procfile_command, procfile_server, services_env
 
 SOCKETS = 300
 
@@ -114,18 +115,18 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
     # Built (unusable passwords: no hashing) and inserted in one statement.
     User.objects.bulk_create([UserFactory.build(username=f"storm{i}", password=None) for i in range(SOCKETS)])
     users = list(User.objects.filter(username__startswith="storm").order_by("id"))
-    port = free_port(19560)
-    url = f"ws://127.0.0.1:{port}/ws/events/"
     env = services_env()
     dbname = connection.settings_dict["NAME"]
-    clients = [Client(url, u) for u in users]
     sent: list[tuple[int, int]] = []
     rnd = random.Random(5)
     ref: dict = {}
     connection.close()
 
-    with procfile_server("uvicorn", port, env, tmp_path / "ws-1.log") as first:
-        ref["proc"] = first
+    # Each server's block is its own ExitStack, so the first ends mid-scenario (its process stops
+    # and the port, still held, refuses connects until the second listens: a real restart).
+    with held_port(19560) as port, ExitStack() as second, ExitStack() as first:
+        clients = [Client(f"ws://127.0.0.1:{port.number}/ws/events/", u) for u in users]
+        ref["proc"] = first.enter_context(procfile_server("uvicorn", port, env, tmp_path / "ws-1.log"))
         watch = PgWatch(ref, dbname)
         watch.thread.start()
 
@@ -142,10 +143,10 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
             # given every socket ready and events flowing
             await asyncio.to_thread(_publish, users, 20, sent, rnd)
             # when the ws process stops, events keep being published, and it starts again
-            await asyncio.to_thread(stop, first)
+            await asyncio.to_thread(first.close)
             await asyncio.to_thread(_publish, users, 20, sent, rnd)
-            second_cm = procfile_server("uvicorn", port, env, tmp_path / "ws-2.log")
-            ref["proc"] = await asyncio.to_thread(second_cm.__enter__)
+            ref["proc"] = await asyncio.to_thread(
+                second.enter_context, procfile_server("uvicorn", port, env, tmp_path / "ws-2.log"))
             publisher = asyncio.ensure_future(asyncio.to_thread(_publish, users, 20, sent, rnd))
             # then every socket comes back and resumes (a bound against a hang, not a timing)
             for _ in range(3000):
@@ -162,7 +163,7 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.to_thread(second_cm.__exit__, None, None, None)
+            await asyncio.to_thread(second.close)
             return want
 
         want = asyncio.run(scenario())
