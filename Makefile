@@ -20,14 +20,20 @@ $(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
+# Packages are installed with their bytecode compiled (uv does not compile by default, and where
+# PYTHONDONTWRITEBYTECODE is set nothing ever writes it): otherwise every process start compiles
+# Django, Channels, Celery and the rest from source, 2.5 s of the ws process's 3.7 s import, paid
+# by every worker, server and test subprocess (docs/benchmarks.md, "Process start").
+UV_INSTALL := $(UV) pip install -q --compile-bytecode --python $(PY)
+
 # What running needs (requirements.txt): the `make run` path.
 $(VENV)/.runtime: requirements.txt | $(UV)
-	$(UV) pip install -q --python $(PY) -r requirements.txt
+	$(UV_INSTALL) -r requirements.txt
 	touch $@
 
 # Everything, with the test and bench tools (requirements-dev.txt): `make test`, `make bench`.
 $(VENV)/.installed: requirements.txt requirements-dev.txt | $(UV)
-	$(UV) pip install -q --python $(PY) -r requirements-dev.txt
+	$(UV_INSTALL) -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
 install-runtime: $(VENV)/.runtime
