@@ -14,11 +14,16 @@ a failed state on its last try reads `self.request.retries >= self.max_retries` 
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from celery import Task, shared_task
 from celery.exceptions import Retry
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 
 TRANSIENT_DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+T = TypeVar("T")
 
 
 class RetryingTask(Task):
@@ -45,3 +50,24 @@ def retrying_task(*, transient: tuple[type[Exception], ...] = (), max_retries: i
     options.setdefault("base", RetryingTask)
     return shared_task(autoretry_for=(*TRANSIENT_DATABASE_ERRORS, *transient), retry_backoff=backoff,
                        retry_backoff_max=backoff_max, retry_jitter=True, max_retries=max_retries, **options)
+
+
+def database_write_retried(write: Callable[[], T], *, tries: int = 6, first_wait: float = 0.2,
+                           max_wait: float = 2.0) -> T:
+    """Run `write` (one autocommit statement that is safe to repeat, e.g. a guarded UPDATE) and
+    return its result, retrying a transient database error (PostgreSQL restarting, the connection
+    dropped) on a new connection: waits `first_wait` s doubling up to `max_wait` s, `tries` runs
+    in all (about 5 s with the defaults), then the last error is raised. Inside a transaction
+    nothing is retried (the transaction is lost with its connection).
+
+    For the write that records what cannot be undone, such as a provider's answer to a send
+    (notifications.sending): a short restart must not lose it (docs/operations.md)."""
+    for attempt in range(tries):
+        try:
+            return write()
+        except TRANSIENT_DATABASE_ERRORS:
+            if attempt == tries - 1 or connection.in_atomic_block:
+                raise
+            connection.close()
+            time.sleep(min(max_wait, first_wait * 2 ** attempt))
+    raise AssertionError("unreachable")  # the last try returned or raised

@@ -267,7 +267,14 @@ else:
 QUEUES = ["default", "notifications", "search", "analytics"]
 # "memory://localhost//": kombu logs "No hostname was supplied" for a bare "memory://".
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost//")
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results' table, written by core.results: a state the worker cannot write while
+# PostgreSQL restarts is retried on a new connection (about 7 s at most, jittered), then dropped
+# with a warning instead of stopping the worker (docs/operations.md).
+CELERY_RESULT_BACKEND = "core.results:DatabaseBackend"
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 5
+CELERY_RESULT_BACKEND_BASE_SLEEP_BETWEEN_RETRIES_MS = 200
+CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 2000
 CELERY_RESULT_EXTENDED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING, not Celery's format
 # Tasks marked ignore_result (the notification sends) still record their failures.

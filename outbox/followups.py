@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from core.breaker import breaker
 from core.context import current
+from core.tasks import TRANSIENT_DATABASE_ERRORS
 
 from .alerts import admin_alert
 from .models import FollowUp, FollowUpStatus
@@ -281,15 +282,21 @@ def _followup_id(task) -> int | None:
 def _after_task(sender=None, state=None, **_kwargs) -> None:
     """A task dispatched for a follow-up returned: SUCCESS marks its row done (one UPDATE in the
     worker); a failure that is not a scheduled retry (e.g. its retry could not be published
-    because the broker went down) makes the row due again soon, for the relay."""
+    because the broker went down) makes the row due again soon, for the relay. With the database
+    unavailable the row is left as it is (logged): pending, it is dispatched again after
+    FOLLOWUP_REDISPATCH_SECONDS and the idempotent task finds its work done."""
     row_id = _followup_id(sender)
     if row_id is None or state == "RETRY":
         return
-    if state == "SUCCESS":
-        followup_mark_done(row_id)
-        return
-    FollowUp.objects.filter(pk=row_id, status=FollowUpStatus.PENDING).update(
-        next_attempt_at=timezone.now() + timedelta(seconds=settings.FOLLOWUP_FAILED_RETRY_SECONDS))
+    try:
+        if state == "SUCCESS":
+            followup_mark_done(row_id)
+            return
+        FollowUp.objects.filter(pk=row_id, status=FollowUpStatus.PENDING).update(
+            next_attempt_at=timezone.now() + timedelta(seconds=settings.FOLLOWUP_FAILED_RETRY_SECONDS))
+    except TRANSIENT_DATABASE_ERRORS as exc:  # PostgreSQL restarting: the row stays pending
+        log.warning("follow-up %s ended %s but its row was not updated, the database is unavailable: %s",
+                    row_id, state, exc)
 
 
 # PostgreSQL: the UPDATE also turns synchronous_commit off for its own transaction (autocommit in a

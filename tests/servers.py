@@ -227,6 +227,19 @@ def _procfile_line(path: Path, name: str) -> str:
     raise KeyError(f"no {name!r} line in {path.name}")
 
 
+def procfile_env(name: str, env: dict) -> dict:
+    """The variables the Procfile's `name` line sets before its command (`DB_POOL_MAX_SIZE=${DB_POOL_MAX_SIZE:-4}`
+    on `web`), each resolved against `env` as the shell would: a test runs that process as production does."""
+    out: dict[str, str] = {}
+    for word in _procfile_line(ROOT / "Procfile", name).split():
+        match = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(?:\$\{([A-Z_][A-Z0-9_]*):-([^}]*)\}|(\S*))", word)
+        if match is None:
+            break
+        key, ref, default, literal = match.groups()
+        out[key] = literal if ref is None else (env.get(ref) or default)
+    return out
+
+
 def makefile_daphne_limits() -> str:
     """The flags `make run` gives daphne (DAPHNE_WS_LIMITS in the Makefile)."""
     match = re.search(r"^DAPHNE_WS_LIMITS\s*:?=\s*(.+)$", (ROOT / "Makefile").read_text(), re.M)

@@ -16,6 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from core.errors import ErrorCode, ServiceError, ServiceUnavailable
+from core.pools import pools_drain_after
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -46,7 +47,10 @@ def is_dependency_down(exc: BaseException | None) -> bool:
 
 
 def unavailable_response(exc: BaseException | None = None) -> JsonResponse:
-    """503 in the error shape with Retry-After SERVICE_UNAVAILABLE_RETRY_AFTER seconds."""
+    """503 in the error shape with Retry-After SERVICE_UNAVAILABLE_RETRY_AFTER seconds. When `exc`
+    says a database connection was lost (PostgreSQL restarted), the process's pools are drained
+    too (core.pools)."""
+    pools_drain_after(exc)
     wait = settings.SERVICE_UNAVAILABLE_RETRY_AFTER
     response = JsonResponse(error_body(ErrorCode.SERVICE_UNAVAILABLE,
                                        f"A service is unavailable; retry in {wait} seconds."), status=503)
@@ -135,6 +139,7 @@ def not_found_view(request, exception=None):
 def server_error_view(request):
     """Django's 500 in the API shape; a database, Redis or broker outage is 503 + Retry-After
     instead (Django calls this inside its `except`, so the exception is at hand)."""
-    if is_dependency_down(sys.exc_info()[1]):
-        return unavailable_response()
+    exc = sys.exc_info()[1]
+    if is_dependency_down(exc):
+        return unavailable_response(exc)
     return JsonResponse(error_body("server_error", "Internal server error."), status=500)

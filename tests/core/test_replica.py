@@ -55,7 +55,7 @@ def standby(django_db_setup):
     connections[REPLICA].close()
     del connections[REPLICA]
     del connections.settings[REPLICA]
-    s.stop()
+    s.remove()
 
 
 @pytest.fixture

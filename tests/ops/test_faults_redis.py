@@ -14,35 +14,18 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from accounts.tokens import access_token_for
-from listings.models import Listing, ListingStatus, SearchDocument
-from notifications.models import Notification, NotificationStatus
-from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
+from listings.models import Listing, ListingStatus
 from wallet.models import Transaction
 
 from ..accounts.factories import PASSWORD
 from ..listings.factories import ListingFactory
 from ..servers import eventually, http_json, private_redis
-from .faults import PORTS, approvals_at_rate, dgt_stack, percentile
+from .faults import PORTS, approvals_at_rate, dgt_stack, everything_delivered, percentile
 
 log = logging.getLogger(__name__)
 
 # The relay dispatches again follow-ups whose message Redis lost when it died (no persistence).
 STACK_ENV = {"FOLLOWUP_REDISPATCH_SECONDS": "20", "OUTBOX_FIRST_RETRY_SECONDS": "2"}
-
-
-def everything_delivered(listing_ids: list[int]) -> dict | None:
-    """None while something is missing; the final counts once all is through."""
-    state = {
-        "searchDocuments": SearchDocument.objects.filter(listing_id__in=listing_ids).count(),
-        "notificationsNotSent": Notification.objects.exclude(status=NotificationStatus.SENT).count(),
-        "notifications": Notification.objects.count(),
-        "outboxNotSent": EventOutbox.objects.exclude(status=OutboxStatus.SENT).count(),
-        "followUpsNotDone": FollowUp.objects.exclude(status=FollowUpStatus.DONE).count(),
-    }
-    done = (state["searchDocuments"] == len(listing_ids) and state["notificationsNotSent"] == 0
-            and state["outboxNotSent"] == 0 and state["followUpsNotDone"] == 0)
-    log.info("delivery state: %s", state)
-    return state if done else None
 
 
 def run_outage(tmp_path, seller, moderator, *, break_redis, mend_redis, during=None):

@@ -186,3 +186,32 @@ def test_marking_done_does_not_wait_for_the_disk_on_postgresql():
         assert cursor.fetchone()[0] == "on"
     # and a second mark (a redelivered task) changes nothing
     assert followup_mark_done(row.pk) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("state", ["SUCCESS", "FAILURE"])
+def test_a_task_ending_while_the_database_restarts_leaves_its_follow_up_pending(state, monkeypatch, caplog):
+    # given a dispatched follow-up whose task has just ended in the worker
+    from types import SimpleNamespace
+
+    from django.db.models import QuerySet
+
+    from outbox.followups import _after_task
+
+    now = timezone.now()
+    row = FollowUp.objects.create(task="listings.tasks.search_upsert", kwargs={"listing_id": 1},
+                                  next_attempt_at=now, created_at=now, dispatches=1)
+    task = SimpleNamespace(request=SimpleNamespace(dgt_followup=row.pk))
+
+    def db_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # when its row cannot be updated (PostgreSQL restarting)
+    monkeypatch.setattr("outbox.followups.followup_mark_done", db_gone)
+    monkeypatch.setattr(QuerySet, "update", db_gone)
+    _after_task(sender=task, state=state)  # logged, not raised
+    monkeypatch.undo()
+
+    # then the row is as it was: pending, for the relay to dispatch again
+    assert FollowUp.objects.filter(pk=row.pk, status=FollowUpStatus.PENDING, next_attempt_at=now).exists()
+    assert f"follow-up {row.pk} ended {state} but its row was not updated" in caplog.text

@@ -1,0 +1,55 @@
+"""The psycopg connection pools after PostgreSQL restarted (docs/operations.md, "Faults on the
+request path" and "Database connections: the psycopg pool").
+
+The pool lends a connection without checking it (a check is a round trip per request). When
+PostgreSQL restarts, every connection idle in a process's pool is broken, and each of them would
+fail one more request. So the first request that loses its connection drains the process's pools
+(`pools_drain_after`, called when a request is answered 503): the idle connections are closed and
+the pool opens new ones in the background, and a web process answers about one 503 per restart,
+not one per pooled connection.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import InterfaceError, OperationalError, connections
+from psycopg_pool import PoolTimeout, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+# SQLSTATE classes of a lost connection: 08 connection exception, 57P operator intervention
+# (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+_LOST = ("08", "57P")
+
+
+def connection_lost(exc: BaseException | None) -> bool:
+    """Whether database error `exc` says the connection itself is gone (the server restarted,
+    crashed or cannot be reached), not that one statement failed (a lock or statement timeout) or
+    that the pool had no connection free in time (a busy pool: draining it would only add work)."""
+    if isinstance(exc, InterfaceError):  # "connection already closed"
+        return True
+    if not isinstance(exc, OperationalError) or isinstance(exc.__cause__, (PoolTimeout, TooManyRequests)):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)  # psycopg's error; None: no answer from the server
+    return sqlstate is None or sqlstate.startswith(_LOST)
+
+
+def pools_drain_after(exc: BaseException | None) -> int:
+    """When `exc` says a database connection was lost, drain every connection pool of this process:
+    idle connections are closed and replaced in the background, connections lent out are replaced
+    when returned (psycopg_pool's `drain`). Returns how many pools were drained; never raises."""
+    if not connection_lost(exc):
+        return 0
+    drained = 0
+    for conn in connections.all(initialized_only=True):
+        pool = getattr(conn, "pool", None)  # only PostgreSQL with OPTIONS["pool"] has one
+        if pool is None:
+            continue
+        try:
+            pool.drain()
+            drained += 1
+        except Exception as drain_error:  # a pool being closed: the request is answered 503 anyway
+            log.warning("database %r: pool not drained: %s", conn.alias, drain_error)
+    if drained:
+        log.warning("database connection lost (%s): %d pool(s) drained", type(exc).__name__, drained)
+    return drained
