@@ -115,7 +115,10 @@ def _display(key: str, value):
     if isinstance(value, str) and (key.endswith("At") or key.endswith("Until")):
         moment = parse_datetime(value)
         if moment is not None and timezone.is_aware(moment):
-            return timezone.localtime(moment).strftime("%d %b %Y, %H:%M %Z")
+            # The marketplace's own time zone (TIME_ZONE, IST), whatever zone is active where the
+            # text is rendered: the API activates UTC for its answers (docs/architecture.md), and a
+            # text recorded in a request must read like one recorded by a job.
+            return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%d %b %Y, %H:%M %Z")
     if key == "amount" and value not in (None, ""):
         return f"₹{value}"
     return value

@@ -42,6 +42,16 @@ def test_times_are_local_and_money_is_rupees():
         "Your account is blocked.")
 
 
+def test_times_are_in_the_marketplaces_zone_whatever_zone_is_active():
+    # The API answers in UTC (it activates UTC per request); texts recorded there read in IST too.
+    from django.utils import timezone
+
+    for zone in ("UTC", "America/New_York", None):
+        with timezone.override(zone):
+            assert render(template_key="user_blocked", channel="sms", payload=PAYLOADS["user_blocked"]).body == (
+                "dgt: your account is blocked until 10 Dec 2026, 00:00 IST. Reason: Spam")
+
+
 def test_payload_text_is_not_html_escaped_in_plain_text_channels():
     body = render(template_key="listing_rejected", channel="email", payload={"title": "A & B <new>", "reason": "x"}).body
     assert "“A & B <new>”" in body
