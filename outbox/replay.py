@@ -34,13 +34,19 @@ def group_rows_after_many(requests: Sequence[tuple[Sequence[str], int, int]], *,
     One query reads the rows of every requested group after the smallest `after` (at most `cap`);
     each socket's rows are cut from it (per group, from its own `after`, merged in id order). When
     that read stopped at `cap` and a socket got fewer than its `limit` rows from it, the rest of
-    its rows lie beyond: that socket alone is read with its own query. A reconnect storm (every
+    its rows lie beyond: that socket alone is read with its own query. A request more than `cap`
+    ids behind the newest request is read on its own from the start. A reconnect storm (every
     client resuming a few seconds back) is one query instead of one per socket
     (docs/realtime.md, "Connect path")."""
     if not requests:
         return []
-    union = sorted({group for groups, _, _ in requests for group in groups})
-    shared = group_rows_after(groups=union, after=min(after for _, after, _ in requests), limit=cap)
+    # A request far behind the newest (a client back after a long absence, or one asking for
+    # everything) would drag the shared read's start back to itself and push every other socket
+    # past the cap onto a query of its own: it is read alone instead.
+    top = max(after for _, after, _ in requests)
+    near = [r for r in requests if r[1] >= top - cap]
+    union = sorted({group for groups, _, _ in near for group in groups})
+    shared = group_rows_after(groups=union, after=min(after for _, after, _ in near), limit=cap)
     truncated = len(shared) >= cap
     by_group: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     for row in shared:
@@ -50,7 +56,7 @@ def group_rows_after_many(requests: Sequence[tuple[Sequence[str], int, int]], *,
     for groups, after, limit in requests:
         parts = [by_group[g][bisect_right(ids[g], after):] for g in set(groups) if g in by_group]
         mine = list(islice(heapq.merge(*parts), limit))  # ids are unique: tuples order by id
-        if truncated and len(mine) < limit:
+        if after < top - cap or (truncated and len(mine) < limit):
             mine = group_rows_after(groups=groups, after=after, limit=limit)
         answers.append(mine)
     return answers

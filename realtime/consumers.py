@@ -48,7 +48,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from accounts.authentication import token_user_id
 from accounts.tokens import token_deadline
 from core.api.text import INVALID_TEXT, describe, unstorable_at
-from outbox.services import GROUP_ADMIN
+from outbox.services import GROUP_ADMIN, user_group
 from outbox.transport import DROPS
 
 from . import dashboard
@@ -149,7 +149,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         except InvalidToken:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
         try:
-            batch = await handshake_read(user_id)
+            # The user's group first: a block (outbox.control's access.recheck, sent to it) that
+            # commits while the user is being read is handled once the socket is ready.
+            await self.channel_layer.group_add(user_group(user_id), self.channel_name)
+            self.joined.append(user_group(user_id))
+            batch = await handshake_read(user_id, watermark=False)
         except Exception:
             log.exception("websocket authentication could not be checked")
             return await self.close(code=CLOSE_UNAVAILABLE)
@@ -165,8 +169,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return await self.close(code=CLOSE_FORBIDDEN)
         self.user = user
         for group in user.groups_for_events:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined.append(group)
+            if group not in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.joined.append(group)
         if exp:
             self._later(max(0.0, float(exp) - time.time()), self._token_expired)
         if settings.WS_RECHECK_SECONDS > 0:
@@ -176,8 +181,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             dashboard.hub.join(self)
         if self._resume_after is not None:  # resume at connect: before any live frame (module doc)
             after = self._resume_after
-            if isinstance(after, str):
-                after = int(after) if after.isdigit() else -1
+            if isinstance(after, str):  # ASCII digits of a bigint ("²" is isdigit() but not int())
+                after = int(after) if after.isascii() and after.isdigit() and len(after) < 20 else -1
             await self._resume(after)
 
     async def _token_expired(self):
@@ -293,13 +298,30 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return await self.close(code=CLOSE_FORBIDDEN)
         self.user = user
 
+    async def __call__(self, scope, receive, send):
+        # However the socket ends, it leaves its groups: a client that closes before `ready` makes
+        # the consumer's send raise (uvicorn's ClientDisconnected), the application returns without
+        # a websocket.disconnect message, and Channels never calls disconnect(); the channel then
+        # stayed in its groups and its timers re-read the user until the token expired.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._forget()
+
     async def disconnect(self, code):
+        await self._forget()
+
+    async def _forget(self) -> None:
+        """Leave the groups, the dashboard and every timer (idempotent)."""
         self._closed = True
         dashboard.hub.leave(self)
-        for timer in self._timers:
+        for timer in getattr(self, "_timers", ()):
             timer.cancel()
-        for task in list(self._tasks):
+        for task in list(getattr(self, "_tasks", ())):
             task.cancel()
-        for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.joined = []
+        joined, self.joined = getattr(self, "joined", []), []
+        for group in joined:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the layer is down: its subscriptions end with the connection
+                log.warning("websocket: group_discard %s failed", group, exc_info=True)

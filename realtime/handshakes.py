@@ -57,10 +57,13 @@ class Batch:
         return after in self.kept
 
 
-def read_batch(user_ids: Iterable[int], afters: Iterable[int]) -> tuple[dict[int, object], int, frozenset[int], float]:
-    """The database part of a batch (sync): (users, watermark, kept ids, since)."""
+def read_batch(user_ids: Iterable[int], afters: Iterable[int], *,
+               with_watermark: bool = True) -> tuple[dict[int, object], int, frozenset[int], float]:
+    """The database part of a batch (sync): (users, watermark, kept ids, since); the watermark is
+    0 without `with_watermark` (no handshake of the batch needs it: `/ws/events/` never does, and
+    then its handshakes do not wait on the outbox table)."""
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)}
-    mark = watermark()
+    mark = watermark() if with_watermark else 0
     since = timezone.now() - settings.OUTBOX_RETENTION
     wanted = [a for a in set(afters) if a > 0]
     kept = frozenset(EventOutbox.objects.filter(id__in=wanted, created_at__gte=since).values_list("id", flat=True)
@@ -68,9 +71,11 @@ def read_batch(user_ids: Iterable[int], afters: Iterable[int]) -> tuple[dict[int
     return users, mark, kept, since.timestamp()
 
 
-def read_handshakes(requests: list[tuple[int, int | None]]) -> list[tuple]:
-    """The batcher's read: one shared (users, watermark, kept, since) for every (user id, after)."""
-    shared = read_batch(sorted({user_id for user_id, _ in requests}), [a for _, a in requests if a is not None])
+def read_handshakes(requests: list[tuple[int, int | None, bool]]) -> list[tuple]:
+    """The batcher's read: one shared (users, watermark, kept, since) for every (user id, after,
+    whether the watermark is needed)."""
+    shared = read_batch(sorted({user_id for user_id, _, _ in requests}), [a for _, a, _ in requests if a is not None],
+                        with_watermark=any(needs for _, _, needs in requests))
     return [shared] * len(requests)
 
 
@@ -78,9 +83,11 @@ def _batcher() -> ReadBatcher:
     return ReadBatcher(read_handshakes, max_batch=BATCH_MAX)
 
 
-async def handshake_read(user_id: int, *, after: int | None = None) -> Batch:
-    """The batch that read `user_id` (and checked `after`, an outbox id, when given).
+async def handshake_read(user_id: int, *, after: int | None = None, watermark: bool = True) -> Batch:
+    """The batch that read `user_id` (and checked `after`, an outbox id, when given); with
+    `watermark=False` the caller does not use `Batch.watermark` (it is 0 unless another handshake
+    of the batch needed it).
 
     Raises whatever the database call raised (every handshake of that batch gets the error)."""
-    (users, mark, kept, since), started = await per_loop(_batcher).ask((user_id, after))
+    (users, mark, kept, since), started = await per_loop(_batcher).ask((user_id, after, watermark))
     return Batch(users=users, watermark=mark, kept=kept, since=since, started_ns=started)

@@ -87,6 +87,8 @@ class Hub:
         self.layer = None
         self.channel: str | None = None
         self.refs: dict[str, int] = {}
+        self.handshaking: dict[int, int] = {}  # user id -> handshakes in flight
+        self.recheck_due: set[int] = set()  # users rechecked while a handshake of theirs was in flight
         self.subscribed_ns: dict[str, int] = {}  # group -> monotonic_ns when its group_add returned
         self._subscribing: dict[str, asyncio.Future] = {}
         self.sockets: dict[str, SocketState] = {}
@@ -314,9 +316,27 @@ class Hub:
             await send(eio_sid, pkt)
 
     # -- access control ---------------------------------------------------------------------
+    def handshake_started(self, user_id: int) -> None:
+        """A handshake of `user_id` reads the user now: a recheck for them until
+        `handshake_done` is remembered (their block may have committed after the read)."""
+        self.handshaking[user_id] = self.handshaking.get(user_id, 0) + 1
+
+    def handshake_done(self, user_id: int) -> bool:
+        """End a handshake; True when the user was rechecked meanwhile (read them again)."""
+        count = self.handshaking.get(user_id, 0) - 1
+        if count > 0:
+            self.handshaking[user_id] = count
+            return user_id in self.recheck_due
+        self.handshaking.pop(user_id, None)
+        due = user_id in self.recheck_due
+        self.recheck_due.discard(user_id)
+        return due
+
     async def recheck(self, user_ids: list[int]) -> None:
         """Re-read these users; disconnect the sockets of a blocked/inactive/deleted one, take a
-        user who lost the moderator role out of `admin` (docs/realtime.md)."""
+        user who lost the moderator role out of `admin` (docs/realtime.md). A user whose handshake
+        is in flight is marked for that handshake to read again (`handshake_done`)."""
+        self.recheck_due.update(u for u in user_ids if u in self.handshaking)
         user_ids = [u for u in user_ids if u in self.by_user]
         if not user_ids:
             return

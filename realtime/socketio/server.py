@@ -21,6 +21,7 @@ import logging
 
 import socketio
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from socketio import packet as sio_packet
 
 from accounts.tokens import token_deadline
@@ -51,6 +52,12 @@ def _resume_point(auth, user_id: int) -> tuple[Session | None, int | None]:
         return None, None
     offset = offset_read(auth.get("offset"))
     return session, session.watermark if offset is None else max(offset, session.watermark)
+
+
+def _admitted_now(user_id: int):
+    """The user read again (sync), for a handshake during which they were rechecked (blocked or
+    their role changed). Raises ConnectionRefusedError(INVALID_TOKEN) when they may not connect."""
+    return user_admitted(get_user_model().objects.filter(pk=user_id, is_active=True).first())
 
 
 def _session(session: Session | None, asked: int | None, batch: Batch, user_id: int) -> tuple[str, int, bool]:
@@ -85,6 +92,8 @@ class DgtSocketServer(socketio.AsyncServer):
         # The user's own group is subscribed before the batch reads the watermark, so a new
         # session is owed nothing it will not receive live (Hub.catch_up).
         await self._or_server_error(self.hub.hold(own), user_id)
+        self.hub.handshake_started(user_id)
+        reading = True
         try:
             batch = await self._or_server_error(handshake_read(user_id, after=asked), user_id)
             user = batch.users.get(user_id)
@@ -92,12 +101,17 @@ class DgtSocketServer(socketio.AsyncServer):
                 user = await self._or_server_error(db_call(user_admitted, user), user_id)
             else:
                 user = user_admitted(user)
+            reading = False
+            if self.hub.handshake_done(user_id):  # blocked or demoted while being read: read again
+                user = await self._or_server_error(db_call(_admitted_now, user_id), user_id)
             try:
                 state = await self.hub.attach(sid=sid, user=user, deadline=token_deadline(token))
             except Exception as exc:  # channel layer down: refuse now rather than serve a deaf socket
                 log.exception("socket.io connect of user %s failed", user_id)
                 raise socketio.exceptions.ConnectionRefusedError(SERVER_ERROR) from exc
         finally:
+            if reading:
+                self.hub.handshake_done(user_id)
             await self.hub.release(own)
         pid, after, recovered = _session(session, asked, batch, user_id)
         replay = recovered or not self.hub.subscribed_before(state.groups, batch.started_ns)

@@ -47,3 +47,13 @@ def test_one_query_when_the_shared_read_is_complete(rows, django_assert_num_quer
     with django_assert_num_queries(1):
         group_rows_after_many(requests)
     assert group_rows_after_many([]) == []
+
+
+def test_a_request_far_behind_is_read_alone_and_does_not_push_the_others_off_the_shared_read(
+        rows, django_assert_num_queries):
+    far = (("public", "user.1"), 0, 1000)
+    near = [(("user.2", "admin"), rows[-10], 5), (("user.3",), rows[-20], 5)]
+    requests = [far, *near]
+    expected = [group_rows_after(groups=g, after=a, limit=n) for g, a, n in requests]
+    with django_assert_num_queries(2):  # the shared read of the near ones, and the far one alone
+        assert group_rows_after_many(requests, cap=30) == expected

@@ -24,9 +24,9 @@ def _counting(monkeypatch) -> list[tuple[list[int], list[int]]]:
     calls: list[tuple[list[int], list[int]]] = []
     real = handshakes.read_batch
 
-    def counted(user_ids, afters):
+    def counted(user_ids, afters, **kwargs):
         calls.append((sorted(user_ids), sorted(afters)))
-        return real(user_ids, afters)
+        return real(user_ids, afters, **kwargs)
 
     monkeypatch.setattr(handshakes, "read_batch", counted)
     return calls
@@ -61,10 +61,10 @@ def test_a_database_error_reaches_every_handshake_of_the_batch_and_the_next_batc
     failing = [True]
     real = handshakes.read_batch
 
-    def flaky(user_ids, afters):
+    def flaky(user_ids, afters, **kwargs):
         if failing.pop() if failing else False:
             raise OperationalError("server closed the connection unexpectedly")
-        return real(user_ids, afters)
+        return real(user_ids, afters, **kwargs)
 
     monkeypatch.setattr(handshakes, "read_batch", flaky)
 
@@ -134,3 +134,88 @@ def test_concurrent_replays_are_read_in_one_query(monkeypatch, seller, buyer):
     assert calls == [6]
     assert [[row[0] for row in rows] for rows in answers][:2] == [
         [first, first + 2, first + 4], [first + 1, first + 3, first + 5]]
+
+
+def test_a_batch_of_ws_events_handshakes_does_not_read_the_outbox(seller, monkeypatch):
+    # /ws/events/ never uses the watermark: its handshakes must not wait on the outbox table.
+    publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 1})
+    reads = []
+    real = handshakes.watermark
+    monkeypatch.setattr(handshakes, "watermark", lambda: reads.append(1) or real())
+
+    async def connect(*needs):
+        return await asyncio.gather(*(handshakes.handshake_read(seller.pk, watermark=n) for n in needs))
+
+    [batch] = asyncio.run(connect(False))
+    assert batch.users[seller.pk].pk == seller.pk and batch.watermark == 0 and reads == []
+    mixed = asyncio.run(connect(False, True))  # a Socket.IO handshake in the batch needs it
+    assert reads == [1] and mixed[1].watermark == EventOutbox.objects.latest("id").id
+
+
+def _block_during_the_read(monkeypatch, module, user, then):
+    """Make `module.handshake_read` block `user` (in the database) right after the real read and
+    then run `then(user_id)` (what outbox.control's recheck does on that process)."""
+    from asgiref.sync import sync_to_async
+    from django.utils import timezone
+
+    from accounts.models import User
+
+    real = handshakes.handshake_read
+
+    async def read_then_block(user_id, **kwargs):
+        batch = await real(user_id, **kwargs)
+        await sync_to_async(User.objects.filter(pk=user_id).update)(blocked_at=timezone.now(), block_until=None)
+        await then(user_id)
+        return batch
+
+    monkeypatch.setattr(module, "handshake_read", read_then_block)
+
+
+def test_a_socketio_user_blocked_while_their_handshake_reads_is_refused(monkeypatch, seller):
+    from socketio.exceptions import ConnectionRefusedError
+
+    from realtime.socketio import server as sio_server
+    from realtime.socketio.auth import INVALID_TOKEN
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = build_server()
+    _block_during_the_read(monkeypatch, sio_server, seller, lambda user_id: server.hub.recheck([user_id]))
+    try:
+        sid = loop.run_until_complete(server.manager.connect("eio-1", NAMESPACE))
+        with pytest.raises(ConnectionRefusedError) as refused:
+            loop.run_until_complete(server._on_connect(sid, {}, {"token": access_token_for(seller)}))
+        assert refused.value.error_args == {"message": INVALID_TOKEN}
+        assert server.hub.sockets == {} and server.hub.refs == {} and server.hub.handshaking == {}
+    finally:
+        for task in server.hub._tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*server.hub._tasks, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def test_a_ws_events_user_blocked_while_their_handshake_reads_is_closed_4003(monkeypatch, seller):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from outbox.control import RECHECK
+    from outbox.services import user_group
+    from realtime import consumers
+    from realtime.consumers import CLOSE_FORBIDDEN
+
+    from .communicator import ws_close_code, ws_open
+
+    async def recheck(user_id):  # outbox.control.sockets_recheck, as the block's commit sends it
+        await get_channel_layer().group_send(user_group(user_id), {"type": RECHECK, "userId": user_id})
+
+    _block_during_the_read(monkeypatch, consumers, seller, recheck)
+
+    async def scenario():
+        headers = [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]
+        async with ws_open(headers=headers) as (comm, accepted):
+            assert accepted
+            ready = await comm.receive_json_from(timeout=5)
+            return ready["type"], await ws_close_code(comm, timeout=5)
+
+    assert async_to_sync(scenario)() == ("ready", CLOSE_FORBIDDEN)

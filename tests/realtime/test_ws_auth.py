@@ -99,3 +99,50 @@ def test_ping_pong(seller):
             return await comm.receive_json_from(timeout=3)
 
     assert _run(scenario) == {"type": "pong"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_socket_closed_before_ready_leaves_its_groups(seller):
+    # uvicorn raises ClientDisconnected from the consumer's send when the client has gone: the
+    # application returns without a websocket.disconnect message, and the groups must be left anyway.
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from realtime.consumers import EventsConsumer
+    from accounts.tokens import access_token_for
+
+    class ClientDisconnected(OSError):
+        pass
+
+    async def scenario():
+        layer = get_channel_layer()
+        incoming = asyncio.Queue()
+        await incoming.put({"type": "websocket.connect"})
+
+        async def send(message):
+            if message["type"] == "websocket.send":
+                raise ClientDisconnected()
+
+        scope = {"type": "websocket", "path": "/ws/events/", "query_string": b"",
+                 "headers": [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]}
+        with pytest.raises(ClientDisconnected):
+            await EventsConsumer.as_asgi()(scope, incoming.get, send)
+        return {group: set(members) for group, members in layer.groups.items() if members}
+
+    assert _run(scenario) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("after", ["%C2%B2", "9" * 5000, "-1", "abc"])
+def test_an_after_that_is_not_an_id_is_an_error_frame(seller, after):
+    from accounts.tokens import access_token_for
+
+    async def scenario():
+        headers = [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]
+        async with ws_open(f"/ws/events/?after={after}", headers=headers) as (comm, accepted):
+            assert accepted
+            return (await ws_frames(comm))[:2]
+
+    ready, error = _run(scenario)
+    assert ready["type"] == "ready" and error["type"] == "error" and error["code"] == "bad_frame"
