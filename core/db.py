@@ -82,13 +82,3 @@ class ReplicaRouter:
     def allow_migrate(self, db, app_label, model_name=None, **hints) -> bool:
         return db != REPLICA  # the replica follows the primary's WAL; nothing migrates it
 
-
-def pools_prepared() -> None:
-    """Build every configured psycopg pool object now, at process start (dgt/wsgi.py, dgt/asgi.py).
-
-    Django builds a database's pool, importing psycopg_pool, on its first query: that cost the
-    first request of every gunicorn worker about a quarter of a second (docs/benchmarks.md). No
-    connection is opened here (Django creates the pool closed and opens it on first use), so a
-    database that is down does not stop the process from starting."""
-    for alias in connections:
-        getattr(connections[alias], "pool", None)

@@ -1,5 +1,7 @@
-"""The psycopg connection pools after PostgreSQL restarted (docs/operations.md, "Faults on the
-request path" and "Database connections: the psycopg pool").
+"""The process's psycopg connection pools: built at start, drained after PostgreSQL restarted
+(docs/operations.md, "Faults on the request path" and "Database connections: the psycopg pool").
+
+`pools_prepared()` builds them when a web or ws process starts (dgt/wsgi.py, dgt/asgi.py).
 
 The pool lends a connection without checking it (a check is a round trip per request). When
 PostgreSQL restarts, every connection idle in a process's pool is broken, and each of them would
@@ -53,3 +55,14 @@ def pools_drain_after(exc: BaseException | None) -> int:
     if drained:
         log.warning("database connection lost (%s): %d pool(s) drained", type(exc).__name__, drained)
     return drained
+
+
+def pools_prepared() -> None:
+    """Build every configured psycopg pool object now, at process start (dgt/wsgi.py, dgt/asgi.py).
+
+    Django builds a database's pool, importing psycopg_pool, on its first query: that cost the
+    first request of every gunicorn worker about a quarter of a second (docs/benchmarks.md). No
+    connection is opened here (Django creates the pool closed and opens it on first use), so a
+    database that is down does not stop the process from starting."""
+    for alias in connections:
+        getattr(connections[alias], "pool", None)

@@ -20,7 +20,7 @@ from realtime.embedded import EmbeddedRelay  # noqa: E402
 from realtime.origin import OriginCheck  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.socketio.server import socketio_app  # noqa: E402
-from core.db import pools_prepared  # noqa: E402
+from core.pools import pools_prepared  # noqa: E402
 
 pools_prepared()
 

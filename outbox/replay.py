@@ -14,13 +14,29 @@ from .frames import event_text
 from .models import EventOutbox
 
 
+def retained_since():
+    """The oldest moment (aware, UTC) whose rows are surely still kept: now - OUTBOX_RETENTION
+    (rows are purged by age, oldest first)."""
+    return timezone.now() - settings.OUTBOX_RETENTION
+
+
+def kept_ids(ids: Sequence[int]) -> tuple[frozenset[int], float]:
+    """(those of `ids` whose row is still within OUTBOX_RETENTION, the window's start in epoch
+    seconds): a client may resume after such a row and miss nothing (docs/realtime.md)."""
+    since = retained_since()
+    wanted = [i for i in set(ids) if i > 0]
+    kept = frozenset(EventOutbox.objects.filter(id__in=wanted, created_at__gte=since).values_list("id", flat=True)
+                     ) if wanted else frozenset()
+    return kept, since.timestamp()
+
+
 def group_rows_after(*, groups: Sequence[str], after: int, limit: int) -> list[tuple[int, str, str]]:
     """[(id, group, frame text)] of rows for `groups` with id > `after`, in id order, at most `limit`.
 
     Every status counts (pending and failed rows are events the socket has not had either);
     only rows within OUTBOX_RETENTION are replayed (older sent rows may already be purged).
     """
-    since = timezone.now() - settings.OUTBOX_RETENTION
+    since = retained_since()
     rows = (EventOutbox.objects.filter(group__in=list(groups), id__gt=after, created_at__gte=since)
             .order_by("id")[:limit])
     return [(row.id, row.group, event_text(row)) for row in rows]
@@ -54,9 +70,11 @@ def group_rows_after_many(requests: Sequence[tuple[Sequence[str], int, int]], *,
     ids = {group: [row[0] for row in rows] for group, rows in by_group.items()}
     answers = []
     for groups, after, limit in requests:
-        parts = [by_group[g][bisect_right(ids[g], after):] for g in set(groups) if g in by_group]
-        mine = list(islice(heapq.merge(*parts), limit))  # ids are unique: tuples order by id
-        if after < top - cap or (truncated and len(mine) < limit):
+        mine = None
+        if after >= top - cap:  # a near request: cut from the shared read
+            parts = [by_group[g][bisect_right(ids[g], after):] for g in set(groups) if g in by_group]
+            mine = list(islice(heapq.merge(*parts), limit))  # ids are unique: tuples order by id
+        if mine is None or (truncated and len(mine) < limit):
             mine = group_rows_after(groups=groups, after=after, limit=limit)
         answers.append(mine)
     return answers

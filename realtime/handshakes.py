@@ -21,12 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
-from outbox.models import EventOutbox
-from outbox.replay import watermark
+from outbox.replay import kept_ids, watermark
 
 from .batching import ReadBatcher, per_loop
 
@@ -50,8 +47,9 @@ class Batch:
     started_ns: int
 
     def replayable_after(self, after: int, issued_at: float | None) -> bool:
-        """Whether every row with id > `after` is still kept (outbox.replay.replayable_after,
-        answered from this batch)."""
+        """Whether every row with id > `after` is still kept: the row `after` itself is within
+        OUTBOX_RETENTION (outbox.replay.kept_ids, read in this batch); `after` 0 (the outbox was
+        empty) counts when the session was issued (`issued_at`, epoch seconds) within the window."""
         if after == 0:
             return issued_at is not None and issued_at >= self.since
         return after in self.kept
@@ -64,11 +62,8 @@ def read_batch(user_ids: Iterable[int], afters: Iterable[int], *,
     then its handshakes do not wait on the outbox table)."""
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)}
     mark = watermark() if with_watermark else 0
-    since = timezone.now() - settings.OUTBOX_RETENTION
-    wanted = [a for a in set(afters) if a > 0]
-    kept = frozenset(EventOutbox.objects.filter(id__in=wanted, created_at__gte=since).values_list("id", flat=True)
-                     ) if wanted else frozenset()
-    return users, mark, kept, since.timestamp()
+    kept, since = kept_ids(list(afters))
+    return users, mark, kept, since
 
 
 def read_handshakes(requests: list[tuple[int, int | None, bool]]) -> list[tuple]:
