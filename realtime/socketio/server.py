@@ -33,6 +33,7 @@ from ..origin import origin_allowed
 from .auth import AUTH_REQUIRED, block_check_writes, handshake_token, token_read, user_admitted
 from .hub import NAMESPACE, Hub
 from .pid import Session, offset_read, pid_issue, pid_read
+from .transport import EngineServer
 
 log = logging.getLogger(__name__)
 SERVER_ERROR = "Server error"
@@ -81,6 +82,9 @@ class DgtSocketServer(socketio.AsyncServer):
         self._closing: set[asyncio.Task] = set()  # sessions closed for a malformed packet
         self.on("connect", self._on_connect)
         self.on("disconnect", self._on_disconnect)
+
+    def _engineio_server_class(self):
+        return EngineServer  # direct websocket writes (realtime.socketio.transport)
 
     async def _on_connect(self, sid, environ, auth=None):
         raw = handshake_token(auth, environ)
