@@ -9,7 +9,8 @@ and the same event schedule drive every server:
 
 * dgt's ws process under daphne (the skeleton's Procfile line) and under uvicorn + uvloop, both
   with the configured channel layer (RedisPubSubChannelLayer), events sent by a Python
-  publisher doing exactly the channel-layer send of `outbox.services.send_rows`;
+  publisher doing exactly the channel-layer send of `outbox.services.send_rows`; every dgt
+  server runs with the Procfile's `relay` process beside it, as deployed;
 * the Socket.IO peer (bench/peers/socketio/server.js + @socket.io/redis-adapter, events from
   emitter.js through @socket.io/redis-emitter) on the same Redis;
 * dgt's whole outbox path (publish in a transaction, commit, send after commit) on the Procfile's
@@ -127,10 +128,15 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
                             "SIO_KEY": f"{CHANNEL_PREFIX}_sio"}
         server = Proc(["node", str(NODE_DIR / "server.js")], env=env, log=wd / "server.log")
         port, url = SIO_PORT, f"http://127.0.0.1:{SIO_PORT}"
+        relay = None
     else:
         server = Proc(server_cmd, env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings,
                                                  BENCH_GC_LOG=os.environ.get("BENCH_GC_LOG", "")),
                       log=wd / "server.log", shell=True)
+        # As deployed: the Procfile's relay beside the ws process (it publishes the admin
+        # dashboard's snapshot, which the ws process then only forwards: outbox.dashboard).
+        relay = Proc(procfile_command("relay"), env=server_env(db_url, DJANGO_SETTINGS_MODULE=settings),
+                     log=wd / "relay.log", shell=True)
         port = WS_PORT
         url = f"http://127.0.0.1:{WS_PORT}" if kind == "dgtsio" else f"ws://127.0.0.1:{WS_PORT}/ws/events/"
     clients = None
@@ -189,6 +195,8 @@ def run_variant(name: str, *, server_cmd: str | None, kind: str, users, users_fi
         if clients:
             clients.close()
         server.stop()
+        if relay is not None:
+            relay.stop()
 
 
 def full_path(*, users, users_file: Path, db_url: str, workdir: Path, n: int, rate: float) -> dict:

@@ -512,6 +512,10 @@ WS_PREAUTH_MAX_BYTES = env.int("WS_PREAUTH_MAX_BYTES", default=4096)
 WS_MAX_BYTES = env.int("WS_MAX_BYTES", default=65536)
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
 ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
+# The relay loop publishes an unchanged dashboard snapshot again after this long; a ws process that
+# heard none for ADMIN_STATS_STALE_SECONDS computes it itself (docs/realtime.md, admin stats).
+ADMIN_STATS_REFRESH_SECONDS = env.float("ADMIN_STATS_REFRESH_SECONDS", default=10.0)
+ADMIN_STATS_STALE_SECONDS = env.float("ADMIN_STATS_STALE_SECONDS", default=25.0)
 # The ASGI process freezes its start-up objects out of the GC and collects less often (dgt/asgi.py);
 # not in the test process, which imports the ASGI app and should collect as Python does.
 ASGI_GC_TUNING = env.bool("ASGI_GC_TUNING", default=not TESTING)

@@ -5,9 +5,10 @@ follow-up tasks (outbox.followups). When a pass finds the channel layer down it 
 every tick (`transport.layer_ping`, bounded) and, the moment Redis answers again, makes every
 event that failed during the outage due at once (`relay_wake`): events flow again within about a
 tick of Redis returning, not after their backoff. Follow-ups whose publish failed are due at once
-already, so they go out on the first tick the broker answers. Beat's one-minute relay jobs stay
-as the safety net when this process is not running. Several loops may run: both relays claim rows
-FOR UPDATE SKIP LOCKED. Errors (the database restarting) are logged and the next tick retries.
+already, so they go out on the first tick the broker answers. Each tick also publishes the admin
+dashboard's snapshot when it changed (outbox.dashboard), so no ws process computes it. Beat's
+one-minute relay jobs stay as the safety net when this process is not running. Several loops may
+run: both relays claim rows FOR UPDATE SKIP LOCKED. Errors (the database restarting) are logged and the next tick retries.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from .dashboard import DashboardPublisher
 from .followups import followups_relay
 from .relay import relay_has_waiting_failures, relay_run, relay_wake
 from .transport import layer_ping
@@ -30,6 +32,7 @@ class RelayLoop:
 
     def __init__(self) -> None:
         self.layer_down = False
+        self.dashboard = DashboardPublisher()
 
     def tick(self) -> dict:
         """Run the event relay and the follow-up relay once. Returns what each did."""
@@ -47,6 +50,8 @@ class RelayLoop:
             out["events"] = stats
             self.layer_down = bool(stats.get("retrying") or stats.get("failed")) and not stats.get("sent")
         out["followUps"] = followups_relay()
+        if not self.layer_down:
+            out["dashboard"] = self.dashboard.tick()
         return out
 
     def run(self, *, interval: float | None = None, stop: threading.Event | None = None) -> None:

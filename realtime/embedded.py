@@ -5,7 +5,8 @@ serving websockets (outbox.runtime) and, when the channel layer is process-local
 on the server's event loop that runs the relay every OUTBOX_EMBEDDED_RELAY_SECONDS: rows
 published by other processes (`manage.py runjob expiry_reminders`, `manage.py shell`) reach the
 sockets within about a second; the same loop dispatches due follow-up tasks (outbox.followups:
-inline in embedded mode, so only ones whose task failed). With Redis it only marks the process; the Celery beat relay runs.
+inline in embedded mode, so only ones whose task failed) and publishes the admin dashboard's
+snapshot (outbox.dashboard). With Redis it only marks the process; the Celery beat relay runs.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from outbox import runtime
+from outbox.dashboard import DashboardPublisher
 from outbox.followups import followups_relay
 from outbox.relay import relay_run
 
@@ -23,11 +25,13 @@ log = logging.getLogger(__name__)
 
 
 async def relay_loop(interval: float) -> None:
+    dashboard = DashboardPublisher()
     while True:
         await asyncio.sleep(interval)
         try:
             stats = await database_sync_to_async(relay_run)()
             await database_sync_to_async(followups_relay)()
+            await database_sync_to_async(dashboard.tick)()
             if stats.get("sent") or stats.get("retrying"):
                 log.info("embedded relay: %s", stats)
         except asyncio.CancelledError:
