@@ -6,22 +6,29 @@ and the bench Redis; 5,000 notifications are recorded through `notifications.rec
 notification_record` (sent by the `notifications` queue). The rate is read from the rows' `sent_at`:
 overall, over the middle 90% of sends (steady state), and the busiest 1-second window.
 Without a global limiter in this build the script says "not available" (its goal is the
-limiter); `--force` measures the unlimited rate anyway.
-Run: .venv/bin/python bench/notifications_rate.py [--smoke] [--force] [--json out.json]
+limiter); `--force` measures the unlimited rate anyway. Also reported: how fast the notifications
+were recorded (the queue must fill faster than the limit for the rate to mean anything) and the
+workers' CPU seconds per send (both workers' process trees, psutil, over the sending window).
+`--profile` samples both workers' process trees with py-spy while they send (collapsed stacks in
+var/bench/notifications_rate/, the hottest frames in the JSON).
+Run: .venv/bin/python bench/notifications_rate.py [--smoke] [--force] [--profile] [--json out.json]
 """
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    NotAvailable, Proc, bench_database, close_django_connections, log_dir, parser, procfile_command, run_main,
-    server_env,
+    NotAvailable, Proc, ProcStats, bench_database, close_django_connections, log_dir, parser, procfile_command,
+    pyspy_self_top, pyspy_start, pyspy_top, run_main, server_env,
 )
 
 LIMIT = 100.0
@@ -63,9 +70,18 @@ def body(args) -> dict:
             procs.append(Proc(f"{base} -n bench{k}@%h", env=server_env(db_url), log=workdir / f"worker{k}.log",
                               shell=True))
         time.sleep(8)  # workers connect to the broker before the queue fills
+        stats = [ProcStats(p.pid) for p in procs]
+        cpu_before = sum(s.cpu_seconds() for s in stats)
+        psutil.cpu_percent()  # starts the machine's busy-% window
+        profilers = []
+        if args.profile:
+            seconds = min(60, max(10, n / LIMIT * 0.6))
+            profilers = [pyspy_start(p.pid, workdir / f"worker{k}.collapsed", seconds) for k, p in enumerate(procs)]
+        started = time.monotonic()
         for i in range(n):
             notification_record(user_id=user_ids[i % len(user_ids)], template_key="listing_approved",
                                  payload={"id": i, "title": f"bench {i}"}, dedupe_key=f"bench:{i}")
+        recorded_per_second = n / (time.monotonic() - started)
         # only this run's rows: another run's API benchmark may queue tasks on the same bench Redis
         mine = Notification.objects.filter(dedupe_key__startswith="bench:")
         deadline = time.monotonic() + n / LIMIT * 2 + 90
@@ -77,6 +93,10 @@ def body(args) -> dict:
             if not all(p.alive() for p in procs):
                 raise RuntimeError("a worker exited:\n" + "\n".join(p.log_tail() for p in procs))
             time.sleep(1)
+        cpu = sum(s.cpu_seconds() for s in stats) - cpu_before
+        machine_busy = psutil.cpu_percent()  # every process on the box, over the sending window
+        for prof in profilers:
+            prof.p.wait(timeout=120)
         times = sorted(t.timestamp() for t in mine.filter(status="sent").values_list("sent_at", flat=True))
         failed = mine.filter(status="failed").count()
     overall = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
@@ -90,13 +110,25 @@ def body(args) -> dict:
     met = bool(steady) and abs(steady - LIMIT) <= 0.05 * LIMIT and busiest <= LIMIT * 1.05 and len(times) == n
     print(f"    {len(times)}/{n} sent ({failed} failed) by {workers} workers; overall {overall or 0:.1f}/s, steady "
           f"{steady or 0:.1f}/s, busiest 1 s window {busiest}; limiter: {limiter}; goal {'met' if met else 'NOT met'}")
+    print(f"    recorded at {recorded_per_second:.1f}/s; workers' CPU {cpu:.1f} s = {1000 * cpu / max(len(times), 1):.1f} ms "
+          f"per send; machine {machine_busy:.0f} % busy while sending; load average {os.getloadavg()[0]:.2f}")
+    profile = {}
+    if args.profile:
+        for k in range(workers):
+            collapsed = workdir / f"worker{k}.collapsed"
+            profile[f"worker{k}"] = {"top": pyspy_top(collapsed, 60), "self": pyspy_self_top(collapsed, 25)}
+            print(f"    profile worker{k}: {collapsed}")
     return {"queued": n, "sent": len(times), "failed": failed, "workers": workers, "overallPerSecond": overall,
             "steadyPerSecond": steady, "busiestSecond": busiest, "limiter": limiter, "goalMet": met,
+            "recordedPerSecond": recorded_per_second, "workerCpuSeconds": cpu,
+            "workerCpuMsPerSend": 1000 * cpu / max(len(times), 1), "machineBusyPercent": machine_busy,
+            "loadAverage": os.getloadavg()[0], "profile": profile,
             "goal": "100/s +-5% across two workers, all sent"}
 
 
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--force", action="store_true", help="measure even without a limiter")
+    p.add_argument("--profile", action="store_true", help="py-spy both workers' process trees while they send")
     a = p.parse_args()
     sys.exit(run_main("notifications_rate", a, body))

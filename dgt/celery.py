@@ -13,6 +13,8 @@ app = Celery("dgt")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+import core.worker  # noqa: E402,F401  (the worker's connections between tasks: Django's CONN_MAX_AGE rule)
+
 from dgt.jobs import beat_schedule  # noqa: E402
 
 app.conf.beat_schedule = beat_schedule()

@@ -285,6 +285,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup would close the worker's database connections around every task (a new
+# PostgreSQL connection per task, whatever DB_CONN_MAX_AGE says); core.worker applies Django's
+# CONN_MAX_AGE rule between tasks instead (docs/operations.md, "The worker's database connections").
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_DEFAULT_QUEUE = QUEUES[0]
 CELERY_TASK_ROUTES = {
     "notifications.tasks.*": {"queue": QUEUES[1]},

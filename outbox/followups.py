@@ -4,7 +4,8 @@ A service calls `followup_enqueue(task=..., kwargs=...)` inside its transaction 
 `transaction.on_commit(lambda: task.delay(...))`). That writes a FollowUp row, so the follow-up
 commits or rolls back with the change. After commit ONE Celery message (`outbox.tasks.followups_run`)
 carries the ids of every follow-up of the transaction; the worker fans them out to their own
-queues (CELERY_TASK_ROUTES), and a task that succeeds marks its row done (a `task_postrun`
+queues (CELERY_TASK_ROUTES); a transaction with a single follow-up sends that task's own message
+instead (no fan-out hop). A task that succeeds marks its row done (a `task_postrun`
 handler reading the `dgt_followup` header); one that fails makes it due again after
 FOLLOWUP_FAILED_RETRY_SECONDS. Whatever did not happen -- the broker was down or hung
 at commit, the message was lost, the worker died -- is dispatched again by `followups_relay`:
@@ -50,12 +51,12 @@ class _Batch:
     """The follow-ups of one transaction; called once by its on-commit hook."""
 
     def __init__(self) -> None:
-        self.ids: list[int] = []
+        self.items: list[tuple[int, str, dict]] = []  # (row id, task, kwargs)
         self.sent = False
 
     def __call__(self) -> None:
         self.sent = True
-        followups_send(ids=self.ids)
+        followups_send(items=self.items)
 
 
 def _batch_of_transaction() -> _Batch | None:
@@ -150,27 +151,36 @@ def _insert(items: list[tuple[str, dict]]) -> list[int]:
     request_id = current().request_id
     rows = FollowUp.objects.bulk_create([FollowUp(task=task, kwargs=kwargs, request_id=request_id,
                                                   next_attempt_at=due, created_at=now) for task, kwargs in items])
-    ids = [row.id for row in rows]
+    sent = [(row.id, task, kwargs) for row, (task, kwargs) in zip(rows, items)]
     batch = _batch_of_transaction()
     if batch is None:
-        followups_send(ids=ids)
+        followups_send(items=sent)
     else:
-        batch.ids.extend(ids)
-    return ids
+        batch.items.extend(sent)
+    return [row_id for row_id, _, _ in sent]
 
 
-def followups_send(*, ids: list[int]) -> bool:
-    """Publish the one message that runs committed follow-ups `ids`. Never raises.
+def followups_send(*, items: list[tuple[int, str, dict]]) -> bool:
+    """Publish the one message that runs committed follow-ups `items` ((row id, task, kwargs)).
+    Never raises.
 
+    Several follow-ups go out as one `followups_run` message carrying their ids (the worker fans
+    them out). A lone follow-up (a refund's notification send, one recorded notification) goes out
+    as its own task's message, with the row id in its header, as the fan-out would send it: one
+    task instead of two (docs/benchmarks.md, "Notification throughput").
     While the broker is known to be down (core.breaker) nothing is tried; on failure the rows are
     made due at once, so the relay loop dispatches them as soon as the broker answers again.
     Returns True when the message was handed to the broker.
     """
-    if not ids:
+    if not items:
         return True
+    ids = [row_id for row_id, _, _ in items]
     if BROKER.allow():
         try:
-            _task(DISPATCH_TASK).apply_async(kwargs={"ids": ids}, connection=request_connection())
+            if len(items) == 1:
+                _fan_out(*items[0], connection=request_connection())
+            else:
+                _task(DISPATCH_TASK).apply_async(kwargs={"ids": ids}, connection=request_connection())
             BROKER.success()
             return True
         except Exception as exc:  # broker down or hung (bounded by its socket timeouts)
@@ -195,8 +205,9 @@ def _task(name: str):
         return current_app.tasks[name]
 
 
-def _fan_out(row_id: int, task: str, kwargs: dict) -> None:
-    _task(task).apply_async(kwargs=kwargs, headers={HEADER: row_id})
+def _fan_out(row_id: int, task: str, kwargs: dict, **options) -> None:
+    """Publish follow-up `row_id`'s own task; its header lets the worker mark the row done."""
+    _task(task).apply_async(kwargs=kwargs, headers={HEADER: row_id}, **options)
 
 
 def followups_run(*, ids: list[int]) -> int:

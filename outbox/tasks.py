@@ -6,7 +6,9 @@ from .followups import followups_purge, followups_relay, followups_run
 from .relay import outbox_purge, relay_run
 
 
-@retrying_task(name="outbox.tasks.followups_run", acks_late=True)
+# No result row (ignore_result; failures are still stored): one per committed transaction with
+# follow-ups, and its work is recorded on the follow-up rows (docs/benchmarks.md, notifications).
+@retrying_task(name="outbox.tasks.followups_run", acks_late=True, ignore_result=True)
 def followups_run_task(*, ids: list[int]) -> int:
     """The one message of a transaction's follow-ups: send each to its task's queue."""
     return followups_run(ids=ids)

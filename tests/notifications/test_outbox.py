@@ -31,7 +31,7 @@ def lost_messages(monkeypatch):
     """The broker loses every send message (a worker popped it and was SIGKILLed): the follow-ups'
     messages to the send tasks (outbox.followups) vanish."""
     dropped = []
-    monkeypatch.setattr("outbox.followups._fan_out", lambda row_id, task, kwargs: dropped.append(kwargs))
+    monkeypatch.setattr("outbox.followups._fan_out", lambda row_id, task, kwargs, **options: dropped.append(kwargs))
     return dropped
 
 

@@ -11,7 +11,9 @@ from kombu.exceptions import OperationalError as BrokerError
 from core.breaker import reset_all
 from listings.models import ListingStatus, SearchDocument
 from notifications.models import Notification, NotificationStatus
-from outbox.followups import DISPATCH_TASK, _task, followup_enqueue, followups_enqueue, followups_relay, followups_together
+from outbox.followups import (
+    DISPATCH_TASK, HEADER, _task, followup_enqueue, followups_enqueue, followups_relay, followups_together,
+)
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from outbox.services import send_rows
 
@@ -215,3 +217,37 @@ def test_a_task_ending_while_the_database_restarts_leaves_its_follow_up_pending(
     # then the row is as it was: pending, for the relay to dispatch again
     assert FollowUp.objects.filter(pk=row.pk, status=FollowUpStatus.PENDING, next_attempt_at=now).exists()
     assert f"follow-up {row.pk} ended {state} but its row was not updated" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_follow_up_is_sent_as_its_own_tasks_message_and_marked_done(seller, monkeypatch):
+    # Given a transaction with one follow-up, and the publishes of both tasks watched.
+    listing = ListingFactory(owner=seller)
+    dispatch, search = _task(DISPATCH_TASK), _task("listings.tasks.search_upsert")
+    dispatched, published = [], []
+    original_dispatch, original_search = dispatch.apply_async, search.apply_async
+    monkeypatch.setattr(dispatch, "apply_async", lambda *a, **kw: (dispatched.append(kw), original_dispatch(*a, **kw))[1])
+    monkeypatch.setattr(search, "apply_async", lambda *a, **kw: (published.append(kw), original_search(*a, **kw))[1])
+
+    with transaction.atomic():
+        row_id = followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listing.pk})
+
+    # Then the one message is the task's own, carrying the row in its header (no fan-out hop) ...
+    assert dispatched == []
+    assert [(kw["kwargs"], kw["headers"]) for kw in published] == [({"listing_id": listing.pk}, {HEADER: row_id})]
+    # ... and the task's success marked the row done.
+    assert FollowUp.objects.get(pk=row_id).status == FollowUpStatus.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_follow_up_with_the_broker_down_stays_pending_and_due(seller, broker_down):
+    listing = ListingFactory(owner=seller)
+
+    with transaction.atomic():
+        row_id = followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listing.pk})
+
+    # Nothing ran, the row is pending and due at once for the relay.
+    row = FollowUp.objects.get(pk=row_id)
+    assert (row.status, row.dispatches) == (FollowUpStatus.PENDING, 0)
+    assert row.next_attempt_at <= timezone.now()
+    assert SearchDocument.objects.count() == 0
