@@ -144,13 +144,18 @@ def followups_together() -> Iterator[None]:
 
 
 def _insert(items: list[tuple[str, dict]]) -> list[int]:
-    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit)."""
+    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit).
+    Where OUTBOX_SEND_AFTER_COMMIT is off (the Procfile's `web` line) nothing is sent: the rows are
+    written due at once and the relay loop, woken by PostgreSQL at the commit, dispatches them."""
     now = timezone.now()
-    due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS)
+    sends = settings.OUTBOX_SEND_AFTER_COMMIT
+    due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS) if sends else now
     request_id = current().request_id
     rows = FollowUp.objects.bulk_create([FollowUp(task=task, kwargs=kwargs, request_id=request_id,
                                                   next_attempt_at=due, created_at=now) for task, kwargs in items])
     ids = [row.id for row in rows]
+    if not sends:
+        return ids
     batch = _batch_of_transaction()
     if batch is None:
         followups_send(ids=ids)

@@ -1,7 +1,9 @@
 """The relay loop (`manage.py outbox_relay_loop`, the Procfile's `relay` process).
 
 Every OUTBOX_RELAY_LOOP_SECONDS it sends due outbox events (outbox.relay) and dispatches due
-follow-up tasks (outbox.followups). When a pass finds the channel layer down it probes Redis on
+follow-up tasks (outbox.followups); in between, PostgreSQL wakes it at the commit of rows written
+due at once (outbox.wake: the Procfile's `web` line leaves its events and follow-ups to this loop),
+and it runs the relay those rows need at once. When a pass finds the channel layer down it probes Redis on
 every tick (`transport.layer_ping`, bounded) and, the moment Redis answers again, makes every
 event that failed during the outage due at once (`relay_wake`): events flow again within about a
 tick of Redis returning, not after their backoff. Follow-ups whose publish failed are due at once
@@ -21,6 +23,7 @@ from django.db import close_old_connections, connection
 from .followups import followups_relay
 from .relay import relay_has_waiting_failures, relay_run, relay_wake
 from .transport import layer_ping
+from .wake import EVENTS, FOLLOWUPS, Waker
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,17 @@ class RelayLoop:
     def __init__(self) -> None:
         self.layer_down = False
 
-    def tick(self) -> dict:
-        """Run the event relay and the follow-up relay once. Returns what each did."""
+    def tick(self, *, events: bool = True, followups: bool = True) -> dict:
+        """Run the event relay and the follow-up relay once (a wake-up runs only the one its rows
+        need). Returns what each did."""
         out: dict = {}
+        if events:
+            self._events(out)
+        if followups:
+            out["followUps"] = followups_relay()
+        return out
+
+    def _events(self, out: dict) -> None:
         if not self.layer_down and relay_has_waiting_failures():
             self.layer_down = True  # a request's send failed: wake its rows as soon as Redis answers
         if self.layer_down:
@@ -46,22 +57,32 @@ class RelayLoop:
             stats = relay_run()
             out["events"] = stats
             self.layer_down = bool(stats.get("retrying") or stats.get("failed")) and not stats.get("sent")
-        out["followUps"] = followups_relay()
-        return out
 
     def run(self, *, interval: float | None = None, stop: threading.Event | None = None) -> None:
-        """Tick until `stop` is set (forever in the Procfile's `relay` process)."""
+        """Tick until `stop` is set (forever in the Procfile's `relay` process): every `interval`
+        seconds, and at once when PostgreSQL signals rows due now (outbox.wake)."""
         interval = settings.OUTBOX_RELAY_LOOP_SECONDS if interval is None else interval
         stop = stop or threading.Event()
-        log.info("relay loop started (every %.1f s)", interval)
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                out = self.tick()
-                if (out.get("events") or {}).get("sent") or out["followUps"]["dispatched"] or out.get("woken"):
-                    log.info("relay loop: %s", out)
-            except Exception as exc:  # database restarting: drop the connection, retry next tick
-                log.warning("relay loop tick failed: %s", exc)
-                connection.close()
-            close_old_connections()
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        waker = Waker()
+        log.info("relay loop started (every %.1f s, and on wake-ups)", interval)
+        woken: set[str] = set()
+        next_full = time.monotonic()
+        try:
+            while not stop.is_set():
+                full = time.monotonic() >= next_full
+                if full:
+                    next_full = time.monotonic() + interval
+                try:
+                    out = self.tick(events=full or EVENTS in woken, followups=full or FOLLOWUPS in woken)
+                    if ((out.get("events") or {}).get("sent") or (out.get("followUps") or {}).get("dispatched")
+                            or out.get("woken")) and full:
+                        log.info("relay loop: %s", out)
+                except Exception as exc:  # database restarting: drop the connection, retry next tick
+                    log.warning("relay loop tick failed: %s", exc)
+                    connection.close()
+                close_old_connections()
+                if stop.is_set():
+                    break
+                woken = waker.wait(max(0.0, next_full - time.monotonic()))
+        finally:
+            waker.close()
