@@ -1,9 +1,9 @@
 """The relay loop (`manage.py outbox_relay_loop`, the Procfile's `relay` process).
 
 Every OUTBOX_RELAY_LOOP_SECONDS it sends due outbox events (outbox.relay) and dispatches due
-follow-up tasks (outbox.followups); in between, PostgreSQL wakes it at the commit of rows written
-due at once (outbox.wake: the Procfile's `web` line leaves its events and follow-ups to this loop),
-and it runs the relay those rows need at once. When a pass finds the channel layer down it probes Redis on
+follow-up tasks (outbox.followups); in between it looks every OUTBOX_RELAY_POLL_SECONDS for rows
+due now (outbox.due: the Procfile's `web` line leaves its events and follow-ups to this loop) and
+runs the relay they need at once. When a pass finds the channel layer down it probes Redis on
 every tick (`transport.layer_ping`, bounded) and, the moment Redis answers again, makes every
 event that failed during the outage due at once (`relay_wake`): events flow again within about a
 tick of Redis returning, not after their backoff. Follow-ups whose publish failed are due at once
@@ -23,7 +23,7 @@ from django.db import close_old_connections, connection
 from .followups import followups_relay
 from .relay import relay_has_waiting_failures, relay_run, relay_wake
 from .transport import layer_ping
-from .wake import EVENTS, FOLLOWUPS, Waker
+from .due import due_now
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,17 @@ class RelayLoop:
 
     def __init__(self) -> None:
         self.layer_down = False
+        self.broker_error = False
 
     def tick(self, *, events: bool = True, followups: bool = True) -> dict:
-        """Run the event relay and the follow-up relay once (a wake-up runs only the one its rows
-        need). Returns what each did."""
+        """Run the event relay and the follow-up relay once (between regular ticks, only the one
+        whose rows are due). Returns what each did."""
         out: dict = {}
         if events:
             self._events(out)
         if followups:
             out["followUps"] = followups_relay()
+            self.broker_error = bool(out["followUps"]["error"])
         return out
 
     def _events(self, out: dict) -> None:
@@ -58,31 +60,30 @@ class RelayLoop:
             out["events"] = stats
             self.layer_down = bool(stats.get("retrying") or stats.get("failed")) and not stats.get("sent")
 
-    def run(self, *, interval: float | None = None, stop: threading.Event | None = None) -> None:
-        """Tick until `stop` is set (forever in the Procfile's `relay` process): every `interval`
-        seconds, and at once when PostgreSQL signals rows due now (outbox.wake)."""
+    def run(self, *, interval: float | None = None, poll: float | None = None,
+            stop: threading.Event | None = None) -> None:
+        """Tick until `stop` is set (forever in the Procfile's `relay` process): a full tick every
+        `interval` seconds (OUTBOX_RELAY_LOOP_SECONDS), and in between, every `poll` seconds
+        (OUTBOX_RELAY_POLL_SECONDS), the relay of whatever is due now (outbox.due). While the layer
+        or the broker is down, only the full ticks try it (they probe and wake, as before)."""
         interval = settings.OUTBOX_RELAY_LOOP_SECONDS if interval is None else interval
+        poll = settings.OUTBOX_RELAY_POLL_SECONDS if poll is None else poll
         stop = stop or threading.Event()
-        waker = Waker()
-        log.info("relay loop started (every %.1f s, and on wake-ups)", interval)
-        woken: set[str] = set()
+        log.info("relay loop started (every %.1f s; due rows looked for every %.3f s)", interval, poll)
         next_full = time.monotonic()
-        try:
-            while not stop.is_set():
-                full = time.monotonic() >= next_full
-                if full:
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_full:
                     next_full = time.monotonic() + interval
-                try:
-                    out = self.tick(events=full or EVENTS in woken, followups=full or FOLLOWUPS in woken)
-                    if ((out.get("events") or {}).get("sent") or (out.get("followUps") or {}).get("dispatched")
-                            or out.get("woken")) and full:
+                    out = self.tick()
+                    if (out.get("events") or {}).get("sent") or out["followUps"]["dispatched"] or out.get("woken"):
                         log.info("relay loop: %s", out)
-                except Exception as exc:  # database restarting: drop the connection, retry next tick
-                    log.warning("relay loop tick failed: %s", exc)
-                    connection.close()
-                close_old_connections()
-                if stop.is_set():
-                    break
-                woken = waker.wait(max(0.0, next_full - time.monotonic()))
-        finally:
-            waker.close()
+                else:
+                    events, followups = due_now()
+                    if (events and not self.layer_down) or (followups and not self.broker_error):
+                        self.tick(events=events and not self.layer_down, followups=followups and not self.broker_error)
+            except Exception as exc:  # database restarting: drop the connection, retry next tick
+                log.warning("relay loop tick failed: %s", exc)
+                connection.close()
+            close_old_connections()
+            stop.wait(max(0.0, min(poll, next_full - time.monotonic())))

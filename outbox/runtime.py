@@ -39,6 +39,6 @@ def may_send() -> bool:
 def sends_after_commit() -> bool:
     """Whether this process sends its committed outbox rows and dispatches its follow-ups itself,
     after commit. False where it may not send (`may_send`) or OUTBOX_SEND_AFTER_COMMIT is off (the
-    Procfile's `web` line): its rows are then written due at once and the relay loop, woken by
-    PostgreSQL at the commit (outbox.wake), sends them."""
+    Procfile's `web` line): its rows are then written due at once and the relay loop sends them
+    within OUTBOX_RELAY_POLL_SECONDS (outbox.due)."""
     return settings.OUTBOX_SEND_AFTER_COMMIT and may_send()

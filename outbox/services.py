@@ -6,8 +6,8 @@ A row that could not be sent stays pending with its error, for the relay (outbox
 its first retry is not due before OUTBOX_FIRST_RETRY_SECONDS so the relay never races the
 after-commit send. In a process that may not send (embedded mode, not the websocket server;
 see outbox.runtime) rows are written due at once and left to the serving process's relay; so
-are they where OUTBOX_SEND_AFTER_COMMIT is off (the Procfile's `web` line): PostgreSQL wakes the
-relay loop at the commit (outbox.wake) and it sends them, many requests' rows per batch.
+are they where OUTBOX_SEND_AFTER_COMMIT is off (the Procfile's `web` line): the relay loop finds
+them within OUTBOX_RELAY_POLL_SECONDS (outbox.due) and sends many requests' rows per batch.
 """
 from __future__ import annotations
 

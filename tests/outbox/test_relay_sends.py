@@ -1,6 +1,6 @@
 """A process with OUTBOX_SEND_AFTER_COMMIT off (the Procfile's `web` line) does no after-commit
-work: its events and follow-ups are written due at once, PostgreSQL wakes the relay loop at the
-commit (outbox.wake, migration outbox 0005), and the loop sends them (docs/realtime.md "Write path")."""
+work: its events and follow-ups are written due at once, and the relay loop, looking for due rows
+every OUTBOX_RELAY_POLL_SECONDS (outbox.due), sends them (docs/realtime.md "Write path")."""
 from __future__ import annotations
 
 import threading
@@ -10,11 +10,11 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from outbox.followups import followup_enqueue
+from outbox.due import due_now
+from outbox.followups import DISPATCH_TASK, _task, followup_enqueue
 from outbox.loop import RelayLoop
 from outbox.models import EventOutbox, FollowUp, FollowUpStatus, OutboxStatus
 from outbox.services import publish
-from outbox.wake import CHANNEL, Waker
 
 from ..listings.factories import ListingFactory
 
@@ -72,64 +72,56 @@ def test_a_rolled_back_write_leaves_nothing_for_the_relay(relay_sends, seller):
     assert not EventOutbox.objects.exists() and not FollowUp.objects.exists()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_wakes_the_listener_at_commit_of_rows_due_at_once_only(settings, seller):
-    waker = Waker()
-    try:
-        assert waker.wait(0) == set()  # connected and listening; nothing queued
-        settings.OUTBOX_SEND_AFTER_COMMIT = False
-        with transaction.atomic():
-            publish(channel="listings.update", groups=[f"user.{seller.pk}", "admin"], data={"id": 1})
-            assert waker.wait(0.2) == set()  # not before the commit
-        assert waker.wait(5) == {"events"}
-        with transaction.atomic():
-            followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": 1})
-        assert waker.wait(5) == {"followups"}
-
-        with pytest.raises(RuntimeError), transaction.atomic():
-            publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 2})
-            raise RuntimeError("rolled back")
-        assert waker.wait(0.3) == set()
-
-        settings.OUTBOX_SEND_AFTER_COMMIT = True  # rows due after the send had its chance wake nobody
-        with transaction.atomic():
-            publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 3})
-            followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": 3})
-        assert waker.wait(0.3) == set()
-    finally:
-        waker.close()
+def test_due_now_sees_rows_due_at_once_and_not_rows_due_later(settings, seller):
+    assert due_now() == (False, False)
+    with transaction.atomic():  # sent after commit (by this process): due later, for the relay's retry only
+        publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 1})
+    assert due_now() == (False, False)
+    settings.OUTBOX_SEND_AFTER_COMMIT = False
+    with transaction.atomic():
+        publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 2})
+    assert due_now() == (True, False)
+    with transaction.atomic():
+        followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": 1})
+    assert due_now() == (True, True)
+    EventOutbox.objects.update(next_attempt_at=timezone.now() + timezone.timedelta(seconds=30))
+    FollowUp.objects.update(next_attempt_at=timezone.now() + timezone.timedelta(seconds=30))
+    assert due_now() == (False, False)  # waiting out a retry: the loop's regular tick covers them
 
 
-def _listening() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
-                       [f"LISTEN {CHANNEL}"])
-        return cursor.fetchone()[0] > 0
-
-
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_relay_loop_sends_a_committed_event_at_once_not_after_its_interval(relay_sends, seller, monkeypatch):
+def test_the_relay_sends_never_dispatched_follow_ups_as_one_message(relay_sends, seller, monkeypatch):
+    with transaction.atomic():
+        for listing_id in (1, 2, 3):
+            followup_enqueue(task="listings.tasks.search_upsert", kwargs={"listing_id": listing_id})
+    monkeypatch.undo()
+    messages = []
+    monkeypatch.setattr(_task(DISPATCH_TASK), "apply_async", lambda *a, **kw: messages.append(kw["kwargs"]["ids"]))
+
+    out = RelayLoop().tick(events=False)
+
+    ids = list(FollowUp.objects.order_by("id").values_list("id", flat=True))
+    assert out["followUps"]["dispatched"] == 3 and messages == [ids]
+    assert set(FollowUp.objects.values_list("dispatches", flat=True)) == {1}
+    assert not FollowUp.objects.filter(next_attempt_at__lte=timezone.now()).exists()  # again only if not done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_loop_sends_a_committed_event_within_its_poll_not_its_interval(relay_sends, seller, monkeypatch):
     monkeypatch.undo()  # the loop's own sends are real
     stop = threading.Event()
-    loop = threading.Thread(target=RelayLoop().run, kwargs={"interval": 60, "stop": stop}, daemon=True)
+    loop = threading.Thread(target=RelayLoop().run, kwargs={"interval": 60, "poll": 0.02, "stop": stop}, daemon=True)
     loop.start()
     try:
-        deadline = time.monotonic() + 20
-        while not _listening():
-            assert time.monotonic() < deadline, "the relay loop never listened"
-            time.sleep(0.05)
-        time.sleep(0.2)  # its first (full) tick is over: the next one comes only from a wake-up
+        time.sleep(0.5)  # its first (full) tick is over: the next full one is 60 s away
         with transaction.atomic():
             publish(channel="listings.update", groups=[f"user.{seller.pk}"], data={"id": 1})
         committed = time.monotonic()
         while EventOutbox.objects.filter(status=OutboxStatus.PENDING).exists():
             assert time.monotonic() - committed < 5, "not sent within 5 s (the loop's interval is 60 s)"
-            time.sleep(0.02)
+            time.sleep(0.01)
     finally:
         stop.set()
-        with connection.cursor() as cursor:  # wake it so it sees the stop at once
-            cursor.execute("SELECT pg_notify(%s, 'stop')", [CHANNEL])
         loop.join(10)
     assert not loop.is_alive()
