@@ -35,19 +35,20 @@ class RelayLoop:
         self.layer_down = False
         self.broker_error = False
 
-    def tick(self, *, events: bool = True, followups: bool = True) -> dict:
+    def tick(self, *, events: bool = True, followups: bool = True, probe: bool = True) -> dict:
         """Run the event relay and the follow-up relay once (between regular ticks, only the one
-        whose rows are due). Returns what each did."""
+        whose rows are due, and without looking for failed sends to probe: `probe=False`).
+        Returns what each did."""
         out: dict = {}
         if events:
-            self._events(out)
+            self._events(out, probe)
         if followups:
             out["followUps"] = followups_relay()
             self.broker_error = bool(out["followUps"]["error"])
         return out
 
-    def _events(self, out: dict) -> None:
-        if not self.layer_down and relay_has_waiting_failures():
+    def _events(self, out: dict, probe: bool) -> None:
+        if probe and not self.layer_down and relay_has_waiting_failures():
             self.layer_down = True  # a request's send failed: wake its rows as soon as Redis answers
         if self.layer_down:
             if not layer_ping():
@@ -81,7 +82,8 @@ class RelayLoop:
                 else:
                     events, followups = due_now()
                     if (events and not self.layer_down) or (followups and not self.broker_error):
-                        self.tick(events=events and not self.layer_down, followups=followups and not self.broker_error)
+                        self.tick(events=events and not self.layer_down, followups=followups and not self.broker_error,
+                                  probe=False)
             except Exception as exc:  # database restarting: drop the connection, retry next tick
                 log.warning("relay loop tick failed: %s", exc)
                 connection.close()
