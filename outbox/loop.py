@@ -76,6 +76,10 @@ class RelayLoop:
             try:
                 if time.monotonic() >= next_full:
                     next_full = time.monotonic() + interval
+                    # Connection upkeep once per full tick, not per look: with CONN_MAX_AGE 0 (the
+                    # relay line) it closes the connection, and a new one every 20 ms would cost more
+                    # than the looks themselves.
+                    close_old_connections()
                     out = self.tick()
                     if (out.get("events") or {}).get("sent") or out["followUps"]["dispatched"] or out.get("woken"):
                         log.info("relay loop: %s", out)
@@ -87,5 +91,4 @@ class RelayLoop:
             except Exception as exc:  # database restarting: drop the connection, retry next tick
                 log.warning("relay loop tick failed: %s", exc)
                 connection.close()
-            close_old_connections()
             stop.wait(max(0.0, min(poll, next_full - time.monotonic())))
