@@ -20,10 +20,10 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from .due import due_now
 from .followups import followups_relay
 from .relay import relay_has_waiting_failures, relay_run, relay_wake
 from .transport import layer_ping
-from .due import due_now
 
 log = logging.getLogger(__name__)
 
