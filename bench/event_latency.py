@@ -15,7 +15,8 @@ and the same event schedule drive every server:
   emitter.js through @socket.io/redis-emitter) on the same Redis;
 * dgt's whole outbox path (publish in a transaction, commit, send after commit) on the Procfile's
   ws process;
-* the full path: HTTP approve (the Procfile's web process) -> `listings.update` frame received;
+* the full path: HTTP approve (the Procfile's web process) -> `listings.update` frame received,
+  with the Procfile's relay process running as deployed (the web line leaves its events to it);
 * dgt's Socket.IO endpoint (`/socket.io/` on the Procfile's ws process, realtime/socketio), driven
   by the same socket.io-client machinery as the peer (mode "dgtsio"), same publisher and schedule.
   Goal (Socket.IO endpoint): p99 <= 1.5 x the peer's, 0 lost.
@@ -217,6 +218,7 @@ def full_path(*, users, users_file: Path, db_url: str, workdir: Path, n: int, ra
     web_cmd = procfile_command("web").replace("0.0.0.0", "127.0.0.1").replace("${PORT:-8000}", str(WEB_PORT))
     web = Proc(web_cmd, env=server_env(db_url), log=wd / "web.log", shell=True)
     ws = Proc(procfile_ws(), env=server_env(db_url), log=wd / "ws.log", shell=True)
+    relay = Proc(procfile_command("relay"), env=server_env(db_url), log=wd / "relay.log", shell=True)
     clients = None
     try:
         wait_http_ok(f"http://127.0.0.1:{WEB_PORT}/healthz", proc=web)
@@ -252,6 +254,7 @@ def full_path(*, users, users_file: Path, db_url: str, workdir: Path, n: int, ra
             clients.close()
         ws.stop()
         web.stop()
+        relay.stop()
     n_admins = sum(1 for u in users if u["role"] in ("admin", "moderator"))
     owner_lat, admin_lat, got = [], [], set()
     for lid, uid, t in received["approvals"]:

@@ -500,6 +500,14 @@ OUTBOX_SEND_FROM_ANY_PROCESS = env.bool("OUTBOX_SEND_FROM_ANY_PROCESS", default=
 # The relay loop (`manage.py outbox_relay_loop`, Procfile `relay`): how often it looks for due
 # events and follow-ups, so both flow again within about this long after Redis returns.
 OUTBOX_RELAY_LOOP_SECONDS = env.float("OUTBOX_RELAY_LOOP_SECONDS", default=1.0)
+# Whether this process hands its committed outbox rows and follow-ups to Redis / Celery itself
+# after commit (on) or writes them due at once and leaves them to the relay loop, which looks for
+# due rows every OUTBOX_RELAY_POLL_SECONDS (off: the Procfile's `web` line, so a request does no
+# after-commit work; docs/realtime.md "Write path", docs/benchmarks.md).
+OUTBOX_SEND_AFTER_COMMIT = env.bool("OUTBOX_SEND_AFTER_COMMIT", default=True)
+# Between its ticks the relay loop looks this often for rows due now (one cheap statement): the most
+# an event of the web line waits for the relay (docs/realtime.md "Write path").
+OUTBOX_RELAY_POLL_SECONDS = env.float("OUTBOX_RELAY_POLL_SECONDS", default=0.02)
 # Follow-up tasks (outbox.followups): dispatched again when not done after this long (doubling,
 # capped at OUTBOX_BACKOFF_MAX_SECONDS), failed after FOLLOWUP_MAX_DISPATCHES dispatches.
 FOLLOWUP_REDISPATCH_SECONDS = env.int("FOLLOWUP_REDISPATCH_SECONDS", default=120)

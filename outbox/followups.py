@@ -145,13 +145,18 @@ def followups_together() -> Iterator[None]:
 
 
 def _insert(items: list[tuple[str, dict]]) -> list[int]:
-    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit)."""
+    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit).
+    Where OUTBOX_SEND_AFTER_COMMIT is off (the Procfile's `web` line) nothing is sent: the rows are
+    written due at once and the relay loop (outbox.due) dispatches them within OUTBOX_RELAY_POLL_SECONDS."""
     now = timezone.now()
-    due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS)
+    sends = settings.OUTBOX_SEND_AFTER_COMMIT
+    due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS) if sends else now
     request_id = current().request_id
     rows = FollowUp.objects.bulk_create([FollowUp(task=task, kwargs=kwargs, request_id=request_id,
                                                   next_attempt_at=due, created_at=now) for task, kwargs in items])
     sent = [(row.id, task, kwargs) for row, (task, kwargs) in zip(rows, items)]
+    if not sends:
+        return [row_id for row_id, _, _ in sent]
     batch = _batch_of_transaction()
     if batch is None:
         followups_send(items=sent)
@@ -230,7 +235,9 @@ def redispatch_seconds(dispatches: int) -> int:
 def followups_relay(*, limit: int | None = None) -> dict:
     """Dispatch due pending follow-ups (claimed FOR UPDATE SKIP LOCKED: two relays never take the
     same row), oldest due first, stopping at the first broker error (the rows stay due, the next
-    run retries). Returns {"dispatched", "failed", "error"}."""
+    run retries). Rows never dispatched go out as ONE `followups_run` message (the worker fans them
+    out, as after a request's commit); rows dispatched before go out one by one to their queues.
+    Returns {"dispatched", "failed", "error"}."""
     limit = limit or settings.OUTBOX_RELAY_BATCH
     stats = {"dispatched": 0, "failed": 0, "error": ""}
     with transaction.atomic():
@@ -240,17 +247,20 @@ def followups_relay(*, limit: int | None = None) -> dict:
                     .order_by("next_attempt_at", "id").values_list("id", "task", "kwargs", "dispatches")[:limit])
         by_dispatches: dict[int, list[int]] = defaultdict(list)
         failed: list[int] = []
-        for row_id, task, kwargs, dispatches in rows:
-            if dispatches >= settings.FOLLOWUP_MAX_DISPATCHES:
-                failed.append(row_id)
-                continue
-            try:
-                _fan_out(row_id, task, kwargs)
-            except Exception as exc:
-                BROKER.failure()
-                stats["error"] = f"{type(exc).__name__}: {exc}"[:1000]
-                break
-            by_dispatches[dispatches + 1].append(row_id)
+        fresh = [row_id for row_id, _task_name, _kwargs, dispatches in rows if dispatches == 0]
+        try:
+            if fresh:  # never dispatched (the web line leaves them to the relay): ONE message, as a request sent
+                _task(DISPATCH_TASK).apply_async(kwargs={"ids": fresh})
+                by_dispatches[1] = fresh
+            for row_id, task, kwargs, dispatches in rows:
+                if dispatches >= settings.FOLLOWUP_MAX_DISPATCHES:
+                    failed.append(row_id)
+                elif dispatches:
+                    _fan_out(row_id, task, kwargs)
+                    by_dispatches[dispatches + 1].append(row_id)
+        except Exception as exc:
+            BROKER.failure()
+            stats["error"] = f"{type(exc).__name__}: {exc}"[:1000]
         for dispatches, ids in by_dispatches.items():
             FollowUp.objects.filter(id__in=ids, status=FollowUpStatus.PENDING).update(
                 dispatches=dispatches, last_error="",

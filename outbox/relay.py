@@ -137,7 +137,9 @@ def _record_failures(rows: list[ClaimedRow], error: Exception | None, now, stats
 
 
 def relay_run(*, max_batches: int | None = None) -> dict:
-    """Run passes until no due row is left (or `max_batches`); totals of the passes.
+    """Run passes until no due row is left (or `max_batches`); totals of the passes. A pass that
+    claimed less than a batch took every row due at its claim, so the run ends there (one pass per
+    run of the relay loop's 20 ms looks, not two).
 
     In a process that may not send (embedded mode, not the websocket server) it does nothing
     and says so: the serving process relays (outbox.runtime).
@@ -152,8 +154,9 @@ def relay_run(*, max_batches: int | None = None) -> dict:
         totals["passes"] += 1
         for key, value in stats.items():
             totals[key] += value
-        if stats["claimed"] == 0 or (stats["sent"] == 0 and (stats["retrying"] or stats["failed"])):
-            break  # nothing left, or the layer is down: do not hammer it with the whole backlog
+        layer_down = stats["sent"] == 0 and (stats["retrying"] or stats["failed"])
+        if stats["claimed"] < settings.OUTBOX_RELAY_BATCH or layer_down:
+            break  # a part batch took all that was due, or the layer is down: do not hammer it with the backlog
     return totals
 
 

@@ -34,3 +34,11 @@ def layer_is_process_local() -> bool:
 def may_send() -> bool:
     """Whether this process may send outbox rows to the channel layer and mark them sent."""
     return _serving or settings.OUTBOX_SEND_FROM_ANY_PROCESS or not layer_is_process_local()
+
+
+def sends_after_commit() -> bool:
+    """Whether this process sends its committed outbox rows and dispatches its follow-ups itself,
+    after commit. False where it may not send (`may_send`) or OUTBOX_SEND_AFTER_COMMIT is off (the
+    Procfile's `web` line): its rows are then written due at once and the relay loop sends them
+    within OUTBOX_RELAY_POLL_SECONDS (outbox.due)."""
+    return settings.OUTBOX_SEND_AFTER_COMMIT and may_send()

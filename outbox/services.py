@@ -5,7 +5,9 @@ change; after commit they are handed to the channel layer at once (`send_rows`) 
 A row that could not be sent stays pending with its error, for the relay (outbox.relay) to retry;
 its first retry is not due before OUTBOX_FIRST_RETRY_SECONDS so the relay never races the
 after-commit send. In a process that may not send (embedded mode, not the websocket server;
-see outbox.runtime) rows are written due at once and left to the serving process's relay.
+see outbox.runtime) rows are written due at once and left to the serving process's relay; so
+are they where OUTBOX_SEND_AFTER_COMMIT is off (the Procfile's `web` line): the relay loop finds
+them within OUTBOX_RELAY_POLL_SECONDS (outbox.due) and sends many requests' rows per batch.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def publish_many(*, events: Iterable[tuple[str, Iterable[str], dict]], batch_siz
     instead of one per event. Returns the rows (with ids), in order.
     """
     now = timezone.now()
-    sends = runtime.may_send()
+    sends = runtime.sends_after_commit()
     due = now + timedelta(seconds=settings.OUTBOX_FIRST_RETRY_SECONDS) if sends else now
     request_id = current().request_id
     pending = []

@@ -12,7 +12,9 @@ from django.db import connection
 from core.worker import connections_checked_after_task, connections_checked_before_task
 from dgt.celery import app
 
-pytestmark = pytest.mark.django_db(transaction=True)  # autocommit, as in a worker
+# autocommit, as in a worker; PostgreSQL: the workers' database (an SQLite test database is never
+# really closed, and its connection has no `closed`).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def _task(*, eager: bool) -> SimpleNamespace:
