@@ -24,10 +24,14 @@ from outbox.relay import relay_run
 log = logging.getLogger(__name__)
 
 
-async def relay_loop(interval: float) -> None:
+async def relay_loop(interval: float, first_pass: asyncio.Event | None = None) -> None:
+    """Relay every `interval` seconds, the first pass at once; `first_pass` is set when it ended
+    (sent, or failed and logged)."""
     dashboard = DashboardPublisher()
+    first = True
     while True:
-        await asyncio.sleep(interval)
+        if not first:
+            await asyncio.sleep(interval)
         try:
             stats = await database_sync_to_async(relay_run)()
             await database_sync_to_async(followups_relay)()
@@ -38,21 +42,35 @@ async def relay_loop(interval: float) -> None:
             raise
         except Exception:  # keep relaying: the next tick retries
             log.exception("embedded relay pass failed")
+        finally:
+            if first and first_pass is not None:
+                first_pass.set()
+            first = False
 
 
 class EmbeddedRelay:
-    """ASGI middleware: mark the serving process; in embedded mode run the relay loop in it."""
+    """ASGI middleware: mark the serving process; in embedded mode run the relay loop in it.
+
+    The first requests wait for the loop's first pass: rows other processes left pending before
+    the server started (`manage.py demo_data`, a job run while it was down) are sent before any
+    client is served, so a socket that connects after the start does not receive them, a second
+    later, as if they were new (docs/realtime.md, "Embedded mode")."""
 
     def __init__(self, app):
         self.app = app
         self._task: asyncio.Task | None = None
+        self._first_pass: asyncio.Event | None = None
 
     def _start(self) -> None:
         runtime.mark_serving()
         if self._task is None and runtime.layer_is_process_local() and settings.OUTBOX_EMBEDDED_RELAY_SECONDS > 0:
-            self._task = asyncio.get_running_loop().create_task(relay_loop(settings.OUTBOX_EMBEDDED_RELAY_SECONDS))
+            self._first_pass = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(
+                relay_loop(settings.OUTBOX_EMBEDDED_RELAY_SECONDS, self._first_pass))
 
     async def __call__(self, scope, receive, send):
         if self._task is None and scope["type"] in ("http", "websocket", "lifespan"):
             self._start()
+        if self._first_pass is not None and not self._first_pass.is_set():
+            await self._first_pass.wait()
         return await self.app(scope, receive, send)
