@@ -5,7 +5,11 @@ per process").
 `LayerHub` owns the process's channel (`layer.new_channel()`): it joins a group (`user.<id>`,
 `admin`, `public`) when the first local socket needs it and leaves it after the last
 (`join`/`leave`, counted; a socket arriving while the group_add is in flight waits for the same
-one). One reader task receives each layer message once and hands it to the subclass:
+one). The unsubscribe of a group nobody holds any more waits DISCARD_DELAY_SECONDS and is done by
+one task for every such group: a socket's end awaits no Redis round trip (a stopping process with
+10,000 sockets ran 10,000 of them before it could exit), a client that reconnects within the
+delay finds its group still subscribed, and what is still pending when the process exits ends
+with its layer connection. One reader task receives each layer message once and hands it to the subclass:
 - `outbox.event` -> `deliver(row_id, group, text)`: the endpoint writes the frame to every local
   socket of the group, encoded once. When the layer dropped frames for the hub's channel (its
   buffer was full: outbox.transport's DROPS), the rows are first replayed from the outbox in id
@@ -36,6 +40,7 @@ from .replays import replay_read
 
 log = logging.getLogger(__name__)
 SENT_IDS_REMEMBERED = 20000
+DISCARD_DELAY_SECONDS = 1.0
 
 
 class SentIds:
@@ -75,6 +80,9 @@ class LayerHub:
         self.refs: dict[str, int] = {}
         self.subscribed_ns: dict[str, int] = {}  # group -> monotonic_ns when its group_add returned
         self._subscribing: dict[str, asyncio.Future] = {}
+        self._unheld: set[str] = set()  # groups nobody holds, to unsubscribe (see the module doc)
+        self._discarding: dict[str, asyncio.Future] = {}  # group -> its group_discard in flight
+        self._discarder: asyncio.Task | None = None
         self.handshaking: dict[int, int] = {}  # user id -> handshakes in flight
         self.recheck_due: set[int] = set()  # users rechecked while a handshake of theirs was in flight
         self.sent = SentIds()
@@ -117,6 +125,9 @@ class LayerHub:
         await self.start()
         self.refs[group] = self.refs.get(group, 0) + 1
         try:
+            discarding = self._discarding.get(group)
+            if discarding is not None:  # subscribe again once the unsubscribe is through
+                await asyncio.shield(discarding)
             pending = self._subscribing.get(group)
             if pending is not None:
                 await asyncio.shield(pending)
@@ -150,14 +161,42 @@ class LayerHub:
         return True
 
     async def leave(self, group: str) -> None:
-        """One holder of `group` fewer; the last one's leave unsubscribes the hub's channel."""
-        if not self._unref(group):
+        """One holder of `group` fewer; after the last one the hub's channel is unsubscribed
+        DISCARD_DELAY_SECONDS later unless a holder came back meanwhile (module doc)."""
+        if not self._unref(group) or group not in self.subscribed_ns:
             return
-        self.subscribed_ns.pop(group, None)
+        self._unheld.add(group)
+        if self._discarder is None:
+            self._discarder = asyncio.get_running_loop().create_task(self._discard_unheld())
+            self._tasks.append(self._discarder)
+
+    async def _discard_unheld(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await self.layer.group_discard(group, self.channel)
-        except Exception:  # layer down: the next group_add re-subscribes
-            log.warning("%s: group_discard %s failed", self.name, group, exc_info=True)
+            while self._unheld:
+                await asyncio.sleep(DISCARD_DELAY_SECONDS)
+                groups, self._unheld = self._unheld, set()
+                for group in groups:
+                    if group in self.refs or group not in self.subscribed_ns:
+                        continue  # held again: it stayed subscribed
+                    self.subscribed_ns.pop(group)
+                    done = self._discarding[group] = loop.create_future()
+                    try:
+                        await self.layer.group_discard(group, self.channel)
+                    except Exception:  # layer down: the next group_add re-subscribes
+                        log.warning("%s: group_discard %s failed", self.name, group, exc_info=True)
+                    finally:
+                        del self._discarding[group]
+                        done.set_result(None)
+        finally:
+            if self._discarder is asyncio.current_task():
+                self._tasks.remove(self._discarder)
+                self._discarder = None
+
+    async def discards_done(self) -> None:
+        """Wait until every group nobody holds is unsubscribed (tests; DISCARD_DELAY_SECONDS)."""
+        while self._discarder is not None:
+            await asyncio.shield(self._discarder)
 
     def subscribed_before(self, groups: list[str], moment_ns: int) -> bool:
         """Whether every one of `groups` was subscribed (group_add returned) before `moment_ns`

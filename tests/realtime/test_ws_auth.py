@@ -109,6 +109,7 @@ def test_a_socket_closed_before_ready_leaves_its_groups(seller):
 
     from channels.layers import get_channel_layer
 
+    from realtime.wsevents.hub import hub_for_loop
     from realtime.wsevents.socket import events_app
     from accounts.tokens import access_token_for
 
@@ -128,6 +129,7 @@ def test_a_socket_closed_before_ready_leaves_its_groups(seller):
                  "headers": [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]}
         with pytest.raises(ClientDisconnected):
             await events_app(scope, incoming.get, send)
+        await hub_for_loop().discards_done()  # the process's channel leaves them (realtime.fanout)
         return {group: set(members) for group, members in layer.groups.items() if members}
 
     assert _run(scenario) == {}
