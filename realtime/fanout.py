@@ -5,7 +5,7 @@ per process").
 `LayerHub` owns the process's channel (`layer.new_channel()`): it joins a group (`user.<id>`,
 `admin`, `public`) when the first local socket needs it and leaves it after the last
 (`join`/`leave`, counted; a socket arriving while the group_add is in flight waits for the same
-one). The unsubscribe of a group nobody holds any more waits DISCARD_DELAY_SECONDS and is done by
+one). The unsubscribe of a group nobody holds any more waits WS_GROUP_DISCARD_DELAY_SECONDS and is done by
 one task for every such group: a socket's end awaits no Redis round trip (a stopping process with
 10,000 sockets ran 10,000 of them before it could exit), a client that reconnects within the
 delay finds its group still subscribed, and what is still pending when the process exits ends
@@ -40,7 +40,6 @@ from .replays import replay_read
 
 log = logging.getLogger(__name__)
 SENT_IDS_REMEMBERED = 20000
-DISCARD_DELAY_SECONDS = 1.0
 
 
 class SentIds:
@@ -162,7 +161,7 @@ class LayerHub:
 
     async def leave(self, group: str) -> None:
         """One holder of `group` fewer; after the last one the hub's channel is unsubscribed
-        DISCARD_DELAY_SECONDS later unless a holder came back meanwhile (module doc)."""
+        WS_GROUP_DISCARD_DELAY_SECONDS later unless a holder came back meanwhile (module doc)."""
         if not self._unref(group) or group not in self.subscribed_ns:
             return
         self._unheld.add(group)
@@ -174,7 +173,7 @@ class LayerHub:
         loop = asyncio.get_running_loop()
         try:
             while self._unheld:
-                await asyncio.sleep(DISCARD_DELAY_SECONDS)
+                await asyncio.sleep(settings.WS_GROUP_DISCARD_DELAY_SECONDS)
                 groups, self._unheld = self._unheld, set()
                 for group in groups:
                     if group in self.refs or group not in self.subscribed_ns:
@@ -194,7 +193,7 @@ class LayerHub:
                 self._discarder = None
 
     async def discards_done(self) -> None:
-        """Wait until every group nobody holds is unsubscribed (tests; DISCARD_DELAY_SECONDS)."""
+        """Wait until every group nobody holds is unsubscribed (tests; WS_GROUP_DISCARD_DELAY_SECONDS)."""
         while self._discarder is not None:
             await asyncio.shield(self._discarder)
 

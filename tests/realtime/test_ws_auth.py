@@ -129,10 +129,12 @@ def test_a_socket_closed_before_ready_leaves_its_groups(seller):
                  "headers": [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]}
         with pytest.raises(ClientDisconnected):
             await events_app(scope, incoming.get, send)
-        await hub_for_loop().discards_done()  # the process's channel leaves them (realtime.fanout)
-        return {group: set(members) for group, members in layer.groups.items() if members}
+        hub = hub_for_loop()
+        await hub.discards_done()  # the process's channel leaves them (realtime.fanout)
+        # This loop's hub channel (the socket's subscriptions); other tests' hubs are not ours.
+        return hub.refs, sorted(group for group, members in layer.groups.items() if hub.channel in members)
 
-    assert _run(scenario) == {}
+    assert _run(scenario) == ({}, [])
 
 
 @pytest.mark.django_db(transaction=True)
