@@ -89,6 +89,19 @@ class EventsSocket:
 
     # -- writing ----------------------------------------------------------------------------
     def _push(self, item) -> None:
+        if self.writer is None and not self.outq and isinstance(item, str):
+            # Nothing in flight: write now, on the caller's turn of the loop. uvicorn's send does
+            # not suspend unless its transport is paused; if it does, a task finishes it.
+            coro = self.send({"type": "websocket.send", "text": item})
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return
+            except Exception as exc:
+                self._failed(exc)
+                return
+            self.writer = asyncio.get_running_loop().create_task(self._finish(coro, yielded))
+            return
         if self.outq is None:
             self.outq = [item]
         else:
@@ -103,6 +116,46 @@ class EventsSocket:
 
     def write_json(self, frame: dict) -> None:
         self.write(_compact(frame))
+
+    async def _finish(self, coro, yielded) -> None:
+        """Run a send that suspended in `_push` to its end (the future it waits on first), then
+        whatever was queued meanwhile."""
+        try:
+            while True:
+                try:
+                    if yielded is None:
+                        await asyncio.sleep(0)
+                    else:
+                        await yielded
+                except BaseException as exc:  # cancelled (the socket ends) or the wait failed
+                    try:
+                        yielded = coro.throw(exc)
+                    except StopIteration:
+                        break
+                    continue
+                try:
+                    yielded = coro.send(None)
+                except StopIteration:
+                    break
+        except asyncio.CancelledError:
+            coro.close()
+            self.writer = None
+            raise
+        except Exception as exc:
+            self.writer = None
+            self._failed(exc)
+            return
+        await self._drain()
+
+    def _failed(self, exc: BaseException) -> None:
+        """The server's send raised (the client has gone, e.g. uvicorn's ClientDisconnected): the
+        application ends with that error, as if it had written the frame itself, and leaves its
+        groups (events_app)."""
+        self.outq = None
+        self.closed = True
+        self.failure = exc
+        if self.main is not None and not self.main.done():
+            self.main.cancel()
 
     async def _drain(self) -> None:
         try:
@@ -122,14 +175,8 @@ class EventsSocket:
                     break
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the client has gone (the server raises from send, e.g. uvicorn's
-            # ClientDisconnected): the application ends with that error, as it would have had it
-            # written the frame itself, and leaves its groups (events_app).
-            self.outq = None
-            self.closed = True
-            self.failure = exc
-            if self.main is not None and not self.main.done():
-                self.main.cancel()
+        except Exception as exc:  # the client has gone
+            self._failed(exc)
         finally:
             self.writer = None
 
