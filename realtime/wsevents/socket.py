@@ -9,10 +9,11 @@ Django session (admins in Django admin), or a first frame `{"type": "auth", "tok
 `{"type": "ready", "userId", "groups"}`; every event published after that reaches it.
 
 Events come from the loop's EventsHub (realtime.wsevents.hub: one channel-layer subscription per
-process, frame text decoded once and written to every local socket of the group). Every frame a
-socket sends goes through its own queue, written in order by a short-lived writer task, so a
-client that does not read never holds up the hub; a queue over CHANNEL_CAPACITY frames drops the
-newest events and replays them from the outbox once it drained (no gap, as the layer's own drops).
+process, frame text decoded once and written to every local socket of the group). A frame is
+written at once when nothing is in flight for the socket; a send that suspends (the transport is
+paused) is finished by a short-lived task and later frames wait in the socket's queue, in order,
+so a client that does not read never holds up the hub; a queue over CHANNEL_CAPACITY frames drops
+the newest events and replays them from the outbox once it drained (no gap, as the layer's own drops).
 
 Resume: `?after=<id>` in the URL or `"after"` in the auth frame replays right after `ready`, before
 any live frame; `{"type": "resume", "after": <id>}` later replays the rows of the socket's groups
