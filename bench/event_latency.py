@@ -299,18 +299,6 @@ def body(args) -> dict:
             runs.append(run_variant(
                 f"dgt: uvicorn+uvloop + channel layer{' (Procfile ws)' if server_program(pf) == 'uvicorn' else ''}",
                 server_cmd=pf if server_program(pf) == "uvicorn" else UVICORN, kind="dgt", profile=args.profile, **common))
-        if "daphne-fast" in want:
-            runs.append(run_variant("dgt: daphne + channel layer + consumer fast path (bench/asgi_fastpath.py)",
-                                    server_cmd=DAPHNE.replace("dgt.asgi", "bench.asgi_fastpath"), kind="dgt",
-                                    profile=args.profile, **common))
-        if "uvicorn-fast" in want:
-            runs.append(run_variant("dgt: uvicorn+uvloop + channel layer + consumer fast path (bench/asgi_fastpath.py)",
-                                    server_cmd=UVICORN.replace("dgt.asgi", "bench.asgi_fastpath"), kind="dgt",
-                                    profile=args.profile, **common))
-        if "uvicorn-fast-nogc" in want:  # diagnostic: the same with the garbage collector off
-            runs.append(run_variant("dgt: uvicorn+uvloop + consumer fast path, GC off (diagnostic)",
-                                    server_cmd="BENCH_GC=off " + UVICORN.replace("dgt.asgi", "bench.asgi_fastpath"),
-                                    kind="dgt", profile=args.profile, **common))
         if "uvicorn-core" in want:  # the other channels-redis layer (core, lists + BZPOPMIN), pool raised
             runs.append(run_variant("dgt: uvicorn+uvloop + core RedisChannelLayer", server_cmd=UVICORN, kind="dgt",
                                     settings="bench.settings_core_layer", profile=args.profile, **common))
@@ -348,8 +336,8 @@ def body(args) -> dict:
 
 if __name__ == "__main__":
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--variants", default="peer,daphne,uvicorn,uvicorn-fast,dgt-sio,outbox,fullpath",
-                   help="comma list of: peer, daphne, uvicorn, daphne-fast, uvicorn-fast, uvicorn-fast-nogc, uvicorn-core, procfile, "
+    p.add_argument("--variants", default="peer,daphne,uvicorn,dgt-sio,outbox,fullpath",
+                   help="comma list of: peer, daphne, uvicorn, uvicorn-core, procfile, "
                         "dgt-sio, outbox, fullpath")
     p.add_argument("--profile", action="store_true", help="py-spy the dgt ws process during each dgt run")
     a = p.parse_args()

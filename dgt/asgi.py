@@ -1,8 +1,9 @@
 """ASGI entry point: HTTP, the `/ws/events/` websocket and Socket.IO at `/socket.io/` in one
 application (daphne in `make run`, uvicorn in the Procfile's ws process).
 
-Websockets pass the Origin check first (browsers only; see realtime.origin), then the Django
-session middleware (so an admin's session authenticates), then the URL router.
+Websockets pass the Origin check first (browsers only; see realtime.origin), then go by path
+(realtime.routing): `/ws/events/` is a plain ASGI application (realtime.wsevents; it reads an
+admin's Django session itself), any other path is refused.
 """
 import gc
 import os
@@ -13,12 +14,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgt.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs the app registry)
 
 from realtime.embedded import EmbeddedRelay  # noqa: E402
 from realtime.origin import OriginCheck  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.routing import websocket_app  # noqa: E402
 from realtime.socketio.server import socketio_app  # noqa: E402
 from core.pools import pools_prepared  # noqa: E402
 
@@ -30,7 +30,7 @@ pools_prepared()
 application = EmbeddedRelay(socketio_app(ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginCheck(websocket_app),
     }
 )))
 

@@ -523,6 +523,9 @@ WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 WS_PREAUTH_MAX_BYTES = env.int("WS_PREAUTH_MAX_BYTES", default=4096)
 WS_MAX_BYTES = env.int("WS_MAX_BYTES", default=65536)
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=60.0)
+# A group no local socket holds any more is unsubscribed this much later (realtime.fanout; 0 in
+# tests, whose event loops end right after their sockets and must leave the shared in-memory layer clean).
+WS_GROUP_DISCARD_DELAY_SECONDS = env.float("WS_GROUP_DISCARD_DELAY_SECONDS", default=0.0 if TESTING else 1.0)
 ADMIN_STATS_INTERVAL_SECONDS = env.float("ADMIN_STATS_INTERVAL_SECONDS", default=1.0)
 # The relay loop publishes an unchanged dashboard snapshot again after this long; a ws process that
 # heard none for ADMIN_STATS_STALE_SECONDS computes it itself (docs/realtime.md, admin stats).

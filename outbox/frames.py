@@ -35,7 +35,7 @@ def event_text(row: EventOutbox) -> str:
 
 
 def layer_message(row: EventOutbox) -> dict:
-    """The channel-layer message that `EventsConsumer.outbox_event` writes to its socket.
+    """The channel-layer message that the ws hubs write to their sockets (realtime.fanout).
 
     `group` lets a process-wide reader (the Socket.IO hub, realtime.socketio.hub) that joined many
     groups on one channel route the event to the right room."""

@@ -6,7 +6,7 @@ and no such string can be encoded as UTF-8 (a page or frame that shows it answer
 numbers too large for a float (`1e400`) become infinity, which jsonb refuses as well.
 
 Every JSON body (the API's parser, core.api.parsers), every query string (QueryTextMiddleware below)
-and every websocket frame (realtime.consumers) is checked here before anything else sees it, so
+and every websocket frame (realtime.wsevents.socket) is checked here before anything else sees it, so
 the whole class is a 400 `invalid_text` (a socket: an `error` frame) and a request that was
 answered 2xx can be stored. docs/access-and-hardening.md, "Text the database cannot store".
 """

@@ -24,16 +24,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from outbox.services import GROUP_ADMIN
-from outbox.transport import DROPS
 
 from .. import dashboard
-from ..consumers import SentIds
 from ..db import db_call
+from ..fanout import LayerHub, users_read
 from ..replays import replay_read
 from .packets import event_packet, stats_packet
 
@@ -75,104 +72,30 @@ class _Replayed:
     top: int = 0
 
 
-def _users(user_ids: list[int]) -> dict[int, object]:
-    return {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids)}
+class Hub(LayerHub):
+    """See the module doc. One per process (`hub_for(server)`), on the server's event loop; the
+    channel, its counted groups, the reader and the recheck loop are realtime.fanout.LayerHub's."""
 
-
-class Hub:
-    """See the module doc. One per process (`hub_for(server)`), on the server's event loop."""
+    name = "socket.io hub"
 
     def __init__(self, server):
+        super().__init__()
         self.server = server
-        self.layer = None
-        self.channel: str | None = None
-        self.refs: dict[str, int] = {}
-        self.handshaking: dict[int, int] = {}  # user id -> handshakes in flight
-        self.recheck_due: set[int] = set()  # users rechecked while a handshake of theirs was in flight
-        self.subscribed_ns: dict[str, int] = {}  # group -> monotonic_ns when its group_add returned
-        self._subscribing: dict[str, asyncio.Future] = {}
         self.sockets: dict[str, SocketState] = {}
         self.by_user: dict[int, set[str]] = {}
         self.catching_up: dict[str, list] = {}
         self.replayed: dict[str, _Replayed] = {}
-        self.sent = SentIds()
-        self._start_lock: asyncio.Lock | None = None
-        self._tasks: list[asyncio.Task] = []
-
-    # -- the channel and its groups ---------------------------------------------------------
-    async def start(self) -> None:
-        if self.channel is not None:
-            return
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-        async with self._start_lock:
-            if self.channel is not None:
-                return
-            self.layer = get_channel_layer()
-            channel = await self.layer.new_channel()
-            loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._read(channel)), loop.create_task(self._recheck_loop())]
-            self.channel = channel
-
-    async def _join(self, group: str) -> None:
-        """Count one more holder of `group`; returns once the hub's channel is subscribed to it
-        (a holder that arrives while the subscription is in flight waits for the same one)."""
-        self.refs[group] = self.refs.get(group, 0) + 1
-        try:
-            pending = self._subscribing.get(group)
-            if pending is not None:
-                await asyncio.shield(pending)
-            elif group not in self.subscribed_ns:
-                pending = self._subscribing[group] = asyncio.get_running_loop().create_future()
-                try:
-                    await self.layer.group_add(group, self.channel)
-                except Exception as exc:
-                    pending.set_exception(exc)
-                    pending.exception()  # retrieved: waiters re-raise it, nobody else needs to
-                    raise
-                except BaseException:
-                    pending.cancel()
-                    raise
-                else:
-                    self.subscribed_ns[group] = time.monotonic_ns()
-                    pending.set_result(None)
-                finally:
-                    del self._subscribing[group]
-        except BaseException:
-            self._unref(group)
-            raise
-
-    def _unref(self, group: str) -> bool:
-        """One holder fewer; True when it was the last."""
-        count = self.refs.get(group, 0) - 1
-        if count > 0:
-            self.refs[group] = count
-            return False
-        self.refs.pop(group, None)
-        return True
-
-    async def _leave(self, group: str) -> None:
-        if not self._unref(group):
-            return
-        self.subscribed_ns.pop(group, None)
-        try:
-            await self.layer.group_discard(group, self.channel)
-        except Exception:  # layer down: the next group_add re-subscribes
-            log.warning("socket.io hub: group_discard %s failed", group, exc_info=True)
 
     async def hold(self, group: str) -> None:
         """Subscribe to `group` for a handshake in progress (before its watermark is read: see
         `catch_up`); every `hold` is paired with a `release`."""
-        await self.start()
-        await self._join(group)
+        await self.join(group)
 
     async def release(self, group: str) -> None:
-        await self._leave(group)
+        await self.leave(group)
 
-    def subscribed_before(self, groups: list[str], moment_ns: int) -> bool:
-        """Whether every one of `groups` was subscribed (group_add returned) before `moment_ns`
-        (time.monotonic_ns on this loop) and has stayed subscribed since."""
-        return all(self.subscribed_ns.get(g, moment_ns) < moment_ns for g in groups)
+    def local_users(self) -> list[int]:
+        return list(self.by_user)
 
     # -- sockets ----------------------------------------------------------------------------
     async def attach(self, *, sid: str, user, deadline: float | None) -> SocketState:
@@ -188,12 +111,12 @@ class Hub:
             for group in state.groups:
                 await self.server.enter_room(sid, room_of(group))
             for group in state.groups:
-                await self._join(group)
+                await self.join(group)
                 joined.append(group)
         except BaseException:
             self.catching_up.pop(sid, None)
             for group in joined:
-                await self._leave(group)
+                await self.leave(group)
             raise
         self.sockets[sid] = state
         self.by_user.setdefault(user.pk, set()).add(sid)
@@ -223,7 +146,7 @@ class Hub:
             if not sids:
                 del self.by_user[state.user_id]
         for group in state.groups:
-            await self._leave(group)
+            await self.leave(group)
 
     async def catch_up(self, sid: str, after: int, *, replay: bool = True) -> None:
         """Write the outbox rows of the socket's groups with id > `after` (in id order), then the
@@ -259,40 +182,7 @@ class Hub:
             if done.ids and sid in self.sockets:
                 self.replayed[sid] = done
 
-    # -- the reader -------------------------------------------------------------------------
-    async def _read(self, channel: str) -> None:
-        while True:
-            try:
-                message = await self.layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # layer down: channels_redis reconnects; keep reading
-                log.warning("socket.io hub: receive failed", exc_info=True)
-                await asyncio.sleep(1)
-                continue
-            try:
-                await self.dispatch(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("socket.io hub: message %s failed", message.get("type"))
-
-    async def dispatch(self, message: dict) -> None:
-        kind = message.get("type")
-        if kind == "outbox.event":
-            dropped = DROPS.take(self.channel)
-            if dropped is not None:
-                await self._replay_dropped(min(dropped, message["id"]) - 1)
-            await self.deliver(message["id"], message.get("group"), message["text"])
-        elif kind == "access.recheck":
-            user_id = message.get("userId")
-            await self.recheck(list(self.by_user) if user_id is None else [user_id])
-
-    async def _replay_dropped(self, after: int) -> None:
-        rows = await replay_read(list(self.refs), max(0, after), settings.RESUME_MAX)
-        for row_id, group, text in rows:
-            await self.deliver(row_id, group, text)
-
+    # -- fan-out --------------------------------------------------------------------------
     async def deliver(self, row_id: int, group: str | None, text: str) -> None:
         """Write one outbox row to the local sockets of its group's room (once per process)."""
         if group is None or row_id in self.sent:
@@ -316,31 +206,15 @@ class Hub:
             await send(eio_sid, pkt)
 
     # -- access control ---------------------------------------------------------------------
-    def handshake_started(self, user_id: int) -> None:
-        """A handshake of `user_id` reads the user now: a recheck for them until
-        `handshake_done` is remembered (their block may have committed after the read)."""
-        self.handshaking[user_id] = self.handshaking.get(user_id, 0) + 1
-
-    def handshake_done(self, user_id: int) -> bool:
-        """End a handshake; True when the user was rechecked meanwhile (read them again)."""
-        count = self.handshaking.get(user_id, 0) - 1
-        if count > 0:
-            self.handshaking[user_id] = count
-            return user_id in self.recheck_due
-        self.handshaking.pop(user_id, None)
-        due = user_id in self.recheck_due
-        self.recheck_due.discard(user_id)
-        return due
-
     async def recheck(self, user_ids: list[int]) -> None:
         """Re-read these users; disconnect the sockets of a blocked/inactive/deleted one, take a
         user who lost the moderator role out of `admin` (docs/realtime.md). A user whose handshake
         is in flight is marked for that handshake to read again (`handshake_done`)."""
-        self.recheck_due.update(u for u in user_ids if u in self.handshaking)
+        self.note_recheck(user_ids)
         user_ids = [u for u in user_ids if u in self.by_user]
         if not user_ids:
             return
-        users = await db_call(_users, user_ids)
+        users = await db_call(users_read, user_ids)
         for user_id in user_ids:
             user = users.get(user_id)
             for sid in list(self.by_user.get(user_id, ())):
@@ -358,18 +232,4 @@ class Hub:
         if state.stats is not None:
             dashboard.hub.leave(state.stats)
             state.stats = None
-        await self._leave(GROUP_ADMIN)
-
-    async def _recheck_loop(self) -> None:
-        # Safety net for a lost control message (as /ws/events/): every WS_RECHECK_SECONDS.
-        interval = settings.WS_RECHECK_SECONDS
-        if interval <= 0:
-            return
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.recheck(list(self.by_user))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("socket.io hub: recheck failed")
+        await self.leave(GROUP_ADMIN)

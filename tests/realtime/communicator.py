@@ -33,9 +33,20 @@ async def ws_open(path: str = EVENTS_PATH, *, headers=(), app=None):
     except BaseException:
         with contextlib.suppress(Exception):  # the block's own failure is the one to report
             await comm.disconnect()
+            await _groups_left()
         raise
     else:
         await comm.disconnect()
+        await _groups_left()
+
+
+async def _groups_left() -> None:
+    """Wait until the loop's `/ws/events/` hub has unsubscribed the groups nobody holds (they are
+    left WS_GROUP_DISCARD_DELAY_SECONDS after the last socket, 0 in tests; realtime.fanout): the
+    test's event loop ends next, and the in-memory layer, shared by every test, must not keep them."""
+    from realtime.wsevents.hub import hub_for_loop
+
+    await hub_for_loop().discards_done()
 
 
 @asynccontextmanager

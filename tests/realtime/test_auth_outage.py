@@ -9,8 +9,8 @@ from django.db import OperationalError
 from socketio.exceptions import ConnectionRefusedError
 
 from accounts.tokens import access_token_for
-from realtime import consumers
-from realtime.consumers import CLOSE_UNAUTHENTICATED, CLOSE_UNAVAILABLE
+from realtime.wsevents import socket as ws_socket
+from realtime.wsevents.socket import CLOSE_UNAUTHENTICATED, CLOSE_UNAVAILABLE
 from realtime.socketio import auth as sio_auth
 from realtime.socketio import server as sio_server
 from realtime.socketio.server import SERVER_ERROR, build_server
@@ -31,7 +31,7 @@ async def _close_code(headers) -> int:
 @pytest.mark.django_db(transaction=True)
 def test_ws_events_closes_4503_when_the_token_cannot_be_checked(seller, monkeypatch):
     token = access_token_for(seller)
-    monkeypatch.setattr(consumers, "handshake_read", _database_down)
+    monkeypatch.setattr(ws_socket, "handshake_read", _database_down)
     assert async_to_sync(_close_code)([(b"authorization", f"Bearer {token}".encode())]) == CLOSE_UNAVAILABLE
 
 

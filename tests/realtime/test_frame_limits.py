@@ -25,7 +25,7 @@ SERVERS = ["uvicorn", "daphne"]
 # (autobahn, failByDrop) drops the TCP connection without a close frame.
 REFUSAL = {"uvicorn": 1009, "daphne": "dropped"}
 FIFTEEN_MIB = 15 * 2**20
-TOO_BIG = 4009  # realtime.consumers.CLOSE_TOO_BIG
+TOO_BIG = 4009  # realtime.wsevents.socket.CLOSE_TOO_BIG
 
 
 def _rss(pid: int) -> int:

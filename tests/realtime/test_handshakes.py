@@ -201,15 +201,15 @@ def test_a_ws_events_user_blocked_while_their_handshake_reads_is_closed_4003(mon
 
     from outbox.control import RECHECK
     from outbox.services import user_group
-    from realtime import consumers
-    from realtime.consumers import CLOSE_FORBIDDEN
+    from realtime.wsevents import socket as ws_socket
+    from realtime.wsevents.socket import CLOSE_FORBIDDEN
 
     from .communicator import ws_close_code, ws_open
 
     async def recheck(user_id):  # outbox.control.sockets_recheck, as the block's commit sends it
         await get_channel_layer().group_send(user_group(user_id), {"type": RECHECK, "userId": user_id})
 
-    _block_during_the_read(monkeypatch, consumers, seller, recheck)
+    _block_during_the_read(monkeypatch, ws_socket, seller, recheck)
 
     async def scenario():
         headers = [(b"authorization", f"Bearer {access_token_for(seller)}".encode())]

@@ -44,6 +44,19 @@ def _approve(server, listing_id: int, request_id: str = "") -> None:
     assert status == 200, body
 
 
+def _updates_of(h, name: str, listing_id: int) -> list[dict]:
+    """The `listings.update` events of `listing_id` on socket `name`, once there is one (a second
+    one of that listing still fails the caller's `[event] =`). Other listings' updates are left
+    out: once in a full services run the `bearer` socket had a second `listings.update` that was
+    not shown; the likeliest source is a demo listing's row (the `demo_data` process writes its
+    rows pending), not confirmed."""
+    def mine():
+        return [e for e in h.events(name, "listings.update") if e["args"][0]["id"] == listing_id]
+
+    h.wait(lambda r: bool(mine()), f"listings.update of {listing_id} on {name}")
+    return mine()
+
+
 def _listing_ids(events) -> list[int]:
     return [e["args"][0]["id"] for e in events]
 
@@ -59,9 +72,10 @@ def test_listing_update_reaches_socketio_with_the_json_frames_data(server):
         h.wait_connect("bearer")
         h.wait(lambda r: r.get("ev") == "frame" and r["frame"].get("type") == "ready", "ready frame")
         _approve(server, listing_id, request_id="sio-req-1")
-        [sio_event] = h.wait_events("sio", "listings.update", 1)
-        [bearer_event] = h.wait_events("bearer", "listings.update", 1)
-        frame = h.wait(lambda r: r.get("ev") == "frame" and r["frame"].get("channel") == "listings.update")["frame"]
+        [sio_event] = _updates_of(h, "sio", listing_id)
+        [bearer_event] = _updates_of(h, "bearer", listing_id)
+        frame = h.wait(lambda r: r.get("ev") == "frame" and r["frame"].get("channel") == "listings.update"
+                       and r["frame"]["data"]["id"] == listing_id)["frame"]
     data, envelope, offset = sio_event["args"]
     assert data == frame["data"] and data["id"] == listing_id and data["status"] == "approved"
     assert envelope == {"id": frame["id"], "ts": frame["ts"], "requestId": "sio-req-1"}
