@@ -62,9 +62,17 @@ class SentIds:
             self._set.discard(self._order.popleft())
 
 
+# What a recheck decides on (accounts.models.User: is_active, is_blocked(), is_moderator).
+RECHECK_FIELDS = ("id", "is_active", "role", "blocked_at", "block_until")
+# The periodic recheck reads the local users this many at a time: each read is a short burst of
+# Python in a thread, which holds the event loop back while it runs (docs/realtime.md).
+RECHECK_CHUNK = 500
+
+
 def users_read(user_ids: list[int]) -> dict[int, object]:
-    """{id: user row} of these users, inactive ones included (sync; a recheck's read)."""
-    return {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids)}
+    """{id: user row} of these users, inactive ones included, with only the fields a recheck
+    decides on (sync; a recheck's read)."""
+    return {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids).only(*RECHECK_FIELDS)}
 
 
 class LayerHub:
@@ -260,14 +268,16 @@ class LayerHub:
 
     async def _recheck_loop(self) -> None:
         # Safety net for a lost control message: every WS_RECHECK_SECONDS (read each round, so
-        # a test may shorten it), all local users in one read.
+        # a test may shorten it), all local users, RECHECK_CHUNK per read.
         while True:
             interval = settings.WS_RECHECK_SECONDS
             await asyncio.sleep(interval if interval > 0 else 60)
             if interval <= 0:
                 continue
             try:
-                await self.recheck(self.local_users())
+                users = self.local_users()
+                for start in range(0, len(users), RECHECK_CHUNK):
+                    await self.recheck(users[start:start + RECHECK_CHUNK])
             except asyncio.CancelledError:
                 raise
             except Exception:

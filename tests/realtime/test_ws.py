@@ -249,6 +249,34 @@ def test_periodic_recheck_closes_a_demoted_moderator_4003(moderator, settings):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_periodic_recheck_reads_the_local_users_in_chunks_and_misses_none(seller, buyer, moderator, settings,
+                                                                          monkeypatch):
+    """Chunk of one user: the last user read (whatever the order) is still found blocked."""
+    from realtime import fanout
+
+    monkeypatch.setattr(fanout, "RECHECK_CHUNK", 1)
+    settings.WS_RECHECK_SECONDS = 0.3
+    reads = []
+    real = fanout.users_read
+
+    def counted(user_ids):
+        reads.append(len(user_ids))
+        return real(user_ids)
+
+    monkeypatch.setattr("realtime.wsevents.hub.users_read", counted)
+
+    async def scenario():
+        async with ws_connect(seller) as (a, _), ws_connect(buyer) as (b, _), ws_connect(moderator) as (c, _):
+            for user in (seller, buyer, moderator):
+                await database_sync_to_async(type(user).objects.filter(pk=user.pk).update)(
+                    blocked_at=timezone.now())
+            return [await ws_close_code(a), await ws_close_code(b), await ws_close_code(c)]
+
+    assert _run(scenario) == [4003, 4003, 4003]
+    assert reads and max(reads) == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_foreign_origin_refused_before_accept(seller):
     async def scenario():
         async with ws_open(headers=[(b"origin", b"https://evil.example")]) as (_, connected):
