@@ -37,16 +37,17 @@ def stats_key(data: dict) -> str:
     return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
 
 
-def stats_text(data: dict) -> str:
-    """The `admin.stats` frame of a snapshot, stamped now (UTC)."""
+def _frame(key: str) -> str:
+    """The `admin.stats` frame around a snapshot's key (its JSON), stamped now (UTC)."""
     ts = timezone.now().isoformat().replace("+00:00", "Z")
-    return json.dumps({"type": "stats", "channel": "admin.stats", "ts": ts, "data": data},
-                      cls=DjangoJSONEncoder, separators=(",", ":"))
+    return f'{{"type":"stats","channel":"admin.stats","ts":"{ts}","data":{key}}}'
 
 
 def stats_message(data: dict) -> dict:
-    """The channel-layer message for a snapshot (see the module doc)."""
-    return {"type": "admin.stats", "key": stats_key(data), "text": stats_text(data)}
+    """The channel-layer message for a snapshot (see the module doc); the snapshot is encoded
+    once, for the key and the frame."""
+    key = stats_key(data)
+    return {"type": "admin.stats", "key": key, "text": _frame(key)}
 
 
 class DashboardPublisher:

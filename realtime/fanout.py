@@ -20,7 +20,7 @@ with its layer connection. One reader task receives each layer message once and 
   A recheck of a user whose handshake is reading them is remembered (`handshake_started` /
   `handshake_done`): their block may have committed after the read.
 
-Subclasses: realtime.socketio.hub.Hub (Socket.IO rooms) and realtime.events.hub.EventsHub
+Subclasses: realtime.socketio.hub.Hub (Socket.IO rooms) and realtime.wsevents.hub.EventsHub
 (`/ws/events/`).
 """
 from __future__ import annotations
@@ -36,6 +36,7 @@ from django.contrib.auth import get_user_model
 
 from outbox.transport import DROPS
 
+from .db import db_call
 from .replays import replay_read
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ def users_read(user_ids: list[int]) -> dict[int, object]:
 
 
 class LayerHub:
-    """See the module doc. One per endpoint and event loop; subclasses implement `deliver`,
-    `recheck` and `local_users`."""
+    """See the module doc. One per endpoint and event loop; subclasses implement `deliver` and
+    `verdict`, and keep `by_user` (user id -> their local sockets) as sockets come and go."""
 
     name = "hub"
 
@@ -90,6 +91,7 @@ class LayerHub:
         self._unheld: set[str] = set()  # groups nobody holds, to unsubscribe (see the module doc)
         self._discarding: dict[str, asyncio.Future] = {}  # group -> its group_discard in flight
         self._discarder: asyncio.Task | None = None
+        self.by_user: dict[int, set] = {}  # user id -> their local sockets (the subclass's handles)
         self.handshaking: dict[int, int] = {}  # user id -> handshakes in flight
         self.recheck_due: set[int] = set()  # users rechecked while a handshake of theirs was in flight
         self.sent = SentIds()
@@ -101,13 +103,26 @@ class LayerHub:
         """Write the outbox row's frame `text` to the local sockets of `group`."""
         raise NotImplementedError
 
-    async def recheck(self, user_ids: list[int]) -> None:
-        """Re-read these users; end or narrow the local sockets that may no longer stay."""
+    async def verdict(self, user_id: int, user) -> None:
+        """End or narrow the local sockets of `user_id` that may no longer stay, `user` being
+        their row as just read (None: deleted)."""
         raise NotImplementedError
 
+    # -- access control ---------------------------------------------------------------------
     def local_users(self) -> list[int]:
         """The ids of the users with a socket on this hub."""
-        raise NotImplementedError
+        return list(self.by_user)
+
+    async def recheck(self, user_ids: list[int]) -> None:
+        """Re-read these users, those with a local socket, in one query and hand each row to
+        `verdict`; a user whose handshake is reading them is marked for it (`handshake_done`)."""
+        self.note_recheck(user_ids)
+        user_ids = [u for u in user_ids if u in self.by_user]
+        if not user_ids:
+            return
+        users = await db_call(users_read, user_ids)
+        for user_id in user_ids:
+            await self.verdict(user_id, users.get(user_id))
 
     # -- the channel and its groups ---------------------------------------------------------
     async def start(self) -> None:

@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -170,20 +169,6 @@ def embedded_env(folder: Path, **extra) -> dict:
     env.update(DEBUG="1", SQLITE_PATH=str(folder / "dgt.sqlite3"), STATIC_ROOT=str(folder / "static"))
     env.update(extra)
     return env
-
-
-def outbox_drained(env: dict, timeout: float = 30) -> None:
-    """Wait until the embedded server of `env` has relayed every outbox row written before it
-    started (demo_data's, published by its relay loop about a second after its first request:
-    realtime.embedded), so a test's clients do not receive them as if they were its own."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with sqlite3.connect(env["SQLITE_PATH"]) as db:
-            (pending,) = db.execute("SELECT COUNT(*) FROM outbox_eventoutbox WHERE status = 'pending'").fetchone()
-        if not pending:
-            return
-        assert time.monotonic() < deadline, f"{pending} outbox rows still pending after {timeout}s"
-        time.sleep(0.1)
 
 
 def manage(env: dict, *args: str, timeout: float = 180) -> str:

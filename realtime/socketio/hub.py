@@ -29,8 +29,7 @@ from django.conf import settings
 from outbox.services import GROUP_ADMIN
 
 from .. import dashboard
-from ..db import db_call
-from ..fanout import LayerHub, users_read
+from ..fanout import LayerHub
 from ..replays import replay_read
 from .packets import event_packet, stats_packet
 
@@ -82,7 +81,6 @@ class Hub(LayerHub):
         super().__init__()
         self.server = server
         self.sockets: dict[str, SocketState] = {}
-        self.by_user: dict[int, set[str]] = {}
         self.catching_up: dict[str, list] = {}
         self.replayed: dict[str, _Replayed] = {}
 
@@ -93,9 +91,6 @@ class Hub(LayerHub):
 
     async def release(self, group: str) -> None:
         await self.leave(group)
-
-    def local_users(self) -> list[int]:
-        return list(self.by_user)
 
     # -- sockets ----------------------------------------------------------------------------
     async def attach(self, *, sid: str, user, deadline: float | None) -> SocketState:
@@ -206,22 +201,14 @@ class Hub(LayerHub):
             await send(eio_sid, pkt)
 
     # -- access control ---------------------------------------------------------------------
-    async def recheck(self, user_ids: list[int]) -> None:
-        """Re-read these users; disconnect the sockets of a blocked/inactive/deleted one, take a
-        user who lost the moderator role out of `admin` (docs/realtime.md). A user whose handshake
-        is in flight is marked for that handshake to read again (`handshake_done`)."""
-        self.note_recheck(user_ids)
-        user_ids = [u for u in user_ids if u in self.by_user]
-        if not user_ids:
-            return
-        users = await db_call(users_read, user_ids)
-        for user_id in user_ids:
-            user = users.get(user_id)
-            for sid in list(self.by_user.get(user_id, ())):
-                if user is None or not user.is_active or user.is_blocked():
-                    await self.server.disconnect(sid)
-                elif not user.is_moderator:
-                    await self._leave_admin(sid)
+    async def verdict(self, user_id: int, user) -> None:
+        """Disconnect the sockets of a blocked/inactive/deleted user, take a user who lost the
+        moderator role out of `admin` (docs/realtime.md)."""
+        for sid in list(self.by_user.get(user_id, ())):
+            if user is None or not user.is_active or user.is_blocked():
+                await self.server.disconnect(sid)
+            elif not user.is_moderator:
+                await self._leave_admin(sid)
 
     async def _leave_admin(self, sid: str) -> None:
         state = self.sockets.get(sid)

@@ -14,8 +14,7 @@ import weakref
 
 from outbox.services import GROUP_ADMIN
 
-from ..db import db_call
-from ..fanout import LayerHub, users_read
+from ..fanout import LayerHub
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
@@ -29,7 +28,6 @@ class EventsHub(LayerHub):
     def __init__(self):
         super().__init__()
         self.members: dict[str, set] = {}  # group -> the local sockets in it
-        self.by_user: dict[int, set] = {}
 
     def attach(self, sock) -> None:
         """Register a socket that has joined (`join`) each of `sock.groups`: from now on it gets
@@ -52,9 +50,6 @@ class EventsHub(LayerHub):
             if not socks:
                 del self.by_user[sock.user_id]
 
-    def local_users(self) -> list[int]:
-        return list(self.by_user)
-
     async def deliver(self, row_id: int, group: str | None, text: str) -> None:
         """Write one outbox row to the local sockets of its group (once per process: `sent`)."""
         if group is None or row_id in self.sent:
@@ -65,16 +60,10 @@ class EventsHub(LayerHub):
             for sock in tuple(members):
                 sock.event(row_id, text)
 
-    async def recheck(self, user_ids: list[int]) -> None:
-        """See the module doc; a user whose handshake is reading them is marked for it."""
-        self.note_recheck(user_ids)
-        user_ids = [u for u in user_ids if u in self.by_user]
-        if not user_ids:
-            return
-        users = await db_call(users_read, user_ids)
-        for user_id in user_ids:
-            for sock in tuple(self.by_user.get(user_id, ())):
-                await sock.access_verdict(users.get(user_id))
+    async def verdict(self, user_id: int, user) -> None:
+        """Each local socket of the user decides on the row just read (`access_verdict`)."""
+        for sock in tuple(self.by_user.get(user_id, ())):
+            await sock.access_verdict(user)
 
 
 def access_code(user, groups) -> int | None:

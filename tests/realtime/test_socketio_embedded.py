@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from ..servers import daphne, demo_token, embedded_env, held_port, http_json, manage, outbox_drained
+from ..servers import daphne, demo_token, embedded_env, held_port, http_json, manage
 from .sio import node_harness, node_ready
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
@@ -25,7 +25,6 @@ def server(tmp_path_factory):
     with held_port(19720, 19760) as port, daphne(port, env, tmp / "daphne.log"):
         base = f"http://127.0.0.1:{port.number}"
         tokens = {name: demo_token(base, name) for name in ("seller", "moderator", "admin", "buyer")}
-        outbox_drained(env)
         yield {"base": base, "tokens": tokens}
 
 

@@ -263,7 +263,7 @@ def test_periodic_recheck_reads_the_local_users_in_chunks_and_misses_none(seller
         reads.append(len(user_ids))
         return real(user_ids)
 
-    monkeypatch.setattr("realtime.wsevents.hub.users_read", counted)
+    monkeypatch.setattr(fanout, "users_read", counted)
 
     async def scenario():
         async with ws_connect(seller) as (a, _), ws_connect(buyer) as (b, _), ws_connect(moderator) as (c, _):
