@@ -87,6 +87,32 @@ class PgConnections:
         self._t.join(5)
 
 
+class ListenQueue:
+    """The kernel's counts of connections refused by a full listen queue (TcpExtListenOverflows,
+    TcpExtListenDrops in /proc/net/netstat), machine-wide, from creation to `delta()`."""
+
+    KEYS = ("ListenOverflows", "ListenDrops")
+
+    def __init__(self):
+        self.start = self._read()
+
+    @classmethod
+    def _read(cls) -> dict[str, int]:
+        try:
+            lines = Path("/proc/net/netstat").read_text().splitlines()
+        except OSError:
+            return {}
+        for names, values in zip(lines[::2], lines[1::2]):
+            if names.startswith("TcpExt:"):
+                row = dict(zip(names.split()[1:], map(int, values.split()[1:])))
+                return {k: row.get(k, 0) for k in cls.KEYS}
+        return {}
+
+    def delta(self) -> dict[str, int]:
+        end = self._read()
+        return {k: end[k] - self.start.get(k, 0) for k in end}
+
+
 def make_users(n: int) -> list[dict]:
     from accounts.models import User
 
@@ -175,6 +201,7 @@ def body(args) -> dict:
                             "--schedule", str(schedule_file), "--out", str(out), "--pad", "x" * 100],
                            env=server_env(db_url), log=wd / "publisher.log")
                 time.sleep(seconds / 3)
+                overflow = ListenQueue()
                 t_stop = time.time() * 1000
                 ws["proc"].stop()
                 ws["proc"] = Proc(cmd, env=env, log=wd / "ws-2.log", shell=True)
@@ -200,6 +227,9 @@ def body(args) -> dict:
             ws["proc"].stop()
     delivery = check_delivery(sent, received)
     ready_s = (storm["lastReadyAt"] - t_stop) / 1000 if storm["readyAgain"] else None
+    # when the sockets came back, seconds after the stop: where the time goes (a long tail is the
+    # listen queue's SYN retransmits, a steady slope the server's handshake rate)
+    ready_after = {k: round((v - t_stop) / 1000, 2) for k, v in storm.pop("readyAgainAt").items() if v}
     resumed_s = (storm["lastResumedAt"] - t_stop) / 1000 if storm["resumed"] else None
     result = {
         "sockets": n, "rate": rate, "durationSeconds": seconds, "procfileWs": cmd, "poolBound": bound,
@@ -209,8 +239,11 @@ def body(args) -> dict:
         "peer": peer,
         "storm": {**storm, "readyAllSeconds": ready_s, "resumedAllSeconds": resumed_s,
                   "processStartSeconds": round((t_listening - t_started) / 1000, 2),
-                  "stopSeconds": round((t_started - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1)},
+                  "stopSeconds": round((t_started - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1),
+                  "readyAfterStopSeconds": ready_after, "listenQueue": overflow.delta()},
         "delivery": delivery, "pgConnectionsPeak": pg.peak, "pgSamples": pg.samples,
+        # the kernel caps the Procfile's --backlog at this (docs/operations.md)
+        "somaxconn": int(Path("/proc/sys/net/core/somaxconn").read_text()),
     }
     result["goalMet"] = bool(
         resumed_s is not None and resumed_s <= GOAL_SECONDS and storm["resumed"] >= open_ == n
@@ -220,6 +253,8 @@ def body(args) -> dict:
           f"(process start {result['storm']['processStartSeconds']} s); delivered {delivery['delivered']}/"
           f"{delivery['expected']}, lost {delivery['lost']}, dup {delivery['duplicates']}, out of order "
           f"{delivery['outOfOrder']}; PostgreSQL connections peak {pg.peak} (bound {bound})", flush=True)
+    print(f"    ready again after the stop (s): {ready_after}; {storm['attempts']} connect attempts; "
+          f"listen queue {result['storm']['listenQueue']}", flush=True)
     return result
 
 

@@ -54,9 +54,11 @@ class WsClients:
     def storm(self) -> dict:
         """Reconnect figures (cfg reconnect): closed, readyAgain, resumed, lastReadyAt/lastResumedAt (epoch ms)."""
         self.p.stdin.write("storm\n")
-        _, closed, again, resumed, ready_at, resumed_at = self._expect("STORM", 60).split()
+        _, closed, again, resumed, ready_at, resumed_at, *at, attempts = self._expect("STORM", 60).split()
         return {"closed": int(closed), "readyAgain": int(again), "resumed": int(resumed),
-                "lastReadyAt": float(ready_at), "lastResumedAt": float(resumed_at)}
+                "lastReadyAt": float(ready_at), "lastResumedAt": float(resumed_at),
+                "readyAgainAt": dict(zip(("first", "p10", "p50", "p90", "p99"), map(float, at))),
+                "attempts": int(attempts)}
 
     def drain(self, expected: int, *, quiet: float = 3.0, limit: float = 60.0) -> float:
         """Wait until `expected` frames arrived, or none arrived for `quiet` s, or `limit` s passed.

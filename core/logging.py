@@ -109,3 +109,23 @@ class DropClientErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         status = getattr(record, "status_code", None)
         return status is None or status >= 500
+
+
+# uvicorn's per-socket handshake lines (uvicorn.protocols.websockets.*: the sans-I/O and legacy
+# websockets implementations and wsproto log the same strings at INFO on "uvicorn.error").
+UVICORN_SOCKET_LINES = frozenset({
+    '%s - "WebSocket %s" [accepted]',
+    "connection open",
+    "connection closed",
+})
+
+
+class DropWebsocketAccepts(logging.Filter):
+    """On `uvicorn.error`: drop uvicorn's one INFO line per accepted websocket (and the legacy
+    implementation's "connection open/closed"). A reconnect storm is 10,000 of them in seconds,
+    each formatted, masked and written on the event loop that is accepting the next socket: about
+    a quarter of the handshake's own Python (docs/benchmarks.md, "Reconnect storm: the listen
+    queue"). Rejections (`... 403`), warnings and errors pass (docs/operations.md, "Logs")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in UVICORN_SOCKET_LINES

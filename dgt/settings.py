@@ -458,7 +458,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"()": "core.logging.UtcFormatter"}},
     "filters": {"mask_pii": {"()": "core.logging.MaskPIIFilter"},
-                "drop_client_errors": {"()": "core.logging.DropClientErrors"}},
+                "drop_client_errors": {"()": "core.logging.DropClientErrors"},
+                "drop_websocket_accepts": {"()": "core.logging.DropWebsocketAccepts"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -469,9 +470,9 @@ LOGGING = {
         "django.request": {"filters": ["drop_client_errors"]},
         "django.security.csrf": {"filters": ["drop_client_errors"]},
         # uvicorn (the Procfile's ws process): through our handler; its access lines would repeat
-        # core.middleware's.
+        # core.middleware's, its line per accepted websocket is dropped (core.logging).
         "uvicorn": {"handlers": [], "propagate": True},
-        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True, "filters": ["drop_websocket_accepts"]},
         "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
     },
 }

@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from outbox.replay import kept_ids, watermark
 
 from .batching import ReadBatcher, per_loop
+from .fanout import RECHECK_FIELDS
 
 # At most this many users per IN query; a larger queue is read in several batches.
 BATCH_MAX = 500
@@ -59,8 +60,11 @@ def read_batch(user_ids: Iterable[int], afters: Iterable[int], *,
                with_watermark: bool = True) -> tuple[dict[int, object], int, frozenset[int], float]:
     """The database part of a batch (sync): (users, watermark, kept ids, since); the watermark is
     0 without `with_watermark` (no handshake of the batch needs it: `/ws/events/` never does, and
-    then its handshakes do not wait on the outbox table)."""
-    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)}
+    then its handshakes do not wait on the outbox table). The users carry only the fields an
+    access decision reads (realtime.fanout.RECHECK_FIELDS): a storm reads thousands of rows in a
+    thread that holds the event loop back while it builds them."""
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)
+             .only(*RECHECK_FIELDS)}
     mark = watermark() if with_watermark else 0
     kept, since = kept_ids(list(afters))
     return users, mark, kept, since

@@ -5,7 +5,8 @@
 //                 "READY <open> <failed> <seconds for this batch>" when each is ready (or failed)
 //   count      -> answers "COUNT <frames received so far>"
 //   dump PATH  -> writes what was received so far to PATH, answers "DUMPED <frames>"
-//   storm      -> answers "STORM <closed after ready> <ready again> <resumed> <last ready ms> <last resumed ms>"
+//   storm      -> answers "STORM <closed after ready> <ready again> <resumed> <last ready ms> <last resumed ms>
+//                 <first, 10th, 50th, 90th, 99th percentile of ready-again ms> <reconnect attempts>"
 //                 (epoch ms; cfg.reconnect: a dgt socket closed by the server reconnects at once,
 //                 retrying every 50-250 ms, resuming at connect: ?after=<last event id it received>)
 //   quit       -> closes everything and exits
@@ -25,8 +26,9 @@ const now = () => performance.timeOrigin + performance.now();
 const events = [];
 const approvals = [];
 const sockets = [];
-let next = 0, open = 0, failed = 0, closedAfterReady = 0;
+let next = 0, open = 0, failed = 0, closedAfterReady = 0, attempts = 0;
 let quitting = false, readyAgain = 0, resumed = 0, lastReadyAt = 0, lastResumedAt = 0;
+const readyAgainAt = []; // epoch ms of every socket's ready after a reconnect (storm percentiles)
 
 function onFrame(user, frame) {
   if (!frame || frame.type !== "event") return;
@@ -41,6 +43,7 @@ function openDgt(user, again = false) {
     let ready = false;
     // a reconnect resumes at connect (?after=): missed events come before any live frame
     const url = again ? `${cfg.url}?after=${user.lastId || 0}` : cfg.url;
+    if (again) attempts++;
     const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
     sockets.push(ws);
     ws.on("message", (buf) => {
@@ -48,7 +51,7 @@ function openDgt(user, again = false) {
       try { frame = JSON.parse(buf.toString()); } catch (e) { return; }
       if (frame.type === "ready") {
         ready = true; open++;
-        if (again) { readyAgain++; lastReadyAt = now(); }
+        if (again) { readyAgain++; lastReadyAt = now(); readyAgainAt.push(lastReadyAt); }
         resolve(true); return;
       }
       if (frame.type === "resumed") { resumed++; lastResumedAt = now(); return; }
@@ -124,7 +127,12 @@ rl.on("line", (line) => {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === "connect") connect(Number(arg)).catch((e) => console.log(`ERROR ${e}`));
   else if (cmd === "count") console.log(`COUNT ${events.length + approvals.length}`);
-  else if (cmd === "storm") console.log(`STORM ${closedAfterReady} ${readyAgain} ${resumed} ${lastReadyAt.toFixed(1)} ${lastResumedAt.toFixed(1)}`);
+  else if (cmd === "storm") {
+    const sorted = readyAgainAt.slice().sort((a, b) => a - b);
+    const at = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0).toFixed(1);
+    console.log(`STORM ${closedAfterReady} ${readyAgain} ${resumed} ${lastReadyAt.toFixed(1)} ${lastResumedAt.toFixed(1)} ` +
+                `${at(0)} ${at(0.1)} ${at(0.5)} ${at(0.9)} ${at(0.99)} ${attempts}`);
+  }
   else if (cmd === "dump") dump(arg);
   else if (cmd === "quit") quit();
 });

@@ -77,3 +77,21 @@ def test_the_development_email_backend_logs_one_info_line(settings, caplog):
     assert "Your listing expires soon" in records[0].getMessage()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert mail.outbox == []  # nothing was handed to another backend
+
+
+def test_uvicorn_logs_no_line_per_accepted_websocket_but_keeps_rejections_and_warnings(caplog):
+    """A reconnect storm would write one line per socket on the loop accepting the next one
+    (core.logging.DropWebsocketAccepts; docs/operations.md "Logs")."""
+    caplog.set_level(logging.DEBUG)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:50000", "/ws/events/")
+    uvicorn_log.info("connection open")
+    uvicorn_log.info("connection closed")
+    uvicorn_log.info('%s - "WebSocket %s" 403', "127.0.0.1:50001", "/ws/events/")
+    uvicorn_log.warning("Invalid HTTP request received.")
+    uvicorn_log.info("Uvicorn running on %s", "http://127.0.0.1:8001")
+    assert [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"] == [
+        '127.0.0.1:50001 - "WebSocket /ws/events/" 403',
+        "Invalid HTTP request received.",
+        "Uvicorn running on http://127.0.0.1:8001",
+    ]

@@ -9,6 +9,7 @@ import asyncio
 import json
 import random
 import re
+import subprocess
 import threading
 from contextlib import ExitStack
 
@@ -29,6 +30,13 @@ SOCKETS = 300
 
 def _pool_bound() -> int:
     return int(re.search(r"DB_POOL_MAX_SIZE=\$\{\w+:-(\d+)\}", procfile_command("uvicorn", 1)).group(1))
+
+
+def _listen_backlog(port: int) -> int:
+    """The accept queue's size of the socket listening on `port`, as the kernel applies it (the
+    Send-Q column of `ss` for a listening socket)."""
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[2])
 
 
 class PgWatch:
@@ -127,6 +135,12 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
     with held_port(19560) as port, ExitStack() as second, ExitStack() as first:
         clients = [Client(f"ws://127.0.0.1:{port.number}/ws/events/", u) for u in users]
         ref["proc"] = first.enter_context(procfile_server("uvicorn", port, env, tmp_path / "ws-1.log"))
+        # the listen queue holds a storm: the Procfile's backlog, as far as the kernel allows it
+        # (a full queue drops SYNs, retried by clients after 1, 3, 7... s; docs/operations.md)
+        backlog = int(re.search(r"--backlog \$\{WS_BACKLOG:-(\d+)\}", procfile_command("uvicorn", 1)).group(1))
+        assert backlog >= 10_000
+        somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+        assert _listen_backlog(port.number) == min(backlog, somaxconn)
         watch = PgWatch(ref, dbname)
         watch.thread.start()
 
