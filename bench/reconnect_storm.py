@@ -208,11 +208,14 @@ def body(args) -> dict:
                 t_started = time.time() * 1000
                 wait_port(WS_PORT, proc=ws["proc"], timeout=120)
                 t_listening = time.time() * 1000
+                new_stats = ProcStats(ws["proc"].pid)
+                cpu_listening = new_stats.cpu_seconds()
                 deadline = time.monotonic() + 300
                 storm = clients.storm()
                 while (storm["readyAgain"] < open_ or storm["resumed"] < open_) and time.monotonic() < deadline:
                     time.sleep(0.2)
                     storm = clients.storm()
+                storm_cpu = new_stats.cpu_seconds() - cpu_listening
                 pub.p.wait(timeout=seconds * 10 + 120)
                 if pub.p.returncode != 0:
                     raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
@@ -240,7 +243,9 @@ def body(args) -> dict:
         "storm": {**storm, "readyAllSeconds": ready_s, "resumedAllSeconds": resumed_s,
                   "processStartSeconds": round((t_listening - t_started) / 1000, 2),
                   "stopSeconds": round((t_started - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1),
-                  "readyAfterStopSeconds": ready_after, "listenQueue": overflow.delta()},
+                  "readyAfterStopSeconds": ready_after, "listenQueue": overflow.delta(),
+                  # the new process's CPU from listening until every socket resumed, per socket
+                  "cpuSeconds": round(storm_cpu, 2), "cpuMsPerSocket": round(storm_cpu * 1000 / max(n, 1), 3)},
         "delivery": delivery, "pgConnectionsPeak": pg.peak, "pgSamples": pg.samples,
         # the kernel caps the Procfile's --backlog at this (docs/operations.md)
         "somaxconn": int(Path("/proc/sys/net/core/somaxconn").read_text()),
@@ -253,7 +258,8 @@ def body(args) -> dict:
           f"(process start {result['storm']['processStartSeconds']} s); delivered {delivery['delivered']}/"
           f"{delivery['expected']}, lost {delivery['lost']}, dup {delivery['duplicates']}, out of order "
           f"{delivery['outOfOrder']}; PostgreSQL connections peak {pg.peak} (bound {bound})", flush=True)
-    print(f"    ready again after the stop (s): {ready_after}; {storm['attempts']} connect attempts; "
+    print(f"    ready again after the stop (s): {ready_after}; {storm['attempts']} connect attempts; CPU "
+          f"{result['storm']['cpuMsPerSocket']} ms per socket; "
           f"listen queue {result['storm']['listenQueue']}", flush=True)
     return result
 

@@ -76,6 +76,20 @@ def users_read(user_ids: list[int]) -> dict[int, object]:
     return {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids).only(*RECHECK_FIELDS)}
 
 
+async def hubs_started(*hubs: "LayerHub") -> None:
+    """Start each hub now (its layer connection, channel and reader): the ws process's ASGI
+    lifespan startup (the Procfile's `--lifespan on`), before uvicorn listens. Started lazily by
+    the first socket instead, the hub's Redis connection was opened while a reconnect storm's
+    thousands of handshakes held the loop, and timed out (REDIS_CONNECT_TIMEOUT_SECONDS): the
+    sockets waiting for it were closed 4503 (docs/operations.md). A hub that cannot start now
+    (Redis down) is logged and left to start with its first socket; the process still serves."""
+    for hub in hubs:
+        try:
+            await hub.start()
+        except Exception:
+            log.warning("%s: could not start at startup; it starts with its first socket", hub.name, exc_info=True)
+
+
 class LayerHub:
     """See the module doc. One per endpoint and event loop; subclasses implement `deliver` and
     `verdict`, and keep `by_user` (user id -> their local sockets) as sockets come and go."""

@@ -28,6 +28,8 @@ from accounts.tokens import token_deadline
 from outbox.services import user_group
 
 from ..db import db_call
+from ..fanout import hubs_started
+from ..wsevents.hub import hub_for_loop as events_hub
 from ..handshakes import Batch, handshake_read
 from ..origin import origin_allowed
 from .auth import AUTH_REQUIRED, block_check_writes, handshake_token, token_read, user_admitted
@@ -193,5 +195,12 @@ def build_server() -> DgtSocketServer:
 
 
 def socketio_app(other_asgi_app):
-    """ASGI app: `/socket.io/` to the Socket.IO server, everything else to `other_asgi_app`."""
-    return socketio.ASGIApp(build_server(), other_asgi_app=other_asgi_app, socketio_path="socket.io")
+    """ASGI app: `/socket.io/` to the Socket.IO server, everything else to `other_asgi_app`. Its
+    lifespan startup (uvicorn's `--lifespan on`; daphne sends none) starts this process's two hubs,
+    the Socket.IO one and `/ws/events/`'s (realtime.fanout.hubs_started)."""
+    server = build_server()
+
+    async def started() -> None:
+        await hubs_started(server.hub, events_hub())
+
+    return socketio.ASGIApp(server, other_asgi_app=other_asgi_app, socketio_path="socket.io", on_startup=started)

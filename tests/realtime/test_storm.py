@@ -15,7 +15,9 @@ from contextlib import ExitStack
 
 import psutil
 import pytest
+import redis
 import websockets
+from django.conf import settings
 from django.db import connection, transaction
 
 from accounts.models import User
@@ -141,6 +143,11 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
         assert backlog >= 10_000
         somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
         assert _listen_backlog(port.number) == min(backlog, somaxconn)
+        # both hubs (Socket.IO, /ws/events/) subscribed their channel at startup, before any socket:
+        # the storm's first handshake does not open the Redis connection (realtime.fanout.hubs_started)
+        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+        hub_channels = redis.Redis.from_url(settings.REDIS_URL).pubsub_channels(f"{prefix}specific.*")
+        assert len(hub_channels) == 2, hub_channels
         watch = PgWatch(ref, dbname)
         watch.thread.start()
 
