@@ -208,14 +208,15 @@ def body(args) -> dict:
                 t_started = time.time() * 1000
                 wait_port(WS_PORT, proc=ws["proc"], timeout=120)
                 t_listening = time.time() * 1000
-                new_stats = ProcStats(ws["proc"].pid)
-                cpu_listening = new_stats.cpu_seconds()
+                new_stats, client_stats = ProcStats(ws["proc"].pid), ProcStats(clients.p.pid)
+                cpu_listening, client_cpu0 = new_stats.cpu_seconds(), client_stats.cpu_seconds()
                 deadline = time.monotonic() + 300
                 storm = clients.storm()
                 while (storm["readyAgain"] < open_ or storm["resumed"] < open_) and time.monotonic() < deadline:
                     time.sleep(0.2)
                     storm = clients.storm()
                 storm_cpu = new_stats.cpu_seconds() - cpu_listening
+                client_cpu = client_stats.cpu_seconds() - client_cpu0
                 pub.p.wait(timeout=seconds * 10 + 120)
                 if pub.p.returncode != 0:
                     raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
@@ -245,7 +246,9 @@ def body(args) -> dict:
                   "stopSeconds": round((t_started - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1),
                   "readyAfterStopSeconds": ready_after, "listenQueue": overflow.delta(),
                   # the new process's CPU from listening until every socket resumed, per socket
-                  "cpuSeconds": round(storm_cpu, 2), "cpuMsPerSocket": round(storm_cpu * 1000 / max(n, 1), 3)},
+                  "cpuSeconds": round(storm_cpu, 2), "cpuMsPerSocket": round(storm_cpu * 1000 / max(n, 1), 3),
+                  # the Node clients' CPU in the same window (they share the machine's cores)
+                  "clientCpuSeconds": round(client_cpu, 2)},
         "delivery": delivery, "pgConnectionsPeak": pg.peak, "pgSamples": pg.samples,
         # the kernel caps the Procfile's --backlog at this (docs/operations.md)
         "somaxconn": int(Path("/proc/sys/net/core/somaxconn").read_text()),
@@ -259,7 +262,8 @@ def body(args) -> dict:
           f"{delivery['expected']}, lost {delivery['lost']}, dup {delivery['duplicates']}, out of order "
           f"{delivery['outOfOrder']}; PostgreSQL connections peak {pg.peak} (bound {bound})", flush=True)
     print(f"    ready again after the stop (s): {ready_after}; {storm['attempts']} connect attempts; CPU "
-          f"{result['storm']['cpuMsPerSocket']} ms per socket; "
+          f"{result['storm']['cpuMsPerSocket']} ms per socket ({result['storm']['cpuSeconds']} s; clients "
+          f"{result['storm']['clientCpuSeconds']} s); "
           f"listen queue {result['storm']['listenQueue']}", flush=True)
     return result
 

@@ -174,6 +174,18 @@ def _event_id(layer, data) -> int | None:
 
 
 class _BoundedShard(RedisSingleShardConnection):
+    async def subscribe_many(self, channels: Sequence[str]) -> None:
+        """SUBSCRIBE to those of `channels` not yet subscribed, in one command under one hold of
+        the shard's lock (channels_redis's `subscribe` takes the lock and sends once per channel:
+        10,000 handshakes of a storm queued on it, one loop pass each)."""
+        async with self._lock:
+            new = [c for c in dict.fromkeys(channels) if c not in self._subscribed_to]
+            if new:
+                self._ensure_redis()
+                self._ensure_receiver()
+                await self._pubsub.subscribe(*new)
+                self._subscribed_to.update(new)
+
     def _receive_message(self, message):
         if message is None:
             return
@@ -201,6 +213,18 @@ class _BoundedLoopLayer(RedisPubSubLoopLayer):
         self.channels[channel] = asyncio.Queue(maxsize=self.capacity)
         await self._get_shard(channel).subscribe(channel)
 
+    async def group_add_many(self, groups: Sequence[str], channel: str) -> None:
+        """`group_add(group, channel)` for every one of `groups`, one SUBSCRIBE per shard."""
+        if channel not in self.channels:
+            raise RuntimeError("You can only call group_add_many() on channels that exist in-process.")
+        by_shard: dict[_BoundedShard, list[str]] = {}
+        for group in groups:
+            group_channel = self._get_group_channel_name(group)
+            self.groups.setdefault(group_channel, set()).add(channel)
+            by_shard.setdefault(self._get_shard(group_channel), []).append(group_channel)
+        for shard, names in by_shard.items():
+            await shard.subscribe_many(names)
+
 
 class CountingRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     """RedisPubSubChannelLayer with each socket's buffer bounded at `capacity` (drops counted).
@@ -212,6 +236,11 @@ class CountingRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args, capacity: int = 1000, **kwargs):
         self.capacity = capacity
         super().__init__(*args, **kwargs)
+
+    async def group_add_many(self, groups: Sequence[str], channel: str) -> None:
+        """Add `channel` to every one of `groups` with one SUBSCRIBE per Redis shard (realtime.fanout
+        batches the groups of the handshakes of one moment). Raises what the SUBSCRIBE raised."""
+        await self._get_layer().group_add_many(groups, channel)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()
@@ -225,6 +254,11 @@ class CountingRedisPubSubChannelLayer(RedisPubSubChannelLayer):
 
 class CountingInMemoryChannelLayer(InMemoryChannelLayer):
     """InMemoryChannelLayer (embedded mode) whose group_send counts the frames it drops on a full channel."""
+
+    async def group_add_many(self, groups: Sequence[str], channel: str) -> None:
+        """`group_add` for every one of `groups` (the Redis layer's batched form; nothing to batch here)."""
+        for group in groups:
+            await self.group_add(group, channel)
 
     async def group_send(self, group, message):
         assert isinstance(message, dict), "Message is not a dict"

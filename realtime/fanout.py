@@ -101,7 +101,9 @@ class LayerHub:
         self.channel: str | None = None
         self.refs: dict[str, int] = {}
         self.subscribed_ns: dict[str, int] = {}  # group -> monotonic_ns when its group_add returned
-        self._subscribing: dict[str, asyncio.Future] = {}
+        self._subscribing: dict[str, asyncio.Future] = {}  # group -> its subscription in flight
+        self._to_subscribe: list[str] = []  # groups queued for the subscriber's next SUBSCRIBE
+        self._subscriber: asyncio.Task | None = None
         self._unheld: set[str] = set()  # groups nobody holds, to unsubscribe (see the module doc)
         self._discarding: dict[str, asyncio.Future] = {}  # group -> its group_discard in flight
         self._discarder: asyncio.Task | None = None
@@ -165,27 +167,61 @@ class LayerHub:
             if discarding is not None:  # subscribe again once the unsubscribe is through
                 await asyncio.shield(discarding)
             pending = self._subscribing.get(group)
+            if pending is None and group not in self.subscribed_ns:
+                loop = asyncio.get_running_loop()
+                pending = self._subscribing[group] = loop.create_future()
+                self._to_subscribe.append(group)
+                if self._subscriber is None:
+                    self._subscriber = loop.create_task(self._subscribe_queued())
+                    self._tasks.append(self._subscriber)
             if pending is not None:
                 await asyncio.shield(pending)
-            elif group not in self.subscribed_ns:
-                pending = self._subscribing[group] = asyncio.get_running_loop().create_future()
-                try:
-                    await self.layer.group_add(group, self.channel)
-                except Exception as exc:
-                    pending.set_exception(exc)
-                    pending.exception()  # retrieved: waiters re-raise it, nobody else needs to
-                    raise
-                except BaseException:
-                    pending.cancel()
-                    raise
-                else:
-                    self.subscribed_ns[group] = time.monotonic_ns()
-                    pending.set_result(None)
-                finally:
-                    del self._subscribing[group]
         except BaseException:
             self._unref(group)
             raise
+
+    async def _subscribe_queued(self) -> None:
+        """Subscribe the channel to every group queued by `join` since the last pass, in one
+        group_add_many (one SUBSCRIBE per shard), until none is queued. A storm's handshakes each
+        join their own `user.<id>`: one group_add each went through the shard's lock and a pass
+        of the event loop apiece, 10,000 passes before the last socket could be ready
+        (docs/benchmarks.md, "Reconnect storm"). A failure reaches every joiner of the pass."""
+        try:
+            while self._to_subscribe:
+                groups, self._to_subscribe = self._to_subscribe, []
+                try:
+                    await self._group_add_many(groups)
+                except Exception as exc:
+                    for group in groups:
+                        pending = self._subscribing.pop(group)
+                        pending.set_exception(exc)
+                        pending.exception()  # retrieved: the joiners re-raise it, nobody else needs to
+                    continue
+                except BaseException:
+                    for group in groups:
+                        self._subscribing.pop(group).cancel()
+                    raise
+                now = time.monotonic_ns()
+                for group in groups:
+                    self.subscribed_ns[group] = now
+                    self._subscribing.pop(group).set_result(None)
+                    if group not in self.refs:  # its joiners left (cancelled) while it was in flight
+                        self._unheld.add(group)
+                if self._unheld and self._discarder is None:
+                    self._discarder = asyncio.get_running_loop().create_task(self._discard_unheld())
+                    self._tasks.append(self._discarder)
+        finally:
+            if self._subscriber is asyncio.current_task():
+                self._tasks.remove(self._subscriber)
+                self._subscriber = None
+
+    async def _group_add_many(self, groups: list[str]) -> None:
+        add_many = getattr(self.layer, "group_add_many", None)
+        if add_many is not None:
+            await add_many(groups, self.channel)
+            return
+        for group in groups:  # a layer without the batched form (outbox.transport has it)
+            await self.layer.group_add(group, self.channel)
 
     def _unref(self, group: str) -> bool:
         """One holder fewer; True when it was the last."""
