@@ -516,6 +516,9 @@ FOLLOWUP_FAILED_RETRY_SECONDS = env.int("FOLLOWUP_FAILED_RETRY_SECONDS", default
 FOLLOWUP_MAX_DISPATCHES = env.int("FOLLOWUP_MAX_DISPATCHES", default=8)
 RESUME_MAX = env.int("RESUME_MAX", default=1000)
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
+# At most this many /ws/events/ handshakes (accept to ready and resume) run at once per process; the
+# rest wait, unanswered, for a slot (realtime.admission; 0: no limit; docs/operations.md).
+WS_HANDSHAKES_IN_FLIGHT = env.int("WS_HANDSHAKES_IN_FLIGHT", default=256)
 # Frame limits of /ws/events/ (docs/realtime.md, frame limits): a frame before authentication
 # larger than WS_PREAUTH_MAX_BYTES, or any frame larger than WS_MAX_BYTES, closes the socket with
 # 4009 (frame too big). The servers refuse frames over WS_MAX_BYTES before buffering them

@@ -39,6 +39,7 @@ from outbox.services import GROUP_ADMIN, user_group
 from outbox.transport import DROPS
 
 from .. import dashboard
+from ..admission import handshake_slot
 from ..db import db_call
 from ..fanout import SentIds, users_read
 from ..handshakes import handshake_read
@@ -437,8 +438,9 @@ async def events_app(scope, receive, send) -> None:
     sock = EventsSocket(send, hub_for_loop(), query.get("after", [None])[0])
     sock.main = asyncio.current_task()
     try:
-        await send({"type": "websocket.accept"})
-        await sock.open(scope)
+        async with handshake_slot():  # a storm's handshakes a few hundred at a time (realtime.admission)
+            await send({"type": "websocket.accept"})
+            await sock.open(scope)
         while True:
             message = await receive()
             kind = message["type"]

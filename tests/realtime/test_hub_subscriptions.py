@@ -97,7 +97,13 @@ def test_on_redis_one_subscribe_command_carries_every_group_and_each_group_deliv
         commands.clear()
         await layer.group_add_many(groups, channel)
         subscribes = list(commands)
-        counts = dict(sync_redis.pubsub_numsub(*names))
+        # the SUBSCRIBE is written, not yet necessarily read by Redis (as with channels_redis's own
+        # subscribe): wait until Redis counts it (a bound against a hang, not a timing)
+        for _ in range(500):
+            counts = dict(sync_redis.pubsub_numsub(*names))
+            if all(counts[n.encode()] == 1 for n in names):
+                break
+            await asyncio.sleep(0.01)
         await layer.group_send(groups[7], {"type": "probe", "n": 7})
         await layer.group_send(groups[299], {"type": "probe", "n": 299})
         got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(2)]
