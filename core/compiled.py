@@ -86,3 +86,64 @@ class CompiledGet:
         for populator in plan.populators:
             populator.populate(row, obj)
         return obj
+
+
+class CompiledRows:
+    """`CompiledRows(build, max_arity=8)`: `build(*values)` returns a `values_list()` QuerySet whose
+    SQL depends only on HOW MANY values it gets (e.g. `filter(pk__in=values)`), each value appearing
+    exactly once in its parameters. `rows(*values)` returns its rows as tuples (Django's field
+    converters applied, so a boolean is a bool on SQLite too) with the SQL compiled once per database
+    alias and number of values; more than `max_arity` values are evaluated by the ORM as usual.
+    The database is the one the router picks for a read at call time. Raises ValueError when
+    compiling finds a value missing or repeated."""
+
+    def __init__(self, build: Callable[..., QuerySet], *, max_arity: int = 8):
+        self.build = build
+        self.max_arity = max_arity
+        self.plans: dict[tuple[str, int], tuple[str, tuple, tuple[int, ...], dict]] = {}
+        self._model: type | None = None
+
+    def _compile(self, alias: str, arity: int):
+        stand_ins = _STAND_INS[:arity]
+        compiler = self.build(*stand_ins).using(alias).query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        params = tuple(params)
+        if any(params.count(s) != 1 for s in stand_ins):
+            raise ValueError("each value must appear exactly once in the query's parameters")
+        converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
+        return sql, params, tuple(params.index(s) for s in stand_ins), converters
+
+    def rows(self, *values: Any) -> list[tuple]:
+        """The rows for `values` (one SQL statement)."""
+        if not values or len(values) > self.max_arity:
+            return list(self.build(*values)) if values else []
+        alias = self._alias()
+        key = (alias, len(values))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self._compile(alias, len(values))
+        sql, template, positions, converters = plan
+        params = list(template)
+        for position, value in zip(positions, values):
+            params[position] = value
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not converters:
+            return rows
+        out = []
+        for row in rows:
+            row = list(row)
+            for pos, (convs, expression) in converters.items():
+                value = row[pos]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                row[pos] = value
+            out.append(tuple(row))
+        return out
+
+    def _alias(self) -> str:
+        if self._model is None:
+            self._model = self.build(*_STAND_INS[:1]).model
+        return router.db_for_read(self._model)
