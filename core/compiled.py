@@ -147,3 +147,50 @@ class CompiledRows:
         if self._model is None:
             self._model = self.build(*_STAND_INS[:1]).model
         return router.db_for_read(self._model)
+
+
+class CompiledInsert:
+    """`CompiledInsert(model)`: `insert(objs)` writes new, unsaved `objs` of `model` with ONE
+    `INSERT .. VALUES (..), (..) RETURNING <pk>` whose SQL is built once per database alias and row
+    count (up to `max_rows`; more rows go through `bulk_create`), then sets each object's primary key
+    and marks it saved, as `bulk_create` does. Every concrete field but the auto primary key is
+    written: `auto_now_add` fields take now (aware UTC) through the field's own `pre_save`, values
+    are converted by the field (`get_db_prep_save`). Runs no `save()`, no signals, no validation:
+    only for rows the caller builds complete (outbox, follow-up and audit rows). The database is the
+    one the router picks for a write. Raises what the INSERT raises (IntegrityError)."""
+
+    def __init__(self, model: type, *, max_rows: int = 16):
+        self.model = model
+        self.max_rows = max_rows
+        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self.sql: dict[tuple[str, int], str] = {}
+
+    def _sql(self, alias: str, rows: int) -> str:
+        qn = connections[alias].ops.quote_name
+        columns = ", ".join(qn(f.column) for f in self.fields)
+        one = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {', '.join([one] * rows)} "
+                f"RETURNING {qn(self.model._meta.pk.column)}")
+
+    def insert(self, objs: list) -> list:
+        """Write `objs` (a list of unsaved instances) and return them with their primary keys."""
+        if not objs:
+            return objs
+        if len(objs) > self.max_rows:
+            return self.model._base_manager.bulk_create(objs)
+        alias = router.db_for_write(self.model)
+        key = (alias, len(objs))
+        sql = self.sql.get(key)
+        if sql is None:
+            sql = self.sql[key] = self._sql(alias, len(objs))
+        connection = connections[alias]
+        fields = self.fields
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            pks = cursor.fetchall()
+        for obj, (pk,) in zip(objs, pks):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = alias
+        return objs
