@@ -10,6 +10,7 @@ concurrency: CPU per request (`time.process_time`) is stable on a shared machine
 * refund: `POST /api/wallet/refund` {userId, amount 1.00, reason, refId} + a fresh Idempotency-Key,
   a wallet among 1,000 in turn (as bench/api_writes.py).
 
+A/B of two checkouts in the same minutes: bench/inproc_ab.py (alternates their rounds).
 Options: `--requests N` per round (after `--warmup`), `--rounds R` (the figure is the median
 round), `--only approve,refund`, `--profile` (cProfile of one round, top functions by own and
 cumulative time), `--queries` (prints the SQL of one request of each).
@@ -119,6 +120,12 @@ def body(args) -> dict:
                 fn()
             if args.queries:
                 result["endpoints"].setdefault(kind, {})["statements"] = print_queries(kind, fn)
+        if args.serve:  # rounds on demand: a line "<endpoint>" on stdin -> "<cpu ms> <wall ms>" on stdout
+            print("READY", flush=True)
+            for line in sys.stdin:
+                cpu, wall = measure(calls[line.strip()], n)
+                print(f"{cpu:.3f} {wall:.3f}", flush=True)
+            return result
         for _ in range(rounds):  # the endpoints interleaved, so both see the same moments of the machine
             for kind in kinds:
                 cpu, wall = measure(calls[kind], n)
@@ -153,5 +160,7 @@ if __name__ == "__main__":
     p.add_argument("--profile", action="store_true")
     p.add_argument("--profile-lines", type=int, default=45)
     p.add_argument("--queries", action="store_true")
+    p.add_argument("--serve", action="store_true",
+                   help="after the warm-up, run one round per endpoint name read on stdin (bench/inproc_ab.py)")
     p.add_argument("--no-email", action="store_true", help="sellers without an email (nothing to notify)")
     sys.exit(run_main("inproc_writes", p.parse_args(), body))
