@@ -108,16 +108,18 @@ class CompiledRows:
         compiler = self.build(*stand_ins).using(alias).query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         params = tuple(params)
-        if any(params.count(s) != 1 for s in stand_ins):
+        # A text field's filter receives the stand-in as text (the field's get_prep_value).
+        found = [[i for i, p in enumerate(params) if p == s or p == str(s)] for s in stand_ins]
+        if any(len(where) != 1 for where in found):
             raise ValueError("each value must appear exactly once in the query's parameters")
         converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
-        return sql, params, tuple(params.index(s) for s in stand_ins), converters
+        return sql, params, tuple(where[0] for where in found), converters
 
     def rows(self, *values: Any) -> list[tuple]:
         """The rows for `values` (one SQL statement)."""
         if not values or len(values) > self.max_arity:
             return list(self.build(*values)) if values else []
-        alias = self._alias()
+        alias = self._alias(len(values))
         key = (alias, len(values))
         plan = self.plans.get(key)
         if plan is None:
@@ -143,9 +145,9 @@ class CompiledRows:
             out.append(tuple(row))
         return out
 
-    def _alias(self) -> str:
+    def _alias(self, arity: int) -> str:
         if self._model is None:
-            self._model = self.build(*_STAND_INS[:1]).model
+            self._model = self.build(*_STAND_INS[:arity]).model
         return router.db_for_read(self._model)
 
 

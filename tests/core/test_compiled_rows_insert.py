@@ -55,3 +55,20 @@ def test_insert_writes_what_bulk_create_writes_and_sets_the_keys(make_user, djan
     many = [EventOutbox(channel="c", group="g", payload={}, next_attempt_at=now) for _ in range(insert.max_rows + 1)]
     insert.insert(many)  # past max_rows: bulk_create
     assert all(r.pk for r in many)
+
+
+@pytest.mark.django_db
+def test_rows_take_a_text_value_and_an_aggregate_with_its_converter(make_user):
+    from decimal import Decimal
+
+    from wallet.services.refunds import _REF_TOTALS, _ref_totals_query
+    from tests.wallet.helpers import charge, fund
+
+    seller = make_user(Role.USER, username="tot")
+    fund(seller, "50.00")
+    charge(seller, "20.00", "fee-1")
+    charge(seller, "5.50", "fee-1")
+    charge(seller, "1.00", "fee-2")
+    assert dict(_REF_TOTALS.rows(seller.pk, "fee-1")) == dict(_ref_totals_query(seller.pk, "fee-1")) == {
+        "charge": Decimal("-25.50")}
+    assert _REF_TOTALS.rows(seller.pk, "none") == []

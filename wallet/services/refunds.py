@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from audit.services import audit_record
+from core.compiled import CompiledRows
 from core.errors import ErrorCode, Unprocessable, ValidationFailed
 from notifications.recording import notification_record
 
@@ -24,6 +25,16 @@ from ..idempotency import Answer, StoredResponse, idempotent_call
 from ..models import Account, Transaction, TransactionKind
 from ..selectors import wallet_balance_after
 from .ledger import entry_post, money
+
+
+def _ref_totals_query(user_id: int, ref_id: str):
+    return (Transaction.objects.filter(wallet_id=user_id, ref_id=ref_id,
+                                       kind__in=[TransactionKind.CHARGE, TransactionKind.REFUND])
+            .values_list("kind").annotate(total=Sum("amount")).order_by())
+
+
+# (kind, total INR) of the charges and refunds against one refId, compiled once (core.compiled).
+_REF_TOTALS = CompiledRows(_ref_totals_query)
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,7 @@ class RefundResult:
 def _check_cap(*, user_id: int, ref_id: str, amount: Decimal) -> None:
     """Raise Unprocessable when the refunds against `ref_id` (including this one, already
     written) exceed its charges, or REFUND_GOODWILL_MAX when it has none. Wallet row locked."""
-    totals = dict(Transaction.objects.filter(wallet_id=user_id, ref_id=ref_id,
-                                             kind__in=[TransactionKind.CHARGE, TransactionKind.REFUND])
-                  .values_list("kind").annotate(total=Sum("amount")).order_by())
+    totals = dict(_REF_TOTALS.rows(user_id, ref_id))
     charged = -money(totals.get(TransactionKind.CHARGE) or 0)
     refunded = money(totals.get(TransactionKind.REFUND) or 0)
     if charged > 0:
