@@ -2,6 +2,7 @@
 so both see the same moments of a shared machine: CPU per request of approve and refund.
 
 Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/<db> .venv/bin/python bench/inproc_ab.py A_DIR B_DIR [--rounds 8] [--requests 150]
+     [--no-email]
 Each checkout runs its own copy of the script (its code), with its own bench database.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ def start(checkout: Path, args) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(checkout / ".venv" / "bin" / "python"), str(checkout / "bench" / "inproc_writes.py"), "--serve",
          "--requests", str(args.requests), "--warmup", "30", "--rounds", str(need // args.requests + 1),
-         "--only", args.only],
+         "--only", args.only, *(["--no-email"] if args.no_email else [])],
         cwd=checkout, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         if line.strip() == "READY":
@@ -36,6 +37,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--requests", type=int, default=150)
     p.add_argument("--only", default="approve,refund")
+    p.add_argument("--no-email", action="store_true", help="sellers without an email, as bench/api_writes.py")
     args = p.parse_args()
     procs = {"A": start(args.a.resolve(), args), "B": start(args.b.resolve(), args)}
     figures: dict = {}
