@@ -93,13 +93,14 @@ class CompiledRows:
     SQL depends only on HOW MANY values it gets (e.g. `filter(pk__in=values)`), each value appearing
     exactly once in its parameters. `rows(*values)` returns its rows as tuples (Django's field
     converters applied, so a boolean is a bool on SQLite too) with the SQL compiled once per database
-    alias and number of values; more than `max_arity` values are evaluated by the ORM as usual.
+    alias and number of values (the values are passed to the database as they are: ids, text); more
+    than `max_arity` (at most 8) values are evaluated by the ORM as usual.
     The database is the one the router picks for a read at call time. Raises ValueError when
     compiling finds a value missing or repeated."""
 
     def __init__(self, build: Callable[..., QuerySet], *, max_arity: int = 8):
         self.build = build
-        self.max_arity = max_arity
+        self.max_arity = min(max_arity, len(_STAND_INS))
         self.plans: dict[tuple[str, int], tuple[str, tuple, tuple[int, ...], dict]] = {}
         self._model: type | None = None
 
