@@ -86,3 +86,114 @@ class CompiledGet:
         for populator in plan.populators:
             populator.populate(row, obj)
         return obj
+
+
+class CompiledRows:
+    """`CompiledRows(build, max_arity=8)`: `build(*values)` returns a `values_list()` QuerySet whose
+    SQL depends only on HOW MANY values it gets (e.g. `filter(pk__in=values)`), each value appearing
+    exactly once in its parameters. `rows(*values)` returns its rows as tuples (Django's field
+    converters applied, so a boolean is a bool on SQLite too) with the SQL compiled once per database
+    alias and number of values (the values are passed to the database as they are: ids, text); more
+    than `max_arity` (at most 8) values are evaluated by the ORM as usual.
+    The database is the one the router picks for a read at call time. Raises ValueError when
+    compiling finds a value missing or repeated."""
+
+    def __init__(self, build: Callable[..., QuerySet], *, max_arity: int = 8):
+        self.build = build
+        self.max_arity = min(max_arity, len(_STAND_INS))
+        self.plans: dict[tuple[str, int], tuple[str, tuple, tuple[int, ...], dict]] = {}
+        self._model: type | None = None
+
+    def _compile(self, alias: str, arity: int):
+        stand_ins = _STAND_INS[:arity]
+        compiler = self.build(*stand_ins).using(alias).query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        params = tuple(params)
+        # A text field's filter receives the stand-in as text (the field's get_prep_value).
+        found = [[i for i, p in enumerate(params) if p == s or p == str(s)] for s in stand_ins]
+        if any(len(where) != 1 for where in found):
+            raise ValueError("each value must appear exactly once in the query's parameters")
+        converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
+        return sql, params, tuple(where[0] for where in found), converters
+
+    def rows(self, *values: Any) -> list[tuple]:
+        """The rows for `values` (one SQL statement)."""
+        if not values or len(values) > self.max_arity:
+            return list(self.build(*values)) if values else []
+        alias = self._alias(len(values))
+        key = (alias, len(values))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self._compile(alias, len(values))
+        sql, template, positions, converters = plan
+        params = list(template)
+        for position, value in zip(positions, values):
+            params[position] = value
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not converters:
+            return rows
+        out = []
+        for row in rows:
+            row = list(row)
+            for pos, (convs, expression) in converters.items():
+                value = row[pos]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                row[pos] = value
+            out.append(tuple(row))
+        return out
+
+    def _alias(self, arity: int) -> str:
+        if self._model is None:
+            self._model = self.build(*_STAND_INS[:arity]).model
+        return router.db_for_read(self._model)
+
+
+class CompiledInsert:
+    """`CompiledInsert(model)`: `insert(objs)` writes new, unsaved `objs` of `model` with ONE
+    `INSERT .. VALUES (..), (..) RETURNING <pk>` whose SQL is built once per database alias and row
+    count (up to `max_rows`; more rows go through `bulk_create`), then sets each object's primary key
+    and marks it saved, as `bulk_create` does. Every concrete field but the auto primary key is
+    written: `auto_now_add` fields take now (aware UTC) through the field's own `pre_save`, values
+    are converted by the field (`get_db_prep_save`). Runs no `save()`, no signals, no validation:
+    only for rows the caller builds complete (outbox, follow-up and audit rows). The database is the
+    one the router picks for a write. Raises what the INSERT raises (IntegrityError)."""
+
+    def __init__(self, model: type, *, max_rows: int = 16):
+        self.model = model
+        self.max_rows = max_rows
+        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self.sql: dict[tuple[str, int], str] = {}
+
+    def _sql(self, alias: str, rows: int) -> str:
+        qn = connections[alias].ops.quote_name
+        columns = ", ".join(qn(f.column) for f in self.fields)
+        one = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {', '.join([one] * rows)} "
+                f"RETURNING {qn(self.model._meta.pk.column)}")
+
+    def insert(self, objs: list) -> list:
+        """Write `objs` (a list of unsaved instances) and return them with their primary keys."""
+        if not objs:
+            return objs
+        if len(objs) > self.max_rows:
+            return self.model._base_manager.bulk_create(objs)
+        alias = router.db_for_write(self.model)
+        key = (alias, len(objs))
+        sql = self.sql.get(key)
+        if sql is None:
+            sql = self.sql[key] = self._sql(alias, len(objs))
+        connection = connections[alias]
+        fields = self.fields
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            pks = cursor.fetchall()
+        for obj, (pk,) in zip(objs, pks):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = alias
+        return objs

@@ -21,7 +21,7 @@ from outbox.followups import followups_together
 
 from .claims import check_pending, claim_clear, moderation_lock
 from .events import listing_payload, publish_listing_deleted, publish_listing_update
-from .lock_objects import listing_qs_select_for_update
+from .lock_objects import listing_decide_if_free, listing_qs_select_for_update
 from .models import Listing, ListingStatus
 from .reasons import reject_reason_resolve
 from .search.queue import search_remove_on_commit, search_sync_on_commit
@@ -130,16 +130,17 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     if not 1 <= expiry_days <= 365:
         raise ValidationFailed("expiryDays must be between 1 and 365.", fields={"expiryDays": "Between 1 and 365."})
     now = timezone.now()
-    listing = moderation_lock(listing_id=listing_id, actor=actor, now=now)
-    check_pending(listing, "approved")
-    listing.status = ListingStatus.APPROVED
-    listing.reason = reason
-    listing.approved_at = now
-    listing.expires_at = now + timedelta(days=expiry_days)
-    listing.reminder_sent_3d = listing.reminder_sent_1d = False
-    listing.expired_at = None
-    listing.save(update_fields=["status", "reason", "approved_at", "expires_at", "reminder_sent_3d",
-                                "reminder_sent_1d", "expired_at", "updated_at", *claim_clear(listing)])
+    changes = {"status": ListingStatus.APPROVED.value, "reason": reason, "approved_at": now,
+               "expires_at": now + timedelta(days=expiry_days), "reminder_sent_3d": False, "reminder_sent_1d": False,
+               "expired_at": None, "updated_at": now}
+    # One guarded UPDATE .. RETURNING instead of SELECT .. FOR UPDATE then UPDATE (docs/benchmarks.md).
+    listing = listing_decide_if_free(listing_id=listing_id, actor_id=actor.pk, now=now, changes=changes)
+    if listing is None:  # missing, the actor's own, claimed by another or not pending: say which, under the lock
+        listing = moderation_lock(listing_id=listing_id, actor=actor, now=now)
+        check_pending(listing, "approved")
+        for field, value in changes.items():  # the row changed back between the two statements
+            setattr(listing, field, value)
+        listing.save(update_fields=[*changes, *claim_clear(listing)])
     audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
                  metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
     _decision_effects(listing, "listing_approved")

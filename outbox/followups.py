@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.breaker import breaker
+from core.compiled import CompiledInsert
 from core.context import current
 from core.tasks import TRANSIENT_DATABASE_ERRORS
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 HEADER = "dgt_followup"
 DISPATCH_TASK = "outbox.tasks.followups_run"
 BROKER = breaker("broker")
+# One INSERT whose SQL is built once per row count (more than 16 rows: bulk_create).
+_INSERT = CompiledInsert(FollowUp)
 
 
 class _Batch:
@@ -152,8 +155,8 @@ def _insert(items: list[tuple[str, dict]]) -> list[int]:
     sends = settings.OUTBOX_SEND_AFTER_COMMIT
     due = now + timedelta(seconds=settings.FOLLOWUP_REDISPATCH_SECONDS) if sends else now
     request_id = current().request_id
-    rows = FollowUp.objects.bulk_create([FollowUp(task=task, kwargs=kwargs, request_id=request_id,
-                                                  next_attempt_at=due, created_at=now) for task, kwargs in items])
+    rows = _INSERT.insert([FollowUp(task=task, kwargs=kwargs, request_id=request_id, next_attempt_at=due,
+                                    created_at=now) for task, kwargs in items])
     sent = [(row.id, task, kwargs) for row, (task, kwargs) in zip(rows, items)]
     if not sends:
         return [row_id for row_id, _, _ in sent]

@@ -24,14 +24,15 @@ def refund_admin(make_user):
 
 
 @pytest.mark.django_db
-def test_approve_is_eleven_statements(moderator, seller, api_for, django_assert_num_queries):
-    # auth user; SAVEPOINT; SELECT .. FOR UPDATE (the claim is checked under the row lock,
-    # docs/moderation.md); UPDATE; audit INSERT; outbox INSERT (owner + admin); the owner's channels;
+def test_approve_is_ten_statements(moderator, seller, api_for, django_assert_num_queries):
+    # auth user; SAVEPOINT; ONE guarded UPDATE .. RETURNING (pending, not the actor's own, the claim
+    # free or the actor's: the row lock and the rule of moderation_lock, docs/moderation.md); audit
+    # INSERT; outbox INSERT (owner + admin); the owner's channels;
     # notification INSERT; its outbox INSERT; ONE follow-up INSERT for the notification send and the
     # search update (outbox.followups.followups_together, docs/operations.md); RELEASE
     listing = ListingFactory(owner=seller)
     client = api_for(moderator)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.post(f"/api/listings/{listing.pk}/approve", {"expiryDays": 30}, format="json")
     assert response.status_code == 200
     assert Listing.objects.get(pk=listing.pk).status == "approved"
@@ -62,11 +63,11 @@ def test_refund_to_an_existing_wallet_statement_count(refund_admin, seller, api_
     Wallet.objects.create(user=seller)
     client = api_for(refund_admin)
     body = {"userId": seller.pk, "amount": "5.00", "reason": "late delivery", "refId": "order-9"}
-    # auth user; the key claim (one statement); SAVEPOINT x2; journal entry INSERT; postings INSERT (one
-    # for both); audit INSERT; guarded balance UPDATE .. RETURNING; refId cap SUM; outbox INSERT (balance +
-    # admin alert); the user's channels; notification INSERT; its outbox INSERT; follow-up INSERT (the send);
-    # RELEASE; key UPDATE; RELEASE
-    with django_assert_num_queries(17):
+    # auth user; the key claim (one statement); SAVEPOINT (idempotent_call's block; the refund's writes
+    # open none of their own); journal entry INSERT; postings INSERT (one for both); audit INSERT; guarded
+    # balance UPDATE .. RETURNING; refId cap SUM; outbox INSERT (balance + admin alert); the user's
+    # channels; notification INSERT; its outbox INSERT; follow-up INSERT (the send); key UPDATE; RELEASE
+    with django_assert_num_queries(15):
         response = client.post("/api/wallet/refund", body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
     assert response.status_code == 201, response.content
     assert Wallet.objects.get(pk=seller.pk).balance == 5

@@ -94,6 +94,20 @@ def test_replay_caught_by_the_ledger_key_after_the_key_row_is_purged_answers_the
     assert counts()["transactions"] == before["transactions"]
 
 
+def test_a_purged_key_used_again_for_another_refund_is_422_and_writes_nothing(admin_api, seller):
+    # given a refund whose key row was purged (the journal entry keeps the key)
+    assert post_refund(admin_api, refund_body(seller, "100.00")).status_code == 201
+    IdempotencyKey.objects.all().delete()
+    before = counts()
+    # when the key comes back with another amount: the journal's unique key fails the request's
+    # transaction and the refund service looks the first entry up in a second one
+    again = post_refund(admin_api, refund_body(seller, "7.00"))
+    # then it is refused, nothing is credited and the key can be used again (no claim left behind)
+    assert again.status_code == 422 and again.json()["error"]["code"] == "idempotency_key_reused"
+    assert counts() == before and balance_of(seller) == Decimal("100.00")
+    assert not IdempotencyKey.objects.exists()
+
+
 def test_the_key_is_read_once_per_request(admin_api, seller, monkeypatch):
     import wallet.api
     calls = []

@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.context import current
 from audit.services import audit_record
+from core.compiled import CompiledInsert
+from core.context import current
 from core.errors import Conflict, ErrorCode, NotFound, Unprocessable, ValidationFailed
 
 from ..events import publish_balance
@@ -31,6 +32,9 @@ _APPLY_SQL = (
     f"UPDATE {Wallet._meta.db_table} SET balance = balance + %s, updated_at = %s "
     f"WHERE user_id = %s AND balance + %s >= 0 AND balance + %s <= {to_paise(MAX_BALANCE)} RETURNING balance"
 )
+# The entry and its postings: one INSERT each, SQL built once (core.compiled; no save(), no signals).
+_TX_INSERT = CompiledInsert(Transaction)
+_POSTINGS_INSERT = CompiledInsert(Posting)
 
 
 class InsufficientFunds(Conflict, code=ErrorCode.INSUFFICIENT_FUNDS):
@@ -98,16 +102,16 @@ def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter
     """
     if wallet_delta == 0 or wallet_delta.as_tuple().exponent < -2:
         raise ValidationFailed("Amount must be non-zero with at most 2 decimal places.", fields={"amount": "Invalid."})
-    tx = Transaction.objects.create(kind=kind, wallet_id=user_id, amount=wallet_delta, ref_id=ref_id, reason=reason,
-                                    created_by=created_by, idempotency_key=idempotency_key, unique_key=unique_key,
-                                    request_id=current().request_id)
+    tx = _TX_INSERT.insert([Transaction(kind=kind, wallet_id=user_id, amount=wallet_delta, ref_id=ref_id, reason=reason,
+                                        created_by=created_by, idempotency_key=idempotency_key, unique_key=unique_key,
+                                        request_id=current().request_id)])[0]
     if user_id is not None:
         postings = [Posting(transaction=tx, account=Account.WALLET, wallet_id=user_id, amount=wallet_delta),
                     Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]
     else:
         postings = [Posting(transaction=tx, account=extra_postings[0], amount=wallet_delta),
                     Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]
-    Posting.objects.bulk_create(postings)
+    _POSTINGS_INSERT.insert(postings)
     if before_lock is not None:
         before_lock(tx)
     balance = wallet_apply(user_id=user_id, delta=wallet_delta) if user_id is not None else None
