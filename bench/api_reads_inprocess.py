@@ -2,19 +2,25 @@
 
 The request goes through `dgt.wsgi.application` (middleware, URL resolver, DRF, rendering) exactly as
 gunicorn hands it over, minus the socket: no test client, no server. Production settings in services
-mode (DEBUG off, the web line's pool and OUTBOX_SEND_AFTER_COMMIT=0, rate limits on), against a fresh
-bench database (bench/common.py). The same requests then go to the naive peer (bench/peers/naive/)
-in a process of its own, on the same rows, for the ratio. CPU time is `time.process_time()` over N
-requests after a warm-up: stable on a shared machine, unlike req/s (docs/benchmarks.md).
-`--profile PATH` writes a cProfile of the measured requests.
+mode (DEBUG off, the web line's pool and OUTBOX_SEND_AFTER_COMMIT=0, rate limits on), against a bench
+database of its own (bench/common.py) holding one reader with a wallet and 40 listings. The naive
+peer (bench/peers/naive/) answers the same requests on the same rows in a process of its own.
+
+On a shared machine the CPU a request costs moves by 2 x from one minute to the next, so the
+processes measured side by side (the naive peer, this checkout and, with `--tree DIR`, other
+checkouts of dgt: e.g. `git worktree add /tmp/base main`) each serve short rounds in turn, and the
+median of the rounds is reported: every process sees the same moments of the machine.
+CPU time is `time.process_time()` of the serving process. `--profile PATH` writes a cProfile
+(CPU clock) of this checkout's measured requests.
 Run (a Redis database of your own: the bench's is flushed):
-BENCH_REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python bench/api_reads_inprocess.py [-n 3000] [--only wallet] [--profile out.prof]
+BENCH_REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python bench/api_reads_inprocess.py [--tree DIR] [--rounds 8] [-n 500]
 """
 from __future__ import annotations
 
 import argparse
 import io
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, bench_database, make_token, server_env  # noqa: E402
+from common import BENCH, ROOT, bench_database, make_token, server_env  # noqa: E402
+
+PATHS = {"wallet": "/api/wallet", "listings": "/api/listings"}
 
 
 def environ(path: str, query: str, token: str | None) -> dict:
@@ -31,7 +39,7 @@ def environ(path: str, query: str, token: str | None) -> dict:
            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
            "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000", "HTTP_HOST": "127.0.0.1:8000",
            "HTTP_CONNECTION": "keep-alive", "HTTP_ACCEPT": "*/*", "wsgi.url_scheme": "http",
-           "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+           "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
            "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False}
     if token:
         env["HTTP_AUTHORIZATION"] = f"Bearer {token}"
@@ -58,73 +66,134 @@ def setup_reader() -> tuple[int, str]:
     return reader.pk, make_token(reader.pk, reader.role)
 
 
-def measure(app, env: dict, n: int, warmup: int, profile: str | None) -> dict:
-    for _ in range(warmup):
-        status, body = call(app, env)
-        assert status.startswith("200"), (status, body[:300])
+def serve(app, envs: dict[str, dict], profile: str | None) -> None:
+    """Answer `<kind> <n>` lines on stdin with `<cpu ms per request> <wall ms per request> <bytes>`."""
     prof = None
     if profile:
         import cProfile
 
         prof = cProfile.Profile(time.process_time)  # CPU, not wall: waits on the database are not cost
-        prof.enable()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(n):
-        call(app, env)
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    for kind, env in envs.items():  # warm-up: first-request imports, compiled queries, pools
+        for _ in range(200):
+            status, body = call(app, env)
+            assert status.startswith("200"), (kind, status, body[:300])
+    print("ready", flush=True)
+    for line in sys.stdin:
+        kind, n = line.split()
+        env, n = envs[kind], int(n)
+        if prof:
+            prof.enable()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(n):
+            status, body = call(app, env)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        if prof:
+            prof.disable()
+        print(f"{1000 * cpu / n:.4f} {1000 * wall / n:.4f} {len(body)}", flush=True)
     if prof:
-        prof.disable()
         prof.dump_stats(profile)
-    return {"cpuMsPerRequest": round(1000 * cpu / n, 3), "wallMsPerRequest": round(1000 * wall / n, 3),
-            "bytes": len(body)}
 
 
-def naive_child(db_url: str, user_id: int, kinds: list[str], n: int, warmup: int) -> None:
-    """In this (child) process: the naive peer's WSGI app on the same database and rows."""
-    os.environ.update(server_env(db_url, DJANGO_SETTINGS_MODULE="naive.settings"))
-    sys.path.insert(0, str(BENCH / "peers" / "naive"))
-    from naive.wsgi import application as app
-
-    for kind in kinds:
-        r = measure(app, environ(PATHS[kind], f"user={user_id}", None), n, warmup, None)
-        print(f"naive {kind}: {r}", flush=True)
-
-
-PATHS = {"wallet": "/api/wallet", "listings": "/api/listings"}
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("-n", type=int, default=3000, help="measured requests per endpoint")
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--only", default="wallet,listings")
-    p.add_argument("--no-peer", action="store_true", help="dgt only")
-    p.add_argument("--profile", help="cProfile output path prefix (dgt; endpoint name appended)")
-    p.add_argument("--naive-child", nargs=2, metavar=("DB_URL", "USER_ID"), help=argparse.SUPPRESS)
-    args = p.parse_args()
-    kinds = args.only.split(",")
-    if args.naive_child:
-        naive_child(args.naive_child[0], int(args.naive_child[1]), kinds, args.n, args.warmup)
-        return
+def serve_dgt(args) -> None:
     # The web line's settings (Procfile): a psycopg pool, no after-commit work in the request.
     os.environ.update(DB_POOL_MAX_SIZE="4", OUTBOX_SEND_AFTER_COMMIT="0")
-    with bench_database("inproc") as db_url:
+    with bench_database(f"inproc{args.index}") as db_url:
         user_id, token = setup_reader()
         from django.db import connections
 
         connections.close_all()
+        print(f"db {db_url} {user_id}", flush=True)
         from dgt.wsgi import application as app
 
-        print(f"load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}", flush=True)
-        for kind in kinds:
-            r = measure(app, environ(PATHS[kind], "", token), args.n, args.warmup,
-                        args.profile and f"{args.profile}.{kind}")
-            print(f"dgt {kind}: {r}", flush=True)
-        connections.close_all()
+        serve(app, {kind: environ(PATHS[kind], "", token) for kind in args.only.split(",")}, args.profile)
+
+
+def serve_naive(args) -> None:
+    db_url, user_id = args.naive
+    os.environ.update(server_env(db_url, DJANGO_SETTINGS_MODULE="naive.settings"))
+    sys.path.insert(0, str(BENCH / "peers" / "naive"))
+    from naive.wsgi import application as app
+
+    serve(app, {kind: environ(PATHS[kind], f"user={user_id}", None) for kind in args.only.split(",")}, None)
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], cwd: Path):
+        self.name = name
+        self.p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.db = None
+        for line in self.p.stdout:
+            if line.startswith("db "):
+                self.db = line.split()[1:]
+            if line.startswith("ready"):
+                break
+        else:
+            raise RuntimeError(f"{name} exited before it was ready")
+
+    def run(self, kind: str, n: int) -> list[float]:
+        self.p.stdin.write(f"{kind} {n}\n")
+        self.p.stdin.flush()
+        return [float(x) for x in self.p.stdout.readline().split()]
+
+    def stop(self) -> None:
+        self.p.stdin.close()
+        self.p.wait(timeout=120)
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=500, help="requests per round")
+    p.add_argument("--rounds", type=int, default=8)
+    p.add_argument("--only", default="wallet,listings")
+    p.add_argument("--tree", action="append", default=[], help="another dgt checkout to measure alongside")
+    p.add_argument("--no-peer", action="store_true", help="without the naive peer")
+    p.add_argument("--profile", help="cProfile output path (this checkout)")
+    p.add_argument("--serve-dgt", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--naive", nargs=2, metavar=("DB_URL", "USER_ID"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve_dgt:
+        return serve_dgt(args)
+    if args.naive:
+        return serve_naive(args)
+    kinds = args.only.split(",")
+    me = [sys.executable, str(Path(__file__).resolve()), "--only", args.only]
+    servers: list[Server] = []
+    try:
+        for i, tree in enumerate([str(ROOT), *args.tree]):
+            # Each checkout runs this script from its own tree (its code, its settings).
+            cmd = [str(Path(tree) / ".venv" / "bin" / "python"), str(Path(tree) / "bench" / Path(__file__).name),
+                   "--only", args.only, "--serve-dgt", "--index", str(i)]
+            if i == 0 and args.profile:
+                cmd += ["--profile", args.profile]
+            if Path(tree) != ROOT:
+                (Path(tree) / "bench" / Path(__file__).name).write_bytes(Path(__file__).read_bytes())
+            servers.append(Server(tree, cmd, Path(tree)))
         if not args.no_peer:
-            subprocess.run([sys.executable, __file__, "--only", args.only, "-n", str(args.n), "--warmup",
-                            str(args.warmup), "--naive-child", db_url, str(user_id)], check=True)
-        print(f"load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}", flush=True)
+            servers.append(Server("naive", [*me, "--naive", *servers[0].db], ROOT))
+        print(f"load at start {loadavg()}", flush=True)
+        results = {(s.name, k): [] for s in servers for k in kinds}
+        for _ in range(args.rounds):
+            for kind in kinds:
+                for s in servers:
+                    results[(s.name, kind)].append(s.run(kind, args.n))
+        print(f"load at end {loadavg()}; {args.rounds} rounds of {args.n} requests, medians:", flush=True)
+        for kind in kinds:
+            naive = statistics.median(r[0] for r in results[("naive", kind)]) if not args.no_peer else None
+            for s in servers:
+                rows = results[(s.name, kind)]
+                cpu = statistics.median(r[0] for r in rows)
+                ratio = f", {naive / cpu:.2f} x naive" if naive and s.name != "naive" else ""
+                print(f"  {kind:8} {s.name:40} CPU {cpu:.3f} ms/req (rounds {min(r[0] for r in rows):.3f}-"
+                      f"{max(r[0] for r in rows):.3f}), wall {statistics.median(r[1] for r in rows):.3f} ms, "
+                      f"{int(rows[-1][2])} bytes{ratio}", flush=True)
+    finally:
+        for s in reversed(servers):  # the naive peer first: it uses the first checkout's database
+            s.stop()
 
 
 if __name__ == "__main__":

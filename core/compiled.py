@@ -86,3 +86,67 @@ class CompiledGet:
         for populator in plan.populators:
             populator.populate(row, obj)
         return obj
+
+
+class _RowsPlan(NamedTuple):
+    sql: str
+    params: tuple
+    positions: tuple[int, ...]
+    converters: dict
+
+
+class CompiledRows:
+    """`CompiledRows(model, build)`: `build(*values)` returns an ordered `values_list()` QuerySet of
+    `model` with `values` in its filters, each exactly once, and no slice. `rows(*values, limit=,
+    offset=)` returns that window of its rows as tuples (the field converters applied, as
+    `values_list()` returns them), from SQL compiled once per database alias with `LIMIT %s OFFSET
+    %s` appended: a page of a list costs no QuerySet building or compiling (docs/benchmarks.md,
+    "Per-request overhead"). The database is the router's read database for `model` at call time.
+    Same restrictions as `CompiledGet`; raises ValueError when compiling finds a value missing or
+    repeated, or the query sliced."""
+
+    def __init__(self, model: type, build: Callable[..., QuerySet]):
+        self.model = model
+        self.build = build
+        self.plans: dict[str, _RowsPlan] = {}
+
+    def _compile(self, alias: str, arity: int) -> _RowsPlan:
+        stand_ins = _STAND_INS[:arity]
+        query = self.build(*stand_ins).using(alias).query
+        if query.is_sliced:
+            raise ValueError("the query must not be sliced: rows() adds the window")
+        compiler = query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        params = tuple(params)
+        if any(params.count(s) != 1 for s in stand_ins):
+            raise ValueError("each value must appear exactly once in the query's parameters")
+        return _RowsPlan(sql=f"{sql} LIMIT %s OFFSET %s", params=params,
+                         positions=tuple(params.index(s) for s in stand_ins),
+                         converters=compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]]))
+
+    def rows(self, *values: Any, limit: int, offset: int = 0) -> list[tuple]:
+        """Rows `offset` to `offset + limit` (exclusive) of the query for `values`, in its order."""
+        alias = router.db_for_read(self.model)
+        plan = self.plans.get(alias)
+        if plan is None:
+            plan = self.plans[alias] = self._compile(alias, len(values))
+        params = list(plan.params)
+        for position, value in zip(plan.positions, values):
+            params[position] = value
+        params += (int(limit), int(offset))
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            rows = cursor.fetchall()
+        if plan.converters:
+            converted = []
+            for row in rows:
+                row = list(row)
+                for pos, (convs, expression) in plan.converters.items():
+                    value = row[pos]
+                    for convert in convs:
+                        value = convert(value, expression, connection)
+                    row[pos] = value
+                converted.append(tuple(row))
+            rows = converted
+        return rows
