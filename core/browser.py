@@ -1,20 +1,20 @@
 """The middlewares only browser pages need (Django admin, /metrics for a signed-in admin), skipped on
 the JSON API.
 
-Sessions, CSRF, `request.user` from the session and messages serve cookie-authenticated pages. The
-API under /api/ authenticates with a bearer JWT alone (REST_FRAMEWORK's authentication classes),
-every DRF view is CSRF-exempt and no API view reads a session or a message, so on /api/ these four
-did nothing but cost CPU on every request (docs/benchmarks.md, "Per-request overhead"). Each class
-below is Django's own, except that a request whose `path_info` (the path the URL resolver routes)
-starts with /api/ passes straight through it; every other path (admin, /metrics, the probes) gets
-Django's behaviour unchanged, CSRF protection included (docs/access-and-hardening.md).
+Sessions, `request.user` from the session and messages serve cookie-authenticated pages. The API
+under /api/ authenticates with a bearer JWT alone (REST_FRAMEWORK's authentication classes) and no
+API view reads a session or a message, so on /api/ these three did nothing but cost CPU on every
+request (docs/benchmarks.md, "Per-request overhead"). Each class below is Django's own, except that
+a request whose `path_info` (the path the URL resolver routes) starts with /api/ passes straight
+through it; every other path (admin, /metrics, the probes) gets Django's behaviour unchanged.
+Django's CSRF middleware stays as it is on every path (DRF views are CSRF-exempt; admin keeps its
+protection; docs/access-and-hardening.md).
 """
 from __future__ import annotations
 
 from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
-from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
 
 API_PREFIX = "/api/"
 
@@ -35,15 +35,6 @@ class _SkippedOnApi:
 
 class SessionMiddleware(_SkippedOnApi, _SessionMiddleware):
     """django.contrib.sessions' middleware, except on /api/ (no `request.session` there)."""
-
-
-class CsrfViewMiddleware(_SkippedOnApi, _CsrfViewMiddleware):
-    """Django's CSRF middleware, except on /api/ (bearer-token requests; DRF views are CSRF-exempt)."""
-
-    def process_view(self, request, callback, callback_args, callback_kwargs):
-        if request.path_info.startswith(API_PREFIX):
-            return None
-        return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class AuthenticationMiddleware(_SkippedOnApi, _AuthenticationMiddleware):

@@ -152,10 +152,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    # Sessions, CSRF, the session's user and messages: Django's, skipped on /api/ (JWT only; core.browser).
+    # Sessions, the session's user and messages: Django's, skipped on /api/ (JWT only; core.browser).
+    # CSRF stays Django's own everywhere (`check --deploy` looks for it; DRF views are exempt).
     "core.browser.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "core.browser.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "core.browser.AuthenticationMiddleware",
     "core.browser.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -1,7 +1,7 @@
-"""Sessions, CSRF, the session's user and messages run for browser pages only (core.browser).
+"""Sessions, the session's user and messages run for browser pages only (core.browser).
 
 The API under /api/ passes through them (bearer JWT; docs/benchmarks.md, "Per-request overhead");
-Django admin and /metrics keep them all, CSRF protection included.
+Django admin and /metrics keep them all. CSRF is Django's own middleware on every path.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _request_of(response):
 
 
 @pytest.mark.django_db
-def test_api_requests_skip_session_csrf_auth_and_messages(seller):
+def test_api_requests_skip_session_auth_and_messages(seller):
     client = Client(enforce_csrf_checks=True)
     response = client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {access_token_for(seller)}")
     assert response.status_code == 200
