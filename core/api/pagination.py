@@ -22,10 +22,10 @@ class WindowCountPaginator(DjangoPaginator):
             n = int(number)
         except (TypeError, ValueError):
             return super().page(number)
-        if n < 1 or self.orphans or not (hasattr(self.object_list, "annotate") or hasattr(self.object_list, "page_rows")):
+        page_rows = getattr(self.object_list, "page_rows", None)
+        if n < 1 or self.orphans or (page_rows is None and not hasattr(self.object_list, "annotate")):
             return super().page(number)
         bottom = (n - 1) * self.per_page
-        page_rows = getattr(self.object_list, "page_rows", None)
         if page_rows is not None:  # an object list that pages itself (e.g. listings.selectors.OwnerListingRows)
             rows, count = page_rows(bottom, self.per_page)
         else:
