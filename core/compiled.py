@@ -1,16 +1,17 @@
-"""ORM reads of one row by a unique key, compiled to SQL once per process (docs/benchmarks.md,
-"Request path: no after-commit work in the request").
+"""ORM reads of one row by a unique key, or of a page of rows, compiled to SQL once per process
+(docs/benchmarks.md, "Request path: no after-commit work in the request").
 
 Django compiles a QuerySet to SQL on every evaluation: for the user row that authentication reads on
 every API request (with the wallet joined for GET /api/wallet) that was ~180 us of the ~360 us the
 read cost, against ~60 us for running the SQL. `CompiledGet` compiles the query once per database
 alias, with stand-in values, and then runs the same SQL with each call's values, building the
 instance (and its `select_related` rows) with Django's own `from_db`, field converters and related
-populators, so the object is the one `QuerySet.get()` returns.
+populators, so the object is the one `QuerySet.get()` returns. `CompiledRows` does the same for a
+page of `values_list()` rows (GET /api/listings; docs/benchmarks.md, "Per-request overhead").
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from django.db import connections, router
@@ -24,15 +25,69 @@ _STAND_INS = tuple(-7_301_911_000_000 - i for i in range(8))
 class _Plan(NamedTuple):
     sql: str
     params: tuple
-    positions: tuple[int, ...]
-    init_list: list[str]
-    start: int
-    end: int
-    converters: dict
-    populators: list
+    positions: tuple[int, ...]  # where each caller value goes in `params`
+    converters: dict  # Django's field converters by column
+    init_list: Sequence[str] = ()  # CompiledGet: the model's columns, from_db's field names
+    start: int = 0
+    end: int = 0
+    populators: Sequence = ()  # CompiledGet: select_related rows
 
 
-class CompiledGet:
+class _Compiled:
+    """What CompiledGet and CompiledRows share: a plan per database alias, compiled on first use
+    with stand-in values, then run with each call's values and its rows converted."""
+
+    def __init__(self, model: type, build: Callable[..., QuerySet]):
+        self.model = model
+        self.build = build
+        self.plans: dict[tuple[str, int, bool], _Plan] = {}
+
+    def _plan(self, alias: str, arity: int, windowed: bool = False) -> _Plan:
+        raise NotImplementedError
+
+    def _compiler(self, alias: str, arity: int):
+        """(compiler, sql, params, positions) of `build` with stand-ins; ValueError as documented."""
+        stand_ins = _STAND_INS[:arity]
+        query = self.build(*stand_ins).using(alias).query
+        compiler = query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        params = tuple(params)
+        # A text field's filter receives the stand-in as text (the field's get_prep_value).
+        found = [[i for i, p in enumerate(params) if p == s or p == str(s)] for s in stand_ins]
+        if any(len(where) != 1 for where in found):
+            raise ValueError("each value must appear exactly once in the query's parameters")
+        return compiler, sql, params, tuple(where[0] for where in found)
+
+    def _run(self, values: tuple, extra: tuple = (), *, windowed: bool = False) -> tuple[_Plan, Any, list[tuple]]:
+        """(plan, connection, rows) of the query for `values` (+ `extra` parameters at the end)."""
+        alias = router.db_for_read(self.model)
+        key = (alias, len(values), windowed)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self._plan(alias, len(values), windowed)
+        params = list(plan.params)
+        for position, value in zip(plan.positions, values):
+            params[position] = value
+        params += extra
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            rows = cursor.fetchall()
+        return plan, connection, rows
+
+
+def _converted(row: tuple, converters: dict, connection) -> list:
+    """`row` with Django's field converters applied (as SQLCompiler.apply_converters)."""
+    row = list(row)
+    for pos, (convs, expression) in converters.items():
+        value = row[pos]
+        for convert in convs:
+            value = convert(value, expression, connection)
+        row[pos] = value
+    return row
+
+
+class CompiledGet(_Compiled):
     """`CompiledGet(model, build)`: `build(*values)` returns a QuerySet of `model` selecting AT MOST
     ONE row (a filter on a primary or unique key) with `values` in its filters, each exactly once and
     passed to the database as they are (integers: ids). `get(*values)` returns the instance, or
@@ -40,116 +95,63 @@ class CompiledGet:
     call time (core.db). Only for plain filters whose SQL does not depend on the values (no `__in`
     lists, no None). Raises ValueError when compiling finds a value missing or repeated."""
 
-    def __init__(self, model: type, build: Callable[..., QuerySet]):
-        self.model = model
-        self.build = build
-        self.plans: dict[str, _Plan] = {}
-
-    def _compile(self, alias: str, arity: int) -> _Plan:
-        stand_ins = _STAND_INS[:arity]
-        compiler = self.build(*stand_ins).using(alias).query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
-        params = tuple(params)
-        if any(params.count(s) != 1 for s in stand_ins):
-            raise ValueError("each value must appear exactly once in the query's parameters")
+    def _plan(self, alias: str, arity: int, windowed: bool = False) -> _Plan:
+        compiler, sql, params, positions = self._compiler(alias, arity)
         klass_info, select = compiler.klass_info, compiler.select
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
-        return _Plan(sql=sql, params=params, positions=tuple(params.index(s) for s in stand_ins),
-                     init_list=[s[0].target.attname for s in select[start:end]], start=start, end=end,
+        return _Plan(sql=sql, params=params, positions=positions,
                      converters=compiler.get_converters([s[0] for s in select[:compiler.col_count]]),
+                     init_list=[s[0].target.attname for s in select[start:end]], start=start, end=end,
                      populators=get_related_populators(klass_info, select, alias))
 
     def get(self, *values: Any):
         """The instance whose key is `values` (one SQL statement); raises `model.DoesNotExist`."""
-        alias = router.db_for_read(self.model)
-        plan = self.plans.get(alias)
-        if plan is None:
-            plan = self.plans[alias] = self._compile(alias, len(values))
-        params = list(plan.params)
-        for position, value in zip(plan.positions, values):
-            params[position] = value
-        connection = connections[alias]
-        with connection.cursor() as cursor:
-            cursor.execute(plan.sql, params)
-            row = cursor.fetchone()
-        if row is None:
+        plan, connection, rows = self._run(values)
+        if not rows:
             raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
-        if plan.converters:
-            row = list(row)
-            for pos, (convs, expression) in plan.converters.items():
-                value = row[pos]
-                for convert in convs:
-                    value = convert(value, expression, connection)
-                row[pos] = value
-        obj = self.model.from_db(alias, plan.init_list, row[plan.start:plan.end])
+        row = _converted(rows[0], plan.converters, connection) if plan.converters else rows[0]
+        obj = self.model.from_db(connection.alias, plan.init_list, row[plan.start:plan.end])
         for populator in plan.populators:
             populator.populate(row, obj)
         return obj
 
 
-class CompiledRows:
-    """`CompiledRows(build, max_arity=8)`: `build(*values)` returns a `values_list()` QuerySet whose
-    SQL depends only on HOW MANY values it gets (e.g. `filter(pk__in=values)`), each value appearing
-    exactly once in its parameters. `rows(*values)` returns its rows as tuples (Django's field
-    converters applied, so a boolean is a bool on SQLite too) with the SQL compiled once per database
-    alias and number of values (the values are passed to the database as they are: ids, text); more
-    than `max_arity` (at most 8) values are evaluated by the ORM as usual.
-    The database is the one the router picks for a read at call time. Raises ValueError when
-    compiling finds a value missing or repeated."""
+class CompiledRows(_Compiled):
+    """`CompiledRows(model, build, max_arity=8)`: `build(*values)` returns a `values_list()` QuerySet
+    of `model` whose SQL depends only on HOW MANY values it gets (`filter(owner_id=v)`,
+    `filter(pk__in=values)`), each value appearing exactly once in its parameters, and no slice.
+    `rows(*values)` returns its rows as tuples, `rows(*values, limit=, offset=)` that window of them
+    (`LIMIT %s OFFSET %s` appended; the query must then be ordered), with Django's field converters
+    applied (a boolean is a bool on SQLite too), from SQL compiled once per database alias, number
+    of values and windowing: no QuerySet building or compiling per call (docs/benchmarks.md,
+    "Approve and refund: fewer statements", "Per-request overhead"). More than `max_arity` (at
+    most 8) values are evaluated by the ORM as usual. The database is the router's read database
+    for `model` at call time. Raises ValueError when compiling finds a value missing or repeated,
+    or the query sliced."""
 
-    def __init__(self, build: Callable[..., QuerySet], *, max_arity: int = 8):
-        self.build = build
+    def __init__(self, model: type, build: Callable[..., QuerySet], *, max_arity: int = 8):
+        super().__init__(model, build)
         self.max_arity = min(max_arity, len(_STAND_INS))
-        self.plans: dict[tuple[str, int], tuple[str, tuple, tuple[int, ...], dict]] = {}
-        self._model: type | None = None
 
-    def _compile(self, alias: str, arity: int):
-        stand_ins = _STAND_INS[:arity]
-        compiler = self.build(*stand_ins).using(alias).query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
-        params = tuple(params)
-        # A text field's filter receives the stand-in as text (the field's get_prep_value).
-        found = [[i for i, p in enumerate(params) if p == s or p == str(s)] for s in stand_ins]
-        if any(len(where) != 1 for where in found):
-            raise ValueError("each value must appear exactly once in the query's parameters")
-        converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
-        return sql, params, tuple(where[0] for where in found), converters
+    def _plan(self, alias: str, arity: int, windowed: bool = False) -> _Plan:
+        if self.build(*_STAND_INS[:arity]).query.is_sliced:
+            raise ValueError("the query must not be sliced: rows() adds the window")
+        compiler, sql, params, positions = self._compiler(alias, arity)
+        return _Plan(sql=f"{sql} LIMIT %s OFFSET %s" if windowed else sql, params=params, positions=positions,
+                     converters=compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]]))
 
-    def rows(self, *values: Any) -> list[tuple]:
-        """The rows for `values` (one SQL statement)."""
+    def rows(self, *values: Any, limit: int | None = None, offset: int = 0) -> list[tuple]:
+        """The rows for `values` (one SQL statement), or rows `offset` to `offset + limit`
+        (exclusive) of them when `limit` is given."""
         if not values or len(values) > self.max_arity:
-            return list(self.build(*values)) if values else []
-        alias = self._alias(len(values))
-        key = (alias, len(values))
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = self.plans[key] = self._compile(alias, len(values))
-        sql, template, positions, converters = plan
-        params = list(template)
-        for position, value in zip(positions, values):
-            params[position] = value
-        connection = connections[alias]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        if not converters:
-            return rows
-        out = []
-        for row in rows:
-            row = list(row)
-            for pos, (convs, expression) in converters.items():
-                value = row[pos]
-                for convert in convs:
-                    value = convert(value, expression, connection)
-                row[pos] = value
-            out.append(tuple(row))
-        return out
-
-    def _alias(self, arity: int) -> str:
-        if self._model is None:
-            self._model = self.build(*_STAND_INS[:arity]).model
-        return router.db_for_read(self._model)
+            qs = self.build(*values) if values else self.model.objects.none()
+            return list(qs if limit is None else qs[offset:offset + limit])
+        windowed = limit is not None
+        plan, connection, rows = self._run(values, (int(limit), int(offset)) if windowed else (), windowed=windowed)
+        if plan.converters:
+            return [tuple(_converted(row, plan.converters, connection)) for row in rows]
+        return rows
 
 
 class CompiledInsert:

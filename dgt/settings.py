@@ -143,7 +143,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # django-prometheus times every request: its "before" middleware must run first, "after" last.
+    # django-prometheus times every request: its "before" middleware must run first, "after" last
+    # (core.prometheus: the same metrics, labelled children kept per process).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.api.timezone.ApiUtcMiddleware",
@@ -151,13 +152,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session's user and messages: Django's, skipped on /api/ (JWT only; core.browser).
+    # CSRF stays Django's own everywhere (`check --deploy` looks for it; DRF views are exempt).
+    "core.browser.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.browser.AuthenticationMiddleware",
+    "core.browser.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "core.prometheus.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "dgt.urls"
@@ -322,6 +325,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    # DRF's negotiation, with the plain JSON requests' answer worked out once (core.api.negotiation).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.ApiContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

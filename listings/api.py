@@ -10,7 +10,7 @@ from core.api.permissions import IsModerator
 from core.api.pagination import WindowCountPagination
 
 from . import claims, services
-from .selectors import listing_list_for_owner
+from .selectors import OwnerListingRows, listing_list_for_owner
 from .serializers import (
     ApproveInputSerializer, ClaimSerializer, ListingSerializer, RejectInputSerializer, listing_out,
 )
@@ -21,9 +21,10 @@ class ListingListCreateView(APIView):
 
     @extend_schema(responses=ListingSerializer(many=True))
     def get(self, request):
-        paginator = WindowCountPagination()  # count and page in one query
-        page = paginator.paginate_queryset(listing_list_for_owner(owner=request.user), request, view=self)
-        return paginator.get_paginated_response([listing_out(listing) for listing in page])
+        paginator = WindowCountPagination()  # count and page in one query, compiled once
+        page = paginator.paginate_queryset(OwnerListingRows(request.user.pk), request, view=self)
+        tz = timezone.get_current_timezone()
+        return paginator.get_paginated_response([listing_out(row, tz) for row in page])
 
     @extend_schema(request=ListingSerializer, responses={201: ListingSerializer})
     def post(self, request):

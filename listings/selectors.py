@@ -1,16 +1,18 @@
 """Listing reads: the owner's listings, the moderation queue and a seller's moderation history."""
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit.models import AuditLog
+from core.compiled import CompiledRows
 
 from .models import Listing, ListingStatus
 
@@ -20,6 +22,52 @@ DECISION_ACTIONS = ("listing.approve", "listing.reject")
 def listing_list_for_owner(*, owner) -> QuerySet[Listing]:
     """The owner's listings, newest first."""
     return Listing.objects.filter(owner=owner).order_by("-id")
+
+
+# The columns `listings.serializers.listing_out` renders, by attribute name.
+LISTING_OUT_FIELDS = ("id", "owner_id", "title", "description", "category", "price", "status", "reason",
+                      "approved_at", "expires_at", "expired_at", "reminder_sent_3d", "reminder_sent_1d",
+                      "created_at", "updated_at")
+
+
+class ListingRow(namedtuple("ListingRow", LISTING_OUT_FIELDS)):
+    """One listing's rendered columns (LISTING_OUT_FIELDS, converted as the model's fields
+    convert them: price a Decimal in INR, times aware UTC); `pk` as on the model."""
+
+    __slots__ = ()
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+_OWNER_PAGE = CompiledRows(Listing, lambda owner_id: Listing.objects.filter(owner_id=owner_id).order_by("-id")
+                           .annotate(_window_count=Window(Count("*"))).values_list(*LISTING_OUT_FIELDS, "_window_count"))
+
+
+class OwnerListingRows:
+    """The owner's listings, newest first (as `listing_list_for_owner`), for the paginator of
+    GET /api/listings (core.api.pagination.WindowCountPaginator): a page and the total in one
+    statement compiled once per process (core.compiled.CompiledRows), rows as `ListingRow`."""
+
+    def __init__(self, owner_id: int):
+        self.owner_id = owner_id
+
+    def count(self) -> int:
+        """All of the owner's listings (the paginator asks only when a page came back empty)."""
+        return Listing.objects.filter(owner_id=self.owner_id).count()
+
+    def __getitem__(self, window: slice) -> list[ListingRow]:
+        """Rows `window.start:window.stop` (Django's Paginator slices its object list)."""
+        start = window.start or 0
+        return self.page_rows(start, max(0, window.stop - start))[0]
+
+    def page_rows(self, offset: int, limit: int) -> tuple[list[ListingRow], int | None]:
+        """(rows offset..offset+limit as ListingRow, the count of all rows; None when no row)."""
+        rows = _OWNER_PAGE.rows(self.owner_id, limit=limit, offset=offset)
+        if not rows:
+            return [], None
+        return [ListingRow._make(row[:-1]) for row in rows], rows[0][-1]
 
 
 @dataclass(frozen=True)

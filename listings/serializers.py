@@ -1,4 +1,7 @@
+from datetime import tzinfo
+
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -6,6 +9,7 @@ from core.api.fields import MoneyField, RenamedModelSerializer
 from core.api.output import api_datetime, api_money
 
 from .models import Listing
+from .selectors import ListingRow
 
 
 class ListingSerializer(RenamedModelSerializer):
@@ -33,16 +37,19 @@ class ListingSerializer(RenamedModelSerializer):
         return value.strip()
 
 
-def listing_out(listing: Listing) -> dict:
+def listing_out(listing: Listing | ListingRow, tz: tzinfo | None = None) -> dict:
     """`ListingSerializer(listing).data` for the hot paths (GET /api/listings, approve), without a
-    serializer instance per request; tests/listings/test_listing_out.py keeps the two identical."""
+    serializer instance per request; tests/listings/test_listing_out.py keeps the two identical.
+    `listing`: a Listing or a ListingRow (GET /api/listings); `tz`: the current time zone, when the
+    caller renders many listings."""
+    tz = tz or timezone.get_current_timezone()
     return {
         "id": listing.pk, "ownerId": listing.owner_id, "title": listing.title, "description": listing.description,
         "category": listing.category, "price": api_money(listing.price), "status": listing.status,
-        "reason": listing.reason, "approvedAt": api_datetime(listing.approved_at),
-        "expiresAt": api_datetime(listing.expires_at), "expiredAt": api_datetime(listing.expired_at),
+        "reason": listing.reason, "approvedAt": api_datetime(listing.approved_at, tz),
+        "expiresAt": api_datetime(listing.expires_at, tz), "expiredAt": api_datetime(listing.expired_at, tz),
         "reminderSent3d": listing.reminder_sent_3d, "reminderSent1d": listing.reminder_sent_1d,
-        "createdAt": api_datetime(listing.created_at), "updatedAt": api_datetime(listing.updated_at),
+        "createdAt": api_datetime(listing.created_at, tz), "updatedAt": api_datetime(listing.updated_at, tz),
     }
 
 

@@ -37,7 +37,7 @@ def _channels_query(*user_ids: int):
 # Compiled once per number of users up to 8 (a request's one owner, a refund's one user): compiling
 # this query cost more CPU than an approval's other statements (docs/benchmarks.md, "Approve and
 # refund: fewer statements").
-_CHANNELS = CompiledRows(_channels_query)
+_CHANNELS = CompiledRows(get_user_model(), _channels_query)
 
 
 def channels_for_users(*, user_ids: Iterable[int]) -> dict[int, list[str]]:

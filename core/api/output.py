@@ -15,11 +15,12 @@ from django.utils import timezone
 _CENT = Decimal("0.01")
 
 
-def api_datetime(value: datetime.datetime | None) -> str | None:
-    """As DRF's DateTimeField: in the current time zone (UTC under /api/), ISO 8601, "Z" for UTC."""
+def api_datetime(value: datetime.datetime | None, tz: datetime.tzinfo | None = None) -> str | None:
+    """As DRF's DateTimeField: in the current time zone (UTC under /api/), ISO 8601, "Z" for UTC.
+    `tz`: the current time zone when the caller already has it (a page renders many datetimes)."""
     if value is None:
         return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

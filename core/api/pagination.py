@@ -13,19 +13,26 @@ class Pagination(PageNumberPagination):
 class WindowCountPaginator(DjangoPaginator):
     """Django's paginator, counting with `COUNT(*) OVER ()` on the page's own query: one round trip
     instead of COUNT then SELECT whenever the page has rows (an empty page still counts apart).
-    Same pages, same errors (PageNotAnInteger, EmptyPage) as Django's."""
+    Same pages, same errors (PageNotAnInteger, EmptyPage) as Django's. The object list is a QuerySet,
+    or any object with `count()`, slicing, and `page_rows(offset, limit) -> (rows, count of all rows
+    or None when no row)` that pages itself."""
 
     def page(self, number):
         try:
             n = int(number)
         except (TypeError, ValueError):
             return super().page(number)
-        if n < 1 or self.orphans or not hasattr(self.object_list, "annotate"):
+        page_rows = getattr(self.object_list, "page_rows", None)
+        if n < 1 or self.orphans or (page_rows is None and not hasattr(self.object_list, "annotate")):
             return super().page(number)
         bottom = (n - 1) * self.per_page
-        rows = list(self.object_list.annotate(_window_count=Window(Count("*")))[bottom:bottom + self.per_page])
+        if page_rows is not None:  # an object list that pages itself (e.g. listings.selectors.OwnerListingRows)
+            rows, count = page_rows(bottom, self.per_page)
+        else:
+            rows = list(self.object_list.annotate(_window_count=Window(Count("*")))[bottom:bottom + self.per_page])
+            count = rows[0]._window_count if rows else None
         if rows:
-            self.__dict__["count"] = rows[0]._window_count  # the cached_property, filled from the same query
+            self.__dict__["count"] = count  # the cached_property, filled from the same query
         n = self.validate_number(n)
         return self._get_page(rows, n, self)
 

@@ -93,7 +93,12 @@ class QueryTextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        path = "path" if "\x00" in request.path else unstorable_at(dict(request.GET.lists()))
+        if "\x00" in request.path:
+            path = "path"
+        elif not request.META.get("QUERY_STRING"):  # nothing to parse (most API reads)
+            path = None
+        else:
+            path = unstorable_at(dict(request.GET.lists()))
         if path is not None:
             exc = InvalidText(path or "query")
             return JsonResponse(error_body(INVALID_TEXT, str(exc.detail), exc.fields), status=400)

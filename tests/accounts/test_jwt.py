@@ -166,3 +166,52 @@ def test_leeway_is_applied_alike_on_api_refresh_and_websocket(api, settings, sel
     assert _me(api, outside_access).status_code == 401
     assert _refresh(api, outside_refresh).status_code == 401
     assert _ws_first_output(outside_access) == {"type": "websocket.close", "code": 4001}
+
+
+# --- tokens verified once per process (accounts.tokens._VERIFIED) ------------------------------
+
+def test_a_token_seen_again_is_not_verified_again_but_its_times_are(api, seller, settings, monkeypatch):
+    """The signature is checked once per process; `exp` (with the leeway), `nbf` and `iat` on every
+    request, so a remembered token still stops working when it expires."""
+    import accounts.tokens as tokens
+
+    token = _mint(seller.pk)
+    exp = jwt.decode(token, settings.JWT_SECRET, algorithms=["HS256"])["exp"]
+    calls = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(tokens.jwt, "decode", lambda *a, **kw: calls.append(1) or real_decode(*a, **kw))
+    assert _me(api, token).status_code == 200 and _me(api, token).status_code == 200
+    assert len(calls) == 1
+    monkeypatch.setattr(tokens.time, "time", lambda: exp + 5)
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "LEEWAY": 10}
+    assert _me(api, token).status_code == 200  # within the leeway, read per request
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "LEEWAY": 0}
+    response = _me(api, token)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_not_valid"
+    assert len(calls) == 1
+
+
+def test_a_remembered_token_with_another_signature_or_a_future_nbf_is_refused(api, seller, monkeypatch):
+    import accounts.tokens as tokens
+
+    token = _mint(seller.pk, nbf=int(time.time()) - 1)
+    assert _me(api, token).status_code == 200
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-4]}AAAA"
+    assert _me(api, forged).status_code == 401  # another string: verified, and refused
+    monkeypatch.setattr(tokens.time, "time", lambda: 0.0)  # a clock before its nbf and iat
+    assert _me(api, token).status_code == 401
+
+
+def test_the_remembered_tokens_are_bounded(seller, monkeypatch):
+    import accounts.tokens as tokens
+
+    monkeypatch.setattr(tokens, "VERIFIED_MAX", 3)
+    monkeypatch.setattr(tokens, "_VERIFIED", {})
+    raws = [_mint(seller.pk) for _ in range(5)]
+    for raw in raws:
+        assert tokens.token_decode(raw)["sub"] == str(seller.pk)
+    assert [key[0] for key in tokens._VERIFIED] == raws[2:]
+    claims = tokens.token_decode(raws[-1])
+    claims["role"] = "admin"  # callers get a copy
+    assert tokens.token_decode(raws[-1])["role"] == "user"

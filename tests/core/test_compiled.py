@@ -50,3 +50,23 @@ def test_a_value_the_query_repeats_is_refused(make_user):
     query = CompiledGet(User, lambda pk: User.objects.filter(Q(pk=pk) | Q(id=pk)))
     with pytest.raises(ValueError):
         query.get(user.pk)
+
+
+@pytest.mark.django_db
+def test_compiled_rows_return_what_values_list_returns_window_by_window(make_user, django_assert_num_queries):
+    from core.compiled import CompiledRows
+
+    users = [make_user(Role.USER, username=f"r{i}") for i in range(2)]
+    for user, balance in zip(users, ("12.50", "0.05")):
+        Wallet.objects.create(user=user, balance=balance)
+    build = lambda pk: Wallet.objects.filter(user_id__gte=pk).order_by("-user_id").values_list("user_id", "balance")  # noqa: E731
+    query = CompiledRows(Wallet, build)
+    for offset, limit in ((0, 1), (1, 1), (0, 5), (2, 5)):
+        with django_assert_num_queries(1):
+            got = query.rows(users[0].pk, limit=limit, offset=offset)
+        assert got == list(build(users[0].pk)[offset:offset + limit])
+        assert all(type(row) is tuple for row in got)
+    assert [str(b) for _, b in query.rows(users[0].pk, limit=5)] == ["0.05", "12.50"]  # the money converter ran
+    assert len(query.plans) == 1
+    with pytest.raises(ValueError):  # the window is rows()'s to add
+        CompiledRows(Wallet, lambda pk: build(pk)[:3]).rows(users[0].pk, limit=1)

@@ -23,7 +23,7 @@ def _channels_like(*ids):
 def test_rows_are_the_orm_rows_with_converted_values_in_one_statement(make_user, django_assert_num_queries):
     users = [make_user(Role.USER, username=f"r{i}", email=f"r{i}@example.com") for i in range(4)]
     NotificationPreference.objects.create(user=users[1], sms_enabled=False)
-    query = CompiledRows(_channels_like, max_arity=3)
+    query = CompiledRows(User, _channels_like, max_arity=3)
     for ids in ([users[0].pk], [users[1].pk, users[2].pk], [users[2].pk], [users[0].pk, users[1].pk]):
         with django_assert_num_queries(1):
             got = query.rows(*ids)

@@ -165,3 +165,16 @@ def test_benchmark_runs_at_tiny_size(name, tmp_path):
     # bench databases are dropped afterwards
     names = common.psql(f"SELECT datname FROM pg_database WHERE datname LIKE '{common.BENCH_DB_PREFIX}%'", capture=True)
     assert f"_{proc.pid}" not in names
+
+
+@pytest.mark.services
+@pytest.mark.timeout(300)
+def test_in_process_read_benchmark_runs_at_tiny_size():
+    """bench/api_reads_inprocess.py: this checkout and the naive peer answer both reads, in rounds."""
+    proc = subprocess.run([str(common.VENV_BIN / "python"), "bench/api_reads_inprocess.py", "--rounds", "2", "-n", "5"],
+                          cwd=ROOT, capture_output=True, text=True, env=bench_env(), timeout=280)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = [line.split() for line in proc.stdout.splitlines() if line.startswith("  ")]
+    assert {(words[0], words[1]) for words in lines} == {(kind, server) for kind in ("wallet", "listings")
+                                                         for server in (str(ROOT), "naive")}
+    assert all("x naive" in " ".join(words) for words in lines if words[1] != "naive")

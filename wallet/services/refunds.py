@@ -34,7 +34,7 @@ def _ref_totals_query(user_id: int, ref_id: str):
 
 
 # (kind, total INR) of the charges and refunds against one refId, compiled once (core.compiled).
-_REF_TOTALS = CompiledRows(_ref_totals_query)
+_REF_TOTALS = CompiledRows(Transaction, _ref_totals_query)
 
 
 @dataclass(frozen=True)
