@@ -1,13 +1,10 @@
 """Reads batched across the sockets of one event loop (docs/realtime.md, "Connect path").
 
-`ReadBatcher(read)` coalesces requests: `await batcher.ask(request)` queues the request; a reader
-task takes every request queued so far (at most `max_batch`), runs `read(requests)` once through
-`db_call` (the ws process's database threads) and hands each waiter its answer. Requests that
-arrive while a read runs form the next batch, so a lone request waits for nobody and a storm of
-them costs a few dozen database calls instead of one each. Up to `readers` reads run at once: a
-read's Python (building the rows) waits for the GIL while the event loop is busy with the
-storm's handshakes, and with one read at a time a 10,000-socket storm spent 4.5 s in 80
-serialized user reads of 56 ms each; with three, 0.4 s (docs/benchmarks.md, "Reconnect storm").
+`ReadBatcher(read)` coalesces requests: `await batcher.ask(request)` queues the request; one reader
+task per batcher takes every request queued so far (at most `max_batch`), runs `read(requests)`
+once through `db_call` (the ws process's database threads) and hands each waiter its answer.
+Requests that arrive while a read runs form the next batch, so a lone request waits for nobody
+and a storm of them costs a few dozen database calls instead of one each.
 
 A batcher belongs to one event loop: `per_loop(factory)` gives the running loop's own instance
 (tests run each on a loop of its own).
@@ -28,12 +25,11 @@ class ReadBatcher:
     returns one answer per request, in order; each waiter gets `(answer, started_ns)`, where
     started_ns is the loop's time.monotonic_ns() just before the read was issued."""
 
-    def __init__(self, read: Callable[[list], Sequence], *, max_batch: int = 500, readers: int = 1):
+    def __init__(self, read: Callable[[list], Sequence], *, max_batch: int = 500):
         self._read = read
         self._max = max_batch
-        self._readers_max = readers
         self._queue: list[tuple[Any, asyncio.Future]] = []
-        self._readers: set[asyncio.Task] = set()
+        self._reader: asyncio.Task | None = None
 
     async def ask(self, request) -> tuple[Any, int]:
         """The answer to `request` and when its batch's read began. Raises what the read raised
@@ -41,30 +37,31 @@ class ReadBatcher:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._queue.append((request, future))
-        if len(self._readers) < self._readers_max:
-            reader = loop.create_task(self._drain())
-            self._readers.add(reader)
-            reader.add_done_callback(self._readers.discard)
+        if self._reader is None:
+            self._reader = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:self._max], self._queue[self._max:]
-            started = time.monotonic_ns()
-            try:
-                answers = await db_call(self._read, [request for request, _ in batch])
-            except Exception as exc:
-                for _, future in batch:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:self._max], self._queue[self._max:]
+                started = time.monotonic_ns()
+                try:
+                    answers = await db_call(self._read, [request for request, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+                for (_, future), answer in zip(batch, answers):
                     if not future.done():
-                        future.set_exception(exc)
-                continue
-            except BaseException:
-                for _, future in batch:
-                    future.cancel()
-                raise
-            for (_, future), answer in zip(batch, answers):
-                if not future.done():
-                    future.set_result((answer, started))
+                        future.set_result((answer, started))
+        finally:
+            self._reader = None
 
 
 _instances: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()

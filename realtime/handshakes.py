@@ -30,7 +30,6 @@ from .fanout import RECHECK_FIELDS
 
 # At most this many users per IN query; a larger queue is read in several batches.
 BATCH_MAX = 500
-READERS = 3
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def read_handshakes(requests: list[tuple[int, int | None, bool]]) -> list[tuple]
 
 
 def _batcher() -> ReadBatcher:
-    return ReadBatcher(read_handshakes, max_batch=BATCH_MAX, readers=READERS)
+    return ReadBatcher(read_handshakes, max_batch=BATCH_MAX)
 
 
 async def handshake_read(user_id: int, *, after: int | None = None, watermark: bool = True) -> Batch:

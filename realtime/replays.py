@@ -15,7 +15,7 @@ from .batching import ReadBatcher, per_loop
 
 
 def _batcher() -> ReadBatcher:
-    return ReadBatcher(group_rows_after_many, max_batch=1000, readers=3)
+    return ReadBatcher(group_rows_after_many, max_batch=1000)
 
 
 async def replay_read(groups: Sequence[str], after: int, limit: int) -> list[tuple[int, str, str]]:

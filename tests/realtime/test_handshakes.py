@@ -219,29 +219,3 @@ def test_a_ws_events_user_blocked_while_their_handshake_reads_is_closed_4003(mon
             return ready["type"], await ws_close_code(comm, timeout=5)
 
     assert async_to_sync(scenario)() == ("ready", CLOSE_FORBIDDEN)
-
-
-@pytest.mark.parametrize(("readers", "most_at_once"), [(1, 1), (3, 3)])
-def test_a_batcher_runs_up_to_its_readers_reads_at_once_and_answers_each_request(monkeypatch, readers, most_at_once):
-    # A read waits for the GIL while the loop is busy: a storm's reads overlap (realtime.batching).
-    from realtime import batching
-
-    in_flight, peak, sizes = [0], [0], []
-
-    async def slow_db_call(fn, requests):
-        in_flight[0] += 1
-        peak[0] = max(peak[0], in_flight[0])
-        sizes.append(len(requests))
-        await asyncio.sleep(0.05)
-        in_flight[0] -= 1
-        return fn(requests)
-
-    monkeypatch.setattr(batching, "db_call", slow_db_call)
-
-    async def scenario():
-        batcher = batching.ReadBatcher(lambda requests: [r * 10 for r in requests], max_batch=2, readers=readers)
-        return await asyncio.gather(*(batcher.ask(i) for i in range(12)))
-
-    answers = asyncio.run(scenario())
-    assert [answer for answer, _started in answers] == [i * 10 for i in range(12)]
-    assert peak[0] == most_at_once and sizes == [2] * 6
