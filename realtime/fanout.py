@@ -92,7 +92,8 @@ async def hubs_started(*hubs: "LayerHub") -> None:
 
 class LayerHub:
     """See the module doc. One per endpoint and event loop; subclasses implement `deliver` and
-    `verdict`, and keep `by_user` (user id -> their local sockets) as sockets come and go."""
+    `verdict`, and keep `by_user` (user id -> their local sockets) as sockets come and go. The
+    channel layer is one of outbox.transport's, which add `group_add_many` to channels' API."""
 
     name = "hub"
 
@@ -190,7 +191,7 @@ class LayerHub:
             while self._to_subscribe:
                 groups, self._to_subscribe = self._to_subscribe, []
                 try:
-                    await self._group_add_many(groups)
+                    await self.layer.group_add_many(groups, self.channel)
                 except Exception as exc:
                     for group in groups:
                         pending = self._subscribing.pop(group)
@@ -206,22 +207,11 @@ class LayerHub:
                     self.subscribed_ns[group] = now
                     self._subscribing.pop(group).set_result(None)
                     if group not in self.refs:  # its joiners left (cancelled) while it was in flight
-                        self._unheld.add(group)
-                if self._unheld and self._discarder is None:
-                    self._discarder = asyncio.get_running_loop().create_task(self._discard_unheld())
-                    self._tasks.append(self._discarder)
+                        self._discard_later(group)
         finally:
             if self._subscriber is asyncio.current_task():
                 self._tasks.remove(self._subscriber)
                 self._subscriber = None
-
-    async def _group_add_many(self, groups: list[str]) -> None:
-        add_many = getattr(self.layer, "group_add_many", None)
-        if add_many is not None:
-            await add_many(groups, self.channel)
-            return
-        for group in groups:  # a layer without the batched form (outbox.transport has it)
-            await self.layer.group_add(group, self.channel)
 
     def _unref(self, group: str) -> bool:
         """One holder fewer; True when it was the last."""
@@ -237,6 +227,10 @@ class LayerHub:
         WS_GROUP_DISCARD_DELAY_SECONDS later unless a holder came back meanwhile (module doc)."""
         if not self._unref(group) or group not in self.subscribed_ns:
             return
+        self._discard_later(group)
+
+    def _discard_later(self, group: str) -> None:
+        """Queue `group` for the discarder's next pass (started if it is not running)."""
         self._unheld.add(group)
         if self._discarder is None:
             self._discarder = asyncio.get_running_loop().create_task(self._discard_unheld())

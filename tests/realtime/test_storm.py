@@ -12,6 +12,7 @@ import re
 import subprocess
 import threading
 from contextlib import ExitStack
+from pathlib import Path
 
 import psutil
 import pytest
@@ -141,7 +142,7 @@ def test_reconnect_storm_resumes_every_event_once_in_order(tmp_path):
         # (a full queue drops SYNs, retried by clients after 1, 3, 7... s; docs/operations.md)
         backlog = int(re.search(r"--backlog \$\{WS_BACKLOG:-(\d+)\}", procfile_command("uvicorn", 1)).group(1))
         assert backlog >= 10_000
-        somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+        somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
         assert _listen_backlog(port.number) == min(backlog, somaxconn)
         # both hubs (Socket.IO, /ws/events/) subscribed their channel at startup, before any socket:
         # the storm's first handshake does not open the Redis connection (realtime.fanout.hubs_started)
