@@ -3,6 +3,15 @@
 
 `pools_prepared()` builds them when a web or ws process starts (dgt/wsgi.py, dgt/asgi.py).
 
+A gunicorn sync worker serves every request on its main thread, one at a time, so taking its
+connection from the pool and giving it back around each request bought nothing but the cost: Django's
+whole `connect()` (connection parameters, autocommit, the `connection_created` receivers) and
+`close()`, ~5 % of GET /api/wallet (docs/benchmarks.md). So a connection taken on the main thread is
+kept for DB_POOL_HOLD_SECONDS (`_held_between_requests`) and goes back to the pool then, or at the end
+of the first request that leaves it unusable (Django's `close_if_unusable_or_obsolete`: an error and
+a failed `SELECT 1`, or autocommit not restored), as after every request before. Other threads
+(ASGI's sync views, realtime/db.py, gthread workers) still give theirs back after each request.
+
 The pool lends a connection without checking it (a check is a round trip per request). When
 PostgreSQL restarts, every connection idle in a process's pool is broken, and each of them would
 fail one more request. So the first request that loses its connection drains the process's pools
@@ -13,8 +22,12 @@ not one per pooled connection.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
+from django.db.backends.signals import connection_created
 from psycopg_pool import PoolTimeout, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -63,6 +76,19 @@ def pools_prepared() -> None:
     Django builds a database's pool, importing psycopg_pool, on its first query: that cost the
     first request of every gunicorn worker about a quarter of a second (docs/benchmarks.md). No
     connection is opened here (Django creates the pool closed and opens it on first use), so a
-    database that is down does not stop the process from starting."""
+    database that is down does not stop the process from starting. Also keeps the main thread's
+    pooled connections between requests (`_held_between_requests`, DB_POOL_HOLD_SECONDS)."""
     for alias in connections:
         getattr(connections[alias], "pool", None)
+    connection_created.connect(_held_between_requests, dispatch_uid="core.pools.held_between_requests")
+
+
+def _held_between_requests(sender, connection, **kwargs) -> None:
+    """`connection_created` receiver: a pooled connection taken on the main thread stays with it for
+    DB_POOL_HOLD_SECONDS (0: returned after every request). Django sets `close_at` from CONN_MAX_AGE,
+    which must be 0 with a pool, just before this signal; `close_if_unusable_or_obsolete` (at the end
+    of each request) returns the connection once `close_at` has passed, or sooner if unusable."""
+    hold = settings.DB_POOL_HOLD_SECONDS
+    if hold > 0 and getattr(connection, "pool", None) is not None \
+            and threading.current_thread() is threading.main_thread():
+        connection.close_at = time.monotonic() + hold

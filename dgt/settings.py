@@ -192,6 +192,9 @@ TEMPLATES = [
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_TIMEOUT_SECONDS = env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0)
+# A pooled connection taken by a process's main thread (each gunicorn sync worker serves every request
+# there) is kept across requests this long, then given back (core.pools); 0 gives it back after each.
+DB_POOL_HOLD_SECONDS = env.float("DB_POOL_HOLD_SECONDS", default=60.0)
 # Lag-tolerant reads (search, public banner feed, admin list pages and counts) go to this streaming
 # replica through core.db.ReplicaRouter; everything else stays on the primary.
 DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")

@@ -103,3 +103,91 @@ def test_a_request_answered_503_drains_the_pools_only_when_its_connection_was_lo
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
     assert [pool.drains for pool in pools] == [drains, drains]
+
+
+# --- the main thread keeps its pooled connection between requests (core.pools._held_between_requests) ---
+
+@pytest.fixture
+def pooled(db, settings):
+    """A second connection to the test database, with the web line's psycopg pool, the receiver
+    connected as at process start (`pools_prepared`). Made outside `connections` under the alias
+    "default" (the pool's own: `connections["default"]` has none here), so that Django's test case
+    lets it connect and contrib.postgres finds its alias; it only reads."""
+    import copy
+
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    from core.pools import pools_prepared
+
+    conf = copy.deepcopy(connections.settings[DEFAULT_DB_ALIAS])
+    conf.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+    conf["OPTIONS"] = {**conf.get("OPTIONS", {}), "pool": {"min_size": 1, "max_size": 2, "timeout": 5}}
+    settings.DB_POOL_HOLD_SECONDS = 60
+    pools_prepared()
+    wrapper = DatabaseWrapper(conf, DEFAULT_DB_ALIAS)
+    try:
+        yield wrapper
+    finally:
+        wrapper.close()
+        wrapper.close_pool()
+
+
+def backend_pid(wrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def request_ends(wrapper) -> None:
+    """What Django does to this connection when a request ends (`close_old_connections`)."""
+    wrapper.close_if_unusable_or_obsolete()
+
+
+@pytest.mark.postgres
+def test_the_main_thread_keeps_its_pooled_connection_across_requests_until_the_hold_ends(pooled, monkeypatch):
+    import core.pools
+
+    first = backend_pid(pooled)
+    request_ends(pooled)
+    assert pooled.connection is not None
+    assert backend_pid(pooled) == first  # the same server session: nothing taken from the pool
+
+    later = core.pools.time.monotonic() + 61
+    monkeypatch.setattr("django.db.backends.base.base.time.monotonic", lambda: later)
+    request_ends(pooled)
+    assert pooled.connection is None  # back in the pool
+
+
+@pytest.mark.postgres
+def test_a_connection_left_unusable_goes_back_to_the_pool_at_the_end_of_its_request(pooled):
+    backend_pid(pooled)
+    pooled.set_autocommit(False)  # a request that did not restore autocommit
+
+    request_ends(pooled)
+
+    assert pooled.connection is None
+
+
+@pytest.mark.postgres
+def test_other_threads_and_a_hold_of_0_give_the_connection_back_after_each_request(pooled, settings):
+    import threading
+
+    kept = []
+
+    def request() -> None:
+        backend_pid(pooled)
+        request_ends(pooled)
+        kept.append(pooled.connection is not None)
+        pooled.close()
+
+    request()  # the main thread, held
+    pooled.inc_thread_sharing()
+    thread = threading.Thread(target=request)  # ASGI's sync views, gthread workers
+    thread.start()
+    thread.join()
+    pooled.dec_thread_sharing()
+    settings.DB_POOL_HOLD_SECONDS = 0
+    request()  # the main thread, no hold
+
+    assert kept == [True, False, False]
