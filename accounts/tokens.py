@@ -6,8 +6,11 @@ token (token_type "refresh") is never accepted as an access token.
 """
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -34,17 +37,11 @@ class LenientSubjectBackend(TokenBackend):
         return leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
 
     def decode(self, token, verify: bool = True) -> dict[str, Any]:
-        if verify:
-            key = (token, self.get_verifying_key(token))
-            claims = _VERIFIED.get(key)
-            if claims is not None:
-                _check_times(claims, self.get_leeway().total_seconds())
-                return dict(claims)
-        claims = self._decode(token, verify)
-        if verify:
-            _remember(key, claims)
-            return dict(claims)
-        return claims
+        if not verify:
+            return self._decode(token, verify=False)
+        claims = _verified_claims(self, token, self.get_verifying_key(token))
+        _check_times(claims, self.get_leeway().total_seconds())
+        return dict(claims)
 
     def _decode(self, token, verify: bool) -> dict[str, Any]:
         try:
@@ -65,25 +62,24 @@ class LenientSubjectBackend(TokenBackend):
         return claims
 
 
-# Tokens whose signature and claims this process verified: (raw token, verifying key) -> claims.
-# The same bytes always verify the same way with the same key, so a token seen again skips the
-# base64, JSON and HMAC work (~35 us, about a tenth of GET /api/wallet; docs/benchmarks.md,
-# "Per-request overhead") and only its times are checked again, as PyJWT checks them. Bounded:
-# the oldest entry makes room (insertion order).
-_VERIFIED: dict[tuple[Any, Any], dict[str, Any]] = {}
 VERIFIED_MAX = 2048
 
 
-def _remember(key: tuple[Any, Any], claims: dict[str, Any]) -> None:
-    while len(_VERIFIED) >= VERIFIED_MAX:
-        try:
-            del _VERIFIED[next(iter(_VERIFIED))]
-        except (KeyError, RuntimeError, StopIteration):  # another thread made room first
-            break
-    _VERIFIED[key] = dict(claims)
+@functools.lru_cache(maxsize=VERIFIED_MAX)
+def _verified_claims(backend: LenientSubjectBackend, token: str | bytes, key: str) -> Mapping[str, Any]:
+    """The claims of `token` as `backend` verifies them (signature, HS256, the claims, the times as
+    of the first call); `key` is the backend's verifying key, part of the cache key. Read-only: the
+    value is shared by every later call with the same arguments.
+
+    The same bytes always verify the same way with the same key, so a token this process verified
+    is not verified again (its base64, JSON and HMAC: ~35 us, about a tenth of GET /api/wallet;
+    docs/benchmarks.md, "Per-request overhead"); the caller checks its times on every call
+    (`_check_times`). The last VERIFIED_MAX tokens used are kept; a refused token raises and is not
+    kept. Raises TokenBackendError / TokenBackendExpiredToken."""
+    return MappingProxyType(backend._decode(token, verify=True))
 
 
-def _check_times(claims: dict[str, Any], leeway: float) -> None:
+def _check_times(claims: Mapping[str, Any], leeway: float) -> None:
     """PyJWT's time checks of a verified token, now: `iat` and `nbf` not after now + leeway
     (TokenBackendError), `exp` after now - leeway (TokenBackendExpiredToken)."""
     now = time.time()

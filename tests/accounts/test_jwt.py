@@ -168,7 +168,7 @@ def test_leeway_is_applied_alike_on_api_refresh_and_websocket(api, settings, sel
     assert _ws_first_output(outside_access) == {"type": "websocket.close", "code": 4001}
 
 
-# --- tokens verified once per process (accounts.tokens._VERIFIED) ------------------------------
+# --- tokens verified once per process (accounts.tokens.token_decode) ---------------------------
 
 def test_a_token_seen_again_is_not_verified_again_but_its_times_are(api, seller, settings, monkeypatch):
     """The signature is checked once per process; `exp` (with the leeway), `nbf` and `iat` on every
@@ -203,15 +203,28 @@ def test_a_remembered_token_with_another_signature_or_a_future_nbf_is_refused(ap
     assert _me(api, token).status_code == 401
 
 
-def test_the_remembered_tokens_are_bounded(seller, monkeypatch):
+def test_the_remembered_tokens_are_bounded_and_still_expire(seller, monkeypatch):
+    """The last VERIFIED_MAX tokens used are remembered; an older one is verified again (and then
+    pushes out the least recently used); a remembered token is refused once it has expired."""
     import accounts.tokens as tokens
+    from rest_framework_simplejwt.exceptions import TokenBackendExpiredToken
 
-    monkeypatch.setattr(tokens, "VERIFIED_MAX", 3)
-    monkeypatch.setattr(tokens, "_VERIFIED", {})
-    raws = [_mint(seller.pk) for _ in range(5)]
+    raws = [_mint(seller.pk) for _ in range(tokens.VERIFIED_MAX + 1)]
     for raw in raws:
         assert tokens.token_decode(raw)["sub"] == str(seller.pk)
-    assert [key[0] for key in tokens._VERIFIED] == raws[2:]
+    verified = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(tokens.jwt, "decode", lambda raw, *a, **kw: verified.append(raw) or real_decode(raw, *a, **kw))
+
+    for raw in (raws[-1], raws[1], raws[0], raws[3], raws[2]):
+        assert tokens.token_decode(raw)["sub"] == str(seller.pk)
+
+    assert verified == [raws[0], raws[2]]  # raws[0] was out; taking it back pushed out raws[2]
     claims = tokens.token_decode(raws[-1])
     claims["role"] = "admin"  # callers get a copy
     assert tokens.token_decode(raws[-1])["role"] == "user"
+    exp = claims["exp"]
+    monkeypatch.setattr(tokens.time, "time", lambda: exp + 1)
+    with pytest.raises(TokenBackendExpiredToken):
+        tokens.token_decode(raws[-1])
+    assert verified == [raws[0], raws[2]]
