@@ -1,6 +1,7 @@
 """What the per-request shortcuts keep (docs/benchmarks.md, "Per-request overhead"): the API's
-content negotiation (core.api.negotiation) answers as DRF's does, and the request metrics
-(core.prometheus) count every request as django-prometheus does."""
+content negotiation (core.api.negotiation) answers as DRF's does, the request metrics
+(core.prometheus) count every request as django-prometheus does, and the Redis cache
+(core.cache.RedisCache) keeps one client and stores what Django's stores."""
 from __future__ import annotations
 
 import pytest
@@ -54,3 +55,29 @@ def test_every_request_is_still_counted_by_status_view_and_method(api, api_for, 
     assert _value(metrics.responses_by_status_view_method, **by_view) == before[0] + 3
     assert _value(metrics.requests_by_method, method="GET") == before[1] + 4
     assert _value(metrics.responses_by_status_view_method, status="401", view="me", method="GET") == before[2] + 1
+
+
+@pytest.mark.redis
+def test_the_redis_cache_keeps_one_client_and_stores_what_djangos_stores():
+    import uuid
+    from decimal import Decimal
+
+    from django.core.cache import cache, caches
+    from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+
+    from core.cache import RedisCache
+
+    assert isinstance(caches["default"], RedisCache)
+    client = caches["default"]._cache
+    assert len({id(client.get_client(write=write)) for write in (False, True, False)}) == 1
+    django = DjangoRedisCache(cache._servers, {"OPTIONS": cache._options})
+    key = f"test:overhead:{uuid.uuid4().hex}"
+
+    assert cache.add(key, 1, 30) and not cache.add(key, 5, 30)
+    assert cache.incr(key) == 2 and django.incr(key) == 3 and cache.get(key) == 3
+    cache.set(f"{key}:obj", {"amount": Decimal("1.50")}, 30)
+    assert django.get(f"{key}:obj") == cache.get(f"{key}:obj") == {"amount": Decimal("1.50")}
+    with pytest.raises(ValueError):
+        cache.incr(f"{key}:missing")
+    cache.delete_many([key, f"{key}:obj"])
+    assert cache.get(key) is None and django.get(f"{key}:obj") is None

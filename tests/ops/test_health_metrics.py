@@ -34,7 +34,7 @@ def test_readyz_ok(client, settings):
 
 def test_readyz_names_redis_cache_and_broker_when_down(client, settings, monkeypatch):
     settings.REDIS_URL = DOWN
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DOWN,
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": DOWN,
                                    "OPTIONS": {"socket_connect_timeout": 1}}}
     monkeypatch.setitem(current_app.conf, "broker_url", DOWN)
 

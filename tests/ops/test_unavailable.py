@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("closed_breakers")
 
 @pytest.fixture
 def cache_down(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache",
                                    "LOCATION": DEAD_REDIS,
                                    "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
     settings.RATELIMIT_ENABLE = True
