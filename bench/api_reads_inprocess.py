@@ -9,7 +9,8 @@ peer (bench/peers/naive/) answers the same requests on the same rows in a proces
 On a shared machine the CPU a request costs moves by 2 x from one minute to the next, so the
 processes measured side by side (the naive peer, this checkout and, with `--tree DIR`, other
 checkouts of dgt: e.g. `git worktree add /tmp/base main`) each serve short rounds in turn, and the
-median of the rounds is reported: every process sees the same moments of the machine.
+median of the rounds is reported: every process sees the same moments of the machine; each round
+starts with the next process, and the ratios are medians of the per-round ratios.
 CPU time is `time.process_time()` of the serving process. `--profile PATH` writes a cProfile
 (CPU clock) of this checkout's measured requests.
 Run (a Redis database of your own: the bench's is flushed):
@@ -177,19 +178,25 @@ def main() -> None:
             servers.append(Server("naive", [*me, "--naive", *servers[0].db], ROOT))
         print(f"load at start {loadavg()}", flush=True)
         results = {(s.name, k): [] for s in servers for k in kinds}
-        for _ in range(args.rounds):
+        for i in range(args.rounds):
             for kind in kinds:
-                for s in servers:
+                # Each round starts with the next process, so none always runs right after another.
+                for s in servers[i % len(servers):] + servers[:i % len(servers)]:
                     results[(s.name, kind)].append(s.run(kind, args.n))
-        print(f"load at end {loadavg()}; {args.rounds} rounds of {args.n} requests, medians:", flush=True)
+        print(f"load at end {loadavg()}; {args.rounds} rounds of {args.n} requests, medians (of the "
+              f"rounds; the ratios: median of the per-round ratios):", flush=True)
         for kind in kinds:
-            naive = statistics.median(r[0] for r in results[("naive", kind)]) if not args.no_peer else None
+            naive = [r[0] for r in results[("naive", kind)]] if not args.no_peer else None
+            first = [r[0] for r in results[(servers[0].name, kind)]]
             for s in servers:
                 rows = results[(s.name, kind)]
-                cpu = statistics.median(r[0] for r in rows)
-                ratio = f", {naive / cpu:.2f} x naive" if naive and s.name != "naive" else ""
-                print(f"  {kind:8} {s.name:40} CPU {cpu:.3f} ms/req (rounds {min(r[0] for r in rows):.3f}-"
-                      f"{max(r[0] for r in rows):.3f}), wall {statistics.median(r[1] for r in rows):.3f} ms, "
+                cpu = [r[0] for r in rows]
+                ratio = f", {statistics.median(n / c for n, c in zip(naive, cpu)):.2f} x naive" \
+                    if naive and s.name != "naive" else ""
+                if s is not servers[0] and s.name != "naive":
+                    ratio += f", {statistics.median(c / f for c, f in zip(cpu, first)):.2f} x the first's CPU"
+                print(f"  {kind:8} {s.name:40} CPU {statistics.median(cpu):.3f} ms/req (rounds {min(cpu):.3f}-"
+                      f"{max(cpu):.3f}), wall {statistics.median(r[1] for r in rows):.3f} ms, "
                       f"{int(rows[-1][2])} bytes{ratio}", flush=True)
     finally:
         for s in reversed(servers):  # the naive peer first: it uses the first checkout's database
