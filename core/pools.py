@@ -4,13 +4,14 @@
 `pools_prepared()` builds them when a web or ws process starts (dgt/wsgi.py, dgt/asgi.py).
 
 A gunicorn sync worker serves every request on its main thread, one at a time, so taking its
-connection from the pool and giving it back around each request bought nothing but the cost: Django's
-whole `connect()` (connection parameters, autocommit, the `connection_created` receivers) and
-`close()`, ~5 % of GET /api/wallet (docs/benchmarks.md). So a connection taken on the main thread is
-kept for DB_POOL_HOLD_SECONDS (`_held_between_requests`) and goes back to the pool then, or at the end
-of the first request that leaves it unusable (Django's `close_if_unusable_or_obsolete`: an error and
-a failed `SELECT 1`, or autocommit not restored), as after every request before. Other threads
-(ASGI's sync views, realtime/db.py, gthread workers) still give theirs back after each request.
+connection from the pool and giving it back around each request bought nothing but the cost:
+Django's whole `connect()` (connection parameters, autocommit, the `connection_created` receivers)
+and `close()`, ~6 % of GET /api/wallet's profile and ~10 % of its CPU in process
+(docs/benchmarks.md). So a connection taken on the main thread is kept for DB_POOL_HOLD_SECONDS
+(`_held_between_requests`) and goes back to the pool then, or at the end of the first request that
+leaves it unusable (Django's `close_if_unusable_or_obsolete`: an error and a failed `SELECT 1`, or
+autocommit not restored). Other threads (ASGI's sync views, realtime/db.py, gthread workers) still
+give theirs back after each request.
 
 The pool lends a connection without checking it (a check is a round trip per request). When
 PostgreSQL restarts, every connection idle in a process's pool is broken, and each of them would
