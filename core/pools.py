@@ -53,7 +53,9 @@ def connection_lost(exc: BaseException | None) -> bool:
 def pools_drain_after(exc: BaseException | None) -> int:
     """When `exc` says a database connection was lost, drain every connection pool of this process:
     idle connections are closed and replaced in the background, connections lent out are replaced
-    when returned (psycopg_pool's `drain`). Returns how many pools were drained; never raises."""
+    when returned (psycopg_pool's `drain`), and the one this thread holds is returned when the
+    request ends (a connection kept between requests would otherwise fail the next request too).
+    Returns how many pools were drained; never raises."""
     if not connection_lost(exc):
         return 0
     drained = 0
@@ -63,6 +65,7 @@ def pools_drain_after(exc: BaseException | None) -> int:
             continue
         try:
             pool.drain()
+            conn.close_at = time.monotonic()  # Django's close_if_unusable_or_obsolete returns it
             drained += 1
         except Exception as drain_error:  # a pool being closed: the request is answered 503 anyway
             log.warning("database %r: pool not drained: %s", conn.alias, drain_error)

@@ -191,3 +191,16 @@ def test_other_threads_and_a_hold_of_0_give_the_connection_back_after_each_reque
     request()  # the main thread, no hold
 
     assert kept == [True, False, False]
+
+
+@pytest.mark.postgres
+def test_a_held_connection_goes_back_to_the_pool_when_its_request_drains_the_pool(pooled, monkeypatch):
+    """A request answered 503 because a connection was lost: the connection its thread holds then
+    (which PostgreSQL's restart broke too) must not serve the next request."""
+    backend_pid(pooled)
+    monkeypatch.setattr("core.pools.connections", SimpleNamespace(all=lambda initialized_only: [pooled]))
+
+    assert pools_drain_after(django_error(OperationalError, psycopg.errors.AdminShutdown("terminating"))) == 1
+    request_ends(pooled)
+
+    assert pooled.connection is None
