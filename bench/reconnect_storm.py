@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, bench_database,
-    close_django_connections, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
+    close_django_connections, fmt, free_port, pct, log_dir, make_token, node_env, npm_install, parser, procfile_command,
     raise_nofile, run_main, server_env, wait_port,
 )
-from wsdriver import WsClients, percentiles  # noqa: E402
+from wsdriver import WsClients  # noqa: E402
 
 WS_PORT = free_port(40)
 SIO_PORT = free_port(WS_PORT - int(__import__("common").PORT_BASE) + 1)
@@ -316,7 +316,8 @@ def body(args) -> dict:
                     storm = clients.storm()
                 storm_cpu = server_stats.cpu_seconds() - cpu0
                 client_cpu = client_stats.cpu_seconds() - client_cpu0
-                phases = {k: [round((x - t_stop) / 1000, 2) for x in percentiles(v)]
+                # min, p10, p50, p90, p99, max of each phase, seconds after the stop
+                phases = {k: [round((pct(v, q) - t_stop) / 1000, 2) for q in (0, 10, 50, 90, 99, 100)] if v else []
                           for k, v in clients.phases().items()}
                 pub.p.wait(timeout=seconds * 10 + 120)
                 if pub.p.returncode != 0:

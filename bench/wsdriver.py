@@ -56,12 +56,6 @@ class _NodeClients:
                 self.p.wait(timeout=5)
 
 
-def percentiles(values: list[float], qs=(0, 0.1, 0.5, 0.9, 0.99, 1)) -> list[float]:
-    """The values at quantiles `qs` (nearest rank below), or [] when there are none."""
-    s = sorted(values)
-    return [s[min(len(s) - 1, int(q * len(s)))] for q in qs] if s else []
-
-
 class WsClients:
     """Node processes holding many websockets (`processes`, one slice of the users each; every
     command goes to all and their answers are summed); `connect(n)` and `dump()` speak their
