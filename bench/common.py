@@ -218,13 +218,13 @@ class Proc:
     """A child process in its own process group, logged to a file, stopped by pid at exit."""
 
     def __init__(self, cmd: str | list[str], *, env: dict | None = None, log: Path | None = None,
-                 cwd: Path = ROOT, shell: bool = False, stdin=None):
+                 cwd: Path = ROOT, shell: bool = False, stdin=None, pass_fds: tuple[int, ...] = ()):
         self.cmd = cmd
         self.log_path = log
         self._log = open(log, "wb") if log else subprocess.DEVNULL
         args = cmd if shell or isinstance(cmd, list) else shlex.split(cmd)
         self.p = subprocess.Popen(args, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
-                                  shell=shell, start_new_session=True, stdin=stdin,
+                                  shell=shell, start_new_session=True, stdin=stdin, pass_fds=pass_fds,
                                   executable="/bin/bash" if shell else None)
         self.pid = self.p.pid
 

@@ -1,22 +1,34 @@
-"""Benchmark 7 — reconnect storm: every client of a ws process comes back at once and resumes.
+"""Benchmark 7 — reconnect storm: every client of the ws processes comes back at once and resumes.
 
-N authenticated clients (10,000; --smoke 200; --sockets N) hold a socket each on the Procfile's
-`ws` process. A publisher (bench/dgt_publisher.py --mode outbox: publish in a transaction,
-commit, send after commit: the path whose rows resume reads) sends RATE events/s to random users
-the whole time. Mid-way the ws process is stopped (SIGTERM) and started again; every client
-(bench/clients/ws_clients.js, reconnect on) reconnects at once, retrying every 50-250 ms while the
-port is closed, and resumes at connect (`?after=<last id it got>`: missed events before any live frame).
+N authenticated clients (10,000; --smoke 200; --sockets N), spread over --client-processes Node
+processes (2: one alone is the bottleneck), hold a socket each on the Procfile's `ws` line. A
+publisher (bench/dgt_publisher.py --mode outbox: publish in a transaction, commit, send after
+commit: the path whose rows resume reads) sends RATE events/s to random users the whole time.
+Mid-way the ws processes restart (--restart):
+* handover (default; a deploy, docs/operations.md "Restarting the ws processes"): the line runs
+  once per core, each on its own held SO_REUSEPORT listening socket of the port (`--fd`), as a
+  socket unit holds it; new processes start on the same sockets, and once they serve, the old
+  ones get SIGTERM;
+* cold (a crash): the line runs once on its port; it is stopped, then started again.
+Every client (bench/clients/ws_clients.js, reconnect on) reconnects at once, retrying every
+50-250 ms while the port refuses, and resumes at connect (`?after=<last id it got>`: missed events
+before any live frame).
 Reported: connect + auth + ready rate of the first connect (and the Node Socket.IO peer's,
 measured the same way, with its RSS), seconds from the stop until every socket is ready again
 and until every socket's resume finished (goal: within 10 s), every event delivered once and in
-id order per user (nothing lost), and the peak of PostgreSQL connections the ws process held
-(psutil, sampled every 50 ms; bound: DB_POOL_MAX_SIZE of the Procfile line).
-Run: .venv/bin/python bench/reconnect_storm.py [--smoke | --sockets N] [--json out.json]
+id order per user (nothing lost), the peak of PostgreSQL connections the ws processes held
+(psutil, sampled every 50 ms; bound: DB_POOL_MAX_SIZE of the Procfile line per process), and when
+the clients saw their sockets closed, upgraded and ready again (percentiles after the stop).
+Run: .venv/bin/python bench/reconnect_storm.py [--smoke | --sockets N] [--restart handover|cold]
+     [--processes P] [--client-processes C] [--json out.json]
 """
 from __future__ import annotations
 
 import json
+import os
+import re
 import random
+import signal
 import sys
 import threading
 import time
@@ -26,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     CHANNEL_PREFIX, JWT_SECRET, NODE_DIR, REDIS_URL, ROOT, VENV_BIN, Proc, ProcStats, bench_database,
-    close_django_connections, fmt, free_port, log_dir, make_token, node_env, npm_install, parser, procfile_command,
+    close_django_connections, fmt, free_port, pct, log_dir, make_token, node_env, npm_install, parser, procfile_command,
     raise_nofile, run_main, server_env, wait_port,
 )
 from wsdriver import WsClients  # noqa: E402
@@ -42,28 +54,41 @@ def procfile_ws() -> str:
 
 def pool_bound(cmd: str) -> int | None:
     """DB_POOL_MAX_SIZE as the Procfile line sets it (its default)."""
-    import re
-
     m = re.search(r"DB_POOL_MAX_SIZE=\$\{\w+:-(\d+)\}|DB_POOL_MAX_SIZE=(\d+)", cmd)
     return int(m.group(1) or m.group(2)) if m else None
+
+
+class ProcsStats:
+    """ProcStats summed over several process trees (ws processes, Node client processes)."""
+
+    def __init__(self, pids: list[int]):
+        self.stats = [ProcStats(pid) for pid in pids]
+
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds() for s in self.stats)
+
+    def rss_mb(self) -> float:
+        return sum(s.rss_mb() for s in self.stats)
 
 
 class PgConnections:
     """Peak count of PostgreSQL connections (to port 5432) held by a process tree, sampled."""
 
-    def __init__(self, pid_fn, interval: float = 0.05):
-        self.pid_fn, self.interval, self.peak, self.samples = pid_fn, interval, 0, 0
+    def __init__(self, pids_fn, interval: float = 0.05):
+        self.pids_fn, self.interval, self.peak, self.samples = pids_fn, interval, 0, 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def _count(self) -> int:
         import psutil
 
-        try:
-            root = psutil.Process(self.pid_fn())
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return 0
+        procs = []
+        for pid in self.pids_fn():
+            try:
+                root = psutil.Process(pid)
+                procs += [root, *root.children(recursive=True)]
+            except psutil.Error:
+                pass
         n = 0
         for p in procs:
             try:
@@ -141,7 +166,43 @@ def check_delivery(sent: list, received: dict) -> dict:
             "duplicates": len(got) - len(unique), "outOfOrder": out_of_order}
 
 
-def peer_connect(users_file: Path, n: int, wd: Path) -> dict:
+class HeldListener:
+    """A listening socket on the ws port held by this process, as a supervisor holds it (a systemd
+    socket unit with ReusePort=, docs/operations.md "Restarting the ws processes"): the Procfile
+    line serves it by fd (`--fd N` for `--host/--port`), so it outlives each process, and a new
+    process serves it beside the old one. Several of them (SO_REUSEPORT) share the port; the kernel
+    spreads new connections over them evenly."""
+
+    def __init__(self, port: int, backlog: int):
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self.sock.bind(("127.0.0.1", port))
+        # accepted connections inherit it; uvicorn --fd serves the socket as a pipe and never sets it
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.listen(backlog)
+        self.sock.set_inheritable(True)
+
+    def command(self, cmd: str) -> str:
+        """The Procfile line serving this socket: only `--host H --port P` becomes `--fd N`."""
+        return re.sub(r"--host \S+ --port \S+", f"--fd {self.sock.fileno()}", cmd)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def wait_log(proc: Proc, text: str, timeout: float = 120) -> None:
+    """Until `text` is in the process's log (uvicorn's "Application startup complete")."""
+    deadline = time.monotonic() + timeout
+    while text not in proc.log_path.read_text(errors="replace"):
+        if not proc.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{text!r} not in the log:\n{proc.log_tail()}")
+        time.sleep(0.02)
+
+
+def peer_connect(users_file: Path, n: int, wd: Path, client_processes: int) -> dict:
     """The Node Socket.IO peer: N sockets connected, authenticated and ready; rate and RSS."""
     env = node_env() | {"PORT": str(SIO_PORT), "JWT_SECRET": JWT_SECRET, "REDIS_URL": REDIS_URL,
                         "SIO_KEY": f"{CHANNEL_PREFIX}_sio"}
@@ -151,7 +212,8 @@ def peer_connect(users_file: Path, n: int, wd: Path) -> dict:
         wait_port(SIO_PORT, proc=server)
         stats = ProcStats(server.pid)
         rss0 = stats.rss_mb()
-        clients = WsClients(mode="sio", url=f"http://127.0.0.1:{SIO_PORT}", users_file=users_file, workdir=wd)
+        clients = WsClients(mode="sio", url=f"http://127.0.0.1:{SIO_PORT}", users_file=users_file, workdir=wd,
+                            processes=client_processes)
         open_, failed, secs = clients.connect(n)
         rss = stats.rss_mb()
     finally:
@@ -171,6 +233,8 @@ def body(args) -> dict:
     wd = log_dir("reconnect_storm")
     cmd = procfile_ws()
     bound = pool_bound(cmd)
+    workers = args.processes
+    bound = bound * workers if bound is not None else None  # one pool per process
     with bench_database("storm", keep=args.keep_db) as db_url:
         users = make_users(n)
         close_django_connections()
@@ -178,22 +242,35 @@ def body(args) -> dict:
         users_file.write_text(json.dumps(users))
         schedule_file = wd / "schedule.json"
         schedule_file.write_text(json.dumps(make_schedule(users, rate, seconds)))
-        peer = None if args.no_peer else peer_connect(users_file, n, wd)
+        peer = None if args.no_peer else peer_connect(users_file, n, wd, args.client_processes)
         if peer:
             print(f"    peer: {peer['ready']} ready in {peer['seconds']:.1f} s = {peer['perSecond']}/s, "
                   f"RSS {peer['rssMb']:.0f} MB", flush=True)
         env = server_env(db_url)
-        ws = {"proc": Proc(cmd, env=env, log=wd / "ws-1.log", shell=True)}
+        held = [HeldListener(WS_PORT, 16384) for _ in range(workers)] if args.restart == "handover" else []
+
+        def start_ws(run: int) -> list[Proc]:
+            """The Procfile line: once on its port (cold), or once per held socket (handover)."""
+            if not held:
+                return [Proc(cmd, env=env, log=wd / f"ws-{run}.log", shell=True)]
+            return [Proc(h.command(cmd), env=env, log=wd / f"ws-{run}-{k}.log", shell=True, pass_fds=(h.sock.fileno(),))
+                    for k, h in enumerate(held)]
+
+        def serving(procs: list[Proc]) -> None:
+            for proc in procs:
+                wait_log(proc, "Application startup complete") if held else wait_port(WS_PORT, proc=proc, timeout=120)
+
+        ws = {"procs": start_ws(1)}
         clients = None
         try:
-            wait_port(WS_PORT, proc=ws["proc"])
+            serving(ws["procs"])
             time.sleep(1)
-            rss0 = ProcStats(ws["proc"].pid).rss_mb()
-            with PgConnections(lambda: ws["proc"].pid) as pg:
+            rss0 = ProcsStats([p_.pid for p_ in ws["procs"]]).rss_mb()
+            with PgConnections(lambda: [p_.pid for p_ in ws["procs"]]) as pg:
                 clients = WsClients(mode="dgt", url=f"ws://127.0.0.1:{WS_PORT}/ws/events/", users_file=users_file,
-                                    workdir=wd, reconnect=True)
+                                    workdir=wd, reconnect=True, processes=args.client_processes)
                 open_, failed, connect_s = clients.connect(n)
-                rss_ready = ProcStats(ws["proc"].pid).rss_mb()
+                rss_ready = ProcsStats([p_.pid for p_ in ws["procs"]]).rss_mb()
                 print(f"    dgt: {open_} ready, {failed} failed in {connect_s:.1f} s = {open_ / connect_s:.0f}/s; "
                       f"RSS {rss_ready:.0f} MB", flush=True)
                 out = wd / "sent.json"
@@ -202,21 +279,46 @@ def body(args) -> dict:
                            env=server_env(db_url), log=wd / "publisher.log")
                 time.sleep(seconds / 3)
                 overflow = ListenQueue()
-                t_stop = time.time() * 1000
-                ws["proc"].stop()
-                ws["proc"] = Proc(cmd, env=env, log=wd / "ws-2.log", shell=True)
-                t_started = time.time() * 1000
-                wait_port(WS_PORT, proc=ws["proc"], timeout=120)
-                t_listening = time.time() * 1000
-                new_stats, client_stats = ProcStats(ws["proc"].pid), ProcStats(clients.p.pid)
-                cpu_listening, client_cpu0 = new_stats.cpu_seconds(), client_stats.cpu_seconds()
+                client_stats = ProcsStats(clients.pids)
+                client_cpu0 = client_stats.cpu_seconds()
+                if held:
+                    # a deploy (docs/operations.md): the new processes serve the held sockets beside
+                    # the old ones, then the old ones stop and their clients come back at once
+                    t_started = time.time() * 1000
+                    new = start_ws(2)
+                    serving(new)
+                    t_listening = time.time() * 1000
+                    old, ws["procs"] = ws["procs"], new
+                    server_stats = ProcsStats([p_.pid for p_ in new])
+                    cpu0 = server_stats.cpu_seconds()
+                    t_stop = time.time() * 1000
+                    for proc in old:
+                        os.killpg(proc.pid, signal.SIGTERM)
+                    for proc in old:
+                        proc.stop()
+                    t_stopped = time.time() * 1000
+                else:
+                    t_stop = time.time() * 1000
+                    ws["procs"][0].stop()
+                    t_stopped = t_started = time.time() * 1000
+                    ws["procs"] = start_ws(2)
+                    serving(ws["procs"])
+                    t_listening = time.time() * 1000
+                    server_stats = ProcsStats([ws["procs"][0].pid])
+                    cpu0 = server_stats.cpu_seconds()
                 deadline = time.monotonic() + 300
                 storm = clients.storm()
-                while (storm["readyAgain"] < open_ or storm["resumed"] < open_) and time.monotonic() < deadline:
+                # every client open again and every closed socket resumed (a client of a worker
+                # replaced first may be closed twice: once by each old worker)
+                while ((storm["open"] < open_ or storm["resumed"] < storm["closed"] or storm["closed"] < open_)
+                       and time.monotonic() < deadline):
                     time.sleep(0.2)
                     storm = clients.storm()
-                storm_cpu = new_stats.cpu_seconds() - cpu_listening
+                storm_cpu = server_stats.cpu_seconds() - cpu0
                 client_cpu = client_stats.cpu_seconds() - client_cpu0
+                # min, p10, p50, p90, p99, max of each phase, seconds after the stop
+                phases = {k: [round((pct(v, q) - t_stop) / 1000, 2) for q in (0, 10, 50, 90, 99, 100)] if v else []
+                          for k, v in clients.phases().items()}
                 pub.p.wait(timeout=seconds * 10 + 120)
                 if pub.p.returncode != 0:
                     raise RuntimeError(f"publisher failed:\n{pub.log_tail()}")
@@ -224,28 +326,33 @@ def body(args) -> dict:
                 clients.drain(len(sent))
                 received = clients.dump()
                 storm = clients.storm()
-                rss_end = ProcStats(ws["proc"].pid).rss_mb()
+                rss_end = ProcsStats([p_.pid for p_ in ws["procs"]]).rss_mb()
         finally:
             if clients:
                 clients.close()
-            ws["proc"].stop()
+            for proc in ws["procs"]:
+                proc.stop()
+            for h in held:
+                h.close()
     delivery = check_delivery(sent, received)
     ready_s = (storm["lastReadyAt"] - t_stop) / 1000 if storm["readyAgain"] else None
     # when the sockets came back, seconds after the stop: where the time goes (a long tail is the
     # listen queue's SYN retransmits, a steady slope the server's handshake rate)
-    ready_after = {k: round((v - t_stop) / 1000, 2) for k, v in storm.pop("readyAgainAt").items() if v}
+    ready_after = dict(zip(("first", "p10", "p50", "p90", "p99"), phases["ready"]))
     resumed_s = (storm["lastResumedAt"] - t_stop) / 1000 if storm["resumed"] else None
     result = {
-        "sockets": n, "rate": rate, "durationSeconds": seconds, "procfileWs": cmd, "poolBound": bound,
+        "sockets": n, "rate": rate, "workers": workers, "clientProcesses": args.client_processes, "durationSeconds": seconds, "procfileWs": cmd, "poolBound": bound,
         "connect": {"ready": open_, "failed": failed, "seconds": connect_s,
                     "perSecond": round(open_ / connect_s, 1) if connect_s else None,
                     "rssMb": round(rss_ready, 1), "kbPerSocket": round((rss_ready - rss0) * 1024 / max(open_, 1), 1)},
         "peer": peer,
         "storm": {**storm, "readyAllSeconds": ready_s, "resumedAllSeconds": resumed_s,
                   "processStartSeconds": round((t_listening - t_started) / 1000, 2),
-                  "stopSeconds": round((t_started - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1),
+                  "stopSeconds": round((t_stopped - t_stop) / 1000, 2), "rssEndMb": round(rss_end, 1),
+                  "restart": args.restart, "phases": phases,
                   "readyAfterStopSeconds": ready_after, "listenQueue": overflow.delta(),
-                  # the new process's CPU from listening until every socket resumed, per socket
+                  # the new ws processes' CPU (cold: from listening; handover: from the old ones'
+                  # stop) until every socket resumed, per socket
                   "cpuSeconds": round(storm_cpu, 2), "cpuMsPerSocket": round(storm_cpu * 1000 / max(n, 1), 3),
                   # the Node clients' CPU in the same window (they share the machine's cores)
                   "clientCpuSeconds": round(client_cpu, 2)},
@@ -265,6 +372,8 @@ def body(args) -> dict:
           f"{result['storm']['cpuMsPerSocket']} ms per socket ({result['storm']['cpuSeconds']} s; clients "
           f"{result['storm']['clientCpuSeconds']} s); "
           f"listen queue {result['storm']['listenQueue']}", flush=True)
+    print(f"    after the stop (s; min/p10/p50/p90/p99/max): clients saw their sockets closed {phases['closed']}, "
+          f"upgraded again {phases['upgraded']}, ready again {phases['ready']}", flush=True)
     return result
 
 
@@ -273,5 +382,15 @@ if __name__ == "__main__":
     p.add_argument("--sockets", type=int, default=10000)
     p.add_argument("--rate", type=int, default=100, help="events/s published during the run")
     p.add_argument("--no-peer", action="store_true", help="skip the Node peer's connect run")
+    p.add_argument("--client-processes", type=int, default=2,
+                   help="Node client processes, a slice of the users each (one alone is the bottleneck)")
+    p.add_argument("--restart", choices=("handover", "cold"), default="handover",
+                   help="handover (a deploy, docs/operations.md): the Procfile line once per core on held "
+                        "SO_REUSEPORT sockets, new processes serving before the old stop; cold (a crash): "
+                        "the line once on its port, stopped, then started on a closed port")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="ws processes for --restart handover (default: one per core, as the Procfile says)")
     a = p.parse_args()
+    if a.restart == "cold":
+        a.processes = 1
     sys.exit(run_main("reconnect_storm", a, body))

@@ -154,7 +154,8 @@ def rows_for(name: str, r: dict) -> list[str]:
             f"RSS {fmt(c['rssMb'])} MB = {fmt(c['kbPerSocket'])} KB per socket | Node peer {fmt(p.get('perSecond'))}/s, "
             f"RSS {fmt(p.get('rssMb'))} MB = {fmt(p.get('kbPerSocket'))} KB per socket | {fmt(ratio, ' x', 2)} | >= peer | "
             f"{'met' if ratio and ratio >= 1 else '**NOT met**' if ratio else 'no peer in this run'} |",
-            f"| {t}: restart, every socket back and resumed | ready {fmt(st['readyAllSeconds'])} s, resumed "
+            f"| {t}: restart ({st.get('restart', 'cold')}, {r.get('workers', 1)} ws processes, "
+            f"{r.get('clientProcesses', 1)} client processes), every socket back and resumed | ready {fmt(st['readyAllSeconds'])} s, resumed "
             f"{fmt(st['resumedAllSeconds'])} s after the stop (process start {st['processStartSeconds']} s); "
             f"{d['delivered']:,}/{d['expected']:,} events delivered, lost {d['lost']}, dup {d['duplicates']}, out of order "
             f"{d['outOfOrder']}; PostgreSQL connections peak {r['pgConnectionsPeak']} | pool bound {r['poolBound']} | - | "

@@ -1,4 +1,9 @@
-"""Drive bench/clients/ws_clients.js (the one client machinery for dgt and the Socket.IO peer)."""
+"""Drive bench/clients/ws_clients.js (the one client machinery for dgt and the Socket.IO peer).
+
+`WsClients(processes=K)` spreads the users over K Node processes (one slice of the users file
+each): a single Node process opens ~1,000-1,500 websockets a second on this machine and, in a
+reconnect storm, is itself the bottleneck (docs/benchmarks.md, "Reconnect storm: the clients").
+"""
 from __future__ import annotations
 
 import json
@@ -11,20 +16,16 @@ from pathlib import Path
 from common import BENCH, ROOT, node_env
 
 
-class WsClients:
-    """A Node process holding many websockets; `connect(n)` and `dump()` speak its stdin protocol."""
+class _NodeClients:
+    """One Node process of ws_clients.js and its stdin/stdout protocol."""
 
-    def __init__(self, *, mode: str, url: str, users_file: Path, workdir: Path, concurrency: int = 50,
-                 max_seconds: int = 900, reconnect: bool = False):
-        self.workdir = workdir
-        cfg = workdir / f"clients-{mode}.json"
-        cfg.write_text(json.dumps({"mode": mode, "url": url, "users": str(users_file), "concurrency": concurrency,
-                                   "maxSeconds": max_seconds, "reconnect": reconnect}))
-        self.p = subprocess.Popen(["node", str(BENCH / "clients" / "ws_clients.js"), str(cfg)], cwd=ROOT,
+    def __init__(self, cfg: dict, workdir: Path, name: str):
+        cfg_path = workdir / f"{name}.json"
+        cfg_path.write_text(json.dumps(cfg))
+        self.p = subprocess.Popen(["node", str(BENCH / "clients" / "ws_clients.js"), str(cfg_path)], cwd=ROOT,
                                   env=node_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=open(workdir / f"clients-{mode}.log", "wb"), text=True, bufsize=1,
+                                  stderr=open(workdir / f"{name}.log", "wb"), text=True, bufsize=1,
                                   start_new_session=True)
-        self.pid = self.p.pid
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -33,7 +34,10 @@ class WsClients:
             self.lines.put(line.strip())
         self.lines.put("EOF")
 
-    def _expect(self, prefix: str, timeout: float) -> str:
+    def send(self, line: str) -> None:
+        self.p.stdin.write(line + "\n")
+
+    def expect(self, prefix: str, timeout: float) -> str:
         while True:
             line = self.lines.get(timeout=timeout)
             if line.startswith(prefix):
@@ -41,24 +45,74 @@ class WsClients:
             if line in ("EOF", "TIMEOUT") or line.startswith("ERROR"):
                 raise RuntimeError(f"websocket clients: {line}")
 
+    def close(self) -> None:
+        if self.p.poll() is None:
+            try:
+                self.send("quit")
+                self.p.stdin.flush()
+                self.p.wait(timeout=10)
+            except Exception:
+                self.p.kill()
+                self.p.wait(timeout=5)
+
+
+class WsClients:
+    """Node processes holding many websockets (`processes`, one slice of the users each; every
+    command goes to all and their answers are summed); `connect(n)` and `dump()` speak their
+    stdin protocol. `pids`: the Node processes (their CPU is the clients' CPU)."""
+
+    def __init__(self, *, mode: str, url: str, users_file: Path, workdir: Path, concurrency: int = 50,
+                 max_seconds: int = 900, reconnect: bool = False, processes: int = 1):
+        self.workdir = workdir
+        users = json.loads(users_file.read_text())
+        self.nodes = []
+        for k in range(processes):
+            part = users_file if processes == 1 else workdir / f"{users_file.stem}-{k}.json"
+            if processes > 1:
+                part.write_text(json.dumps(users[k::processes]))
+            name = f"clients-{mode}" + (f"-{k}" if processes > 1 else "")
+            cfg = {"mode": mode, "url": url, "users": str(part), "concurrency": concurrency,
+                   "maxSeconds": max_seconds, "reconnect": reconnect}
+            self.nodes.append(_NodeClients(cfg, workdir, name))
+        self.pids = [n.p.pid for n in self.nodes]
+
+    def _all(self, line: str, prefix: str, timeout: float) -> list[list[str]]:
+        for n in self.nodes:
+            n.send(line)
+        return [n.expect(prefix, timeout).split()[1:] for n in self.nodes]
+
     def connect(self, n: int, timeout: float = 600) -> tuple[int, int, float]:
-        """Open `n` more sockets; returns (open, failed, seconds for this batch)."""
-        self.p.stdin.write(f"connect {n}\n")
-        _, open_, failed, secs = self._expect("READY", timeout).split()
-        return int(open_), int(failed), float(secs)
+        """Open `n` more sockets (split evenly over the processes); returns (open, failed, seconds
+        until the last process's batch was ready)."""
+        k = len(self.nodes)
+        for i, node in enumerate(self.nodes):
+            node.send(f"connect {n // k + (1 if i < n % k else 0)}")
+        answers = [node.expect("READY", timeout).split()[1:] for node in self.nodes]
+        return (sum(int(a[0]) for a in answers), sum(int(a[1]) for a in answers),
+                max(float(a[2]) for a in answers))
 
     def count(self) -> int:
-        self.p.stdin.write("count\n")
-        return int(self._expect("COUNT", 60).split()[1])
+        return sum(int(a[0]) for a in self._all("count", "COUNT", 60))
 
     def storm(self) -> dict:
-        """Reconnect figures (cfg reconnect): closed, readyAgain, resumed, lastReadyAt/lastResumedAt (epoch ms)."""
-        self.p.stdin.write("storm\n")
-        _, closed, again, resumed, ready_at, resumed_at, *at, attempts = self._expect("STORM", 60).split()
-        return {"closed": int(closed), "readyAgain": int(again), "resumed": int(resumed),
-                "lastReadyAt": float(ready_at), "lastResumedAt": float(resumed_at),
-                "readyAgainAt": dict(zip(("first", "p10", "p50", "p90", "p99"), map(float, at))),
-                "attempts": int(attempts)}
+        """Reconnect figures (cfg reconnect): closed, readyAgain, resumed, attempts, open (sums) and
+        lastReadyAt/lastResumedAt (epoch ms, the latest)."""
+        answers = self._all("storm", "STORM", 60)
+        return {"closed": sum(int(a[0]) for a in answers), "readyAgain": sum(int(a[1]) for a in answers),
+                "resumed": sum(int(a[2]) for a in answers), "lastReadyAt": max(float(a[3]) for a in answers),
+                "lastResumedAt": max(float(a[4]) for a in answers), "attempts": sum(int(a[5]) for a in answers),
+                "open": sum(int(a[6]) for a in answers)}
+
+    def phases(self) -> dict[str, list[float]]:
+        """Every close of a ready socket, reconnect 101 and ready-again of the storm: epoch ms lists."""
+        out: dict[str, list[float]] = {"closed": [], "upgraded": [], "ready": []}
+        for k, node in enumerate(self.nodes):
+            path = self.workdir / f"phases-{k}.json"
+            node.send(f"phases {path}")
+            node.expect("PHASES", 60)
+            for key, values in json.loads(path.read_text()).items():
+                out[key] += values
+        return out
 
     def drain(self, expected: int, *, quiet: float = 3.0, limit: float = 60.0) -> float:
         """Wait until `expected` frames arrived, or none arrived for `quiet` s, or `limit` s passed.
@@ -73,17 +127,16 @@ class WsClients:
         return time.monotonic() - t0
 
     def dump(self, name: str = "received.json") -> dict:
-        path = self.workdir / name
-        self.p.stdin.write(f"dump {path}\n")
-        self._expect("DUMPED", 60)
-        return json.loads(path.read_text())
+        """Everything received (events and approvals concatenated over the processes, counts summed)."""
+        merged: dict = {}
+        for k, node in enumerate(self.nodes):
+            path = self.workdir / (name if len(self.nodes) == 1 else f"{k}-{name}")
+            node.send(f"dump {path}")
+            node.expect("DUMPED", 60)
+            for key, value in json.loads(path.read_text()).items():
+                merged[key] = merged.get(key, type(value)()) + value
+        return merged
 
     def close(self) -> None:
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write("quit\n")
-                self.p.stdin.flush()
-                self.p.wait(timeout=10)
-            except Exception:
-                self.p.kill()
-                self.p.wait(timeout=5)
+        for node in self.nodes:
+            node.close()

@@ -6,9 +6,10 @@
 //   count      -> answers "COUNT <frames received so far>"
 //   dump PATH  -> writes what was received so far to PATH, answers "DUMPED <frames>"
 //   storm      -> answers "STORM <closed after ready> <ready again> <resumed> <last ready ms> <last resumed ms>
-//                 <first, 10th, 50th, 90th, 99th percentile of ready-again ms> <reconnect attempts>"
-//                 (epoch ms; cfg.reconnect: a dgt socket closed by the server reconnects at once,
-//                 retrying every 50-250 ms, resuming at connect: ?after=<last event id it received>)
+//                 <reconnect attempts> <open now>" (epoch ms; cfg.reconnect: a dgt socket closed by the server
+//                 reconnects at once, retrying every 50-250 ms, resuming at connect: ?after=<last event id>)
+//   phases PATH -> writes the storm's times to PATH (epoch ms of every close of a ready socket, every
+//                 reconnect's 101, every ready again: {closed, upgraded, ready}), answers "PHASES"
 //   quit       -> closes everything and exits
 // Received event frames: [eid, userId, latencyMs (receipt - data.t), isAdminGroup, frameId].
 // listings.update frames: [listingId, userId, receivedAtEpochMs] (full path HTTP approve -> frame).
@@ -29,6 +30,7 @@ const sockets = [];
 let next = 0, open = 0, failed = 0, closedAfterReady = 0, attempts = 0;
 let quitting = false, readyAgain = 0, resumed = 0, lastReadyAt = 0, lastResumedAt = 0;
 const readyAgainAt = []; // epoch ms of every socket's ready after a reconnect (storm percentiles)
+const closedAt = [], upgradedAgainAt = []; // epoch ms of each close of a ready socket, of each reconnect's 101
 
 function onFrame(user, frame) {
   if (!frame || frame.type !== "event") return;
@@ -46,6 +48,7 @@ function openDgt(user, again = false) {
     if (again) attempts++;
     const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
     sockets.push(ws);
+    if (again) ws.on("upgrade", () => upgradedAgainAt.push(now()));
     ws.on("message", (buf) => {
       let frame;
       try { frame = JSON.parse(buf.toString()); } catch (e) { return; }
@@ -60,7 +63,7 @@ function openDgt(user, again = false) {
     });
     ws.on("close", () => {
       if (ready) {
-        closedAfterReady++; open--;
+        closedAfterReady++; open--; closedAt.push(now());
         if (cfg.reconnect && !quitting) reconnect(user);
       } else if (again) {
         resolve(false);
@@ -128,10 +131,12 @@ rl.on("line", (line) => {
   if (cmd === "connect") connect(Number(arg)).catch((e) => console.log(`ERROR ${e}`));
   else if (cmd === "count") console.log(`COUNT ${events.length + approvals.length}`);
   else if (cmd === "storm") {
-    const sorted = readyAgainAt.slice().sort((a, b) => a - b);
-    const at = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0).toFixed(1);
     console.log(`STORM ${closedAfterReady} ${readyAgain} ${resumed} ${lastReadyAt.toFixed(1)} ${lastResumedAt.toFixed(1)} ` +
-                `${at(0)} ${at(0.1)} ${at(0.5)} ${at(0.9)} ${at(0.99)} ${attempts}`);
+                `${attempts} ${open}`);
+  }
+  else if (cmd === "phases") {
+    fs.writeFileSync(arg, JSON.stringify({ closed: closedAt, upgraded: upgradedAgainAt, ready: readyAgainAt }));
+    console.log("PHASES");
   }
   else if (cmd === "dump") dump(arg);
   else if (cmd === "quit") quit();
