@@ -7,6 +7,7 @@ admin's Django session itself), any other path is refused.
 """
 import gc
 import os
+import sys
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
@@ -34,6 +35,14 @@ application = EmbeddedRelay(socketio_app(ProtocolTypeRouter(
     }
 )))
 
+
+if settings.ASGI_SWITCH_INTERVAL_SECONDS > 0:
+    # The loop thread is busy through a reconnect or a connect wave; the handshakes' batched reads
+    # run in database threads, and each of their socket calls hands the GIL back to wait for it
+    # again: up to the switch interval each time. At 5 ms (Python's default) a batch read of 3
+    # users took ~6 ms with 10 handshakes in flight; at 0.5 ms the connect rate rose 26-42 %
+    # (docs/benchmarks.md, "The connect path: the GIL").
+    sys.setswitchinterval(settings.ASGI_SWITCH_INTERVAL_SECONDS)
 
 if settings.ASGI_GC_TUNING:
     # A long-lived process holding thousands of sockets: the objects of start-up (Django, the

@@ -547,6 +547,11 @@ ADMIN_STATS_STALE_SECONDS = env.float("ADMIN_STATS_STALE_SECONDS", default=25.0)
 # The ASGI process freezes its start-up objects out of the GC and collects less often (dgt/asgi.py);
 # not in the test process, which imports the ASGI app and should collect as Python does.
 ASGI_GC_TUNING = env.bool("ASGI_GC_TUNING", default=not TESTING)
+# How long the ASGI process's event loop may hold the GIL before a database thread that waits for it
+# gets it (sys.setswitchinterval; Python's default 0.005 s). A websocket handshake waits on a batched
+# read in a database thread, which needs the GIL back after each of its socket calls (dgt/asgi.py;
+# docs/benchmarks.md, "The connect path: the GIL"). 0 leaves Python's default, as in the test process.
+ASGI_SWITCH_INTERVAL_SECONDS = env.float("ASGI_SWITCH_INTERVAL_SECONDS", default=0.0 if TESTING else 0.0005)
 # Socket.IO at /socket.io/ (docs/realtime.md): a larger client message or polling POST is refused.
 SOCKETIO_MAX_FRAME_BYTES = env.int("SOCKETIO_MAX_FRAME_BYTES", default=64 * 1024)
 SOCKETIO_PING_INTERVAL_SECONDS = env.float("SOCKETIO_PING_INTERVAL_SECONDS", default=25.0)
