@@ -6,11 +6,31 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from core.compiled import converted, row_converters
+
 from .models import Listing, ListingStatus
 
 
 def listing_qs_select_for_update():
     return Listing.objects.select_for_update(of=("self",))
+
+
+# The guarded UPDATE's SQL and its RETURNING columns' converters, per database alias and changed fields.
+_DECIDE: dict[tuple[str, tuple[str, ...]], tuple[str, list, dict]] = {}
+
+
+def _decide_plan(alias: str, names: tuple[str, ...]) -> tuple[str, list, dict]:
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = Listing._meta
+    sets = ", ".join(f"{qn(meta.get_field(name).column)} = %s" for name in names)
+    claimed_by, claimed_until = qn("claimed_by_id"), qn("claimed_until")
+    fields = list(meta.concrete_fields)
+    sql = (f"UPDATE {qn(meta.db_table)} SET {sets} "
+           f"WHERE {qn('id')} = %s AND {qn('status')} = %s AND {qn('owner_id')} <> %s"
+           f" AND ({claimed_by} IS NULL OR {claimed_by} = %s OR {claimed_until} IS NULL OR {claimed_until} <= %s)"
+           f" RETURNING {', '.join(qn(f.column) for f in fields)}")
+    return sql, [f.attname for f in fields], row_converters(fields, meta.db_table, connection)
 
 
 def listing_decide_if_free(*, listing_id: int, actor_id: int, now: datetime, changes: dict[str, Any]) -> Listing | None:
@@ -25,22 +45,22 @@ def listing_decide_if_free(*, listing_id: int, actor_id: int, now: datetime, cha
     Returns the updated listing, or None when no row matched (missing, not pending, the actor's own,
     claimed by another): the caller then takes the lock and raises the error that applies.
     `changes` maps field names to values, saved with each field's own conversion; raises nothing itself.
+    The SQL is built once per set of changed fields and the row read with Django's converters and
+    `Model.from_db` (no RawQuerySet per call; docs/benchmarks.md).
     """
     connection = connections[DEFAULT_DB_ALIAS]
-    qn = connection.ops.quote_name
+    changes = {**changes, "claimed_by": None, "claimed_until": None}
+    key = (DEFAULT_DB_ALIAS, tuple(changes))
+    plan = _DECIDE.get(key)
+    if plan is None:
+        plan = _DECIDE[key] = _decide_plan(*key)
+    sql, attnames, converters = plan
     meta = Listing._meta
-    sets, params = [], []
-    for name, value in {**changes, "claimed_by": None, "claimed_until": None}.items():
-        field = meta.get_field(name)
-        sets.append(f"{qn(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    claimed_by, claimed_until = qn("claimed_by_id"), qn("claimed_until")
-    returning = ", ".join(qn(f.column) for f in meta.concrete_fields)
-    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "
-           f"WHERE {qn('id')} = %s AND {qn('status')} = %s AND {qn('owner_id')} <> %s"
-           f" AND ({claimed_by} IS NULL OR {claimed_by} = %s OR {claimed_until} IS NULL OR {claimed_until} <= %s)"
-           f" RETURNING {returning}")
+    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in changes.items()]
     now_db = meta.get_field("claimed_until").get_db_prep_value(now, connection)
-    rows = list(Listing.objects.raw(sql, [*params, listing_id, ListingStatus.PENDING.value, actor_id, actor_id,
-                                          now_db], using=DEFAULT_DB_ALIAS))
-    return rows[0] if rows else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, listing_id, ListingStatus.PENDING.value, actor_id, actor_id, now_db])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Listing.from_db(DEFAULT_DB_ALIAS, attnames, converted(row, converters, connection) if converters else row)
