@@ -191,10 +191,10 @@ class CompiledInsert:
         return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {', '.join([one] * rows)} "
                 f"RETURNING {qn(self.model._meta.pk.column)}")
 
-    def insert(self, objs: list) -> list:
+    def insert(self, objs: list, *, at_once: bool = False) -> list:
         """Write `objs` (a list of unsaved instances) and return them with their primary keys.
         Inside `inserts_together` on PostgreSQL the rows are queued instead and have no primary
-        key until that block ends."""
+        key until that block ends, unless `at_once` (the caller reads the keys now)."""
         if not objs:
             return objs
         if len(objs) > self.max_rows:
@@ -202,7 +202,7 @@ class CompiledInsert:
         alias = router.db_for_write(self.model)
         connection = connections[alias]
         queued = getattr(connection, "_dgt_inserts", None)
-        if queued is not None:
+        if queued is not None and not at_once:
             queued.setdefault(self, []).extend(objs)
             return objs
         key = (alias, len(objs))
@@ -270,8 +270,8 @@ def _write_together(connection, queued: dict[CompiledInsert, list]) -> None:
     key = (connection.alias, tuple((insert, len(objs)) for insert, objs in groups))
     sql = _TOGETHER_SQL.get(key)
     if sql is None:
-        parts = [f"t{i} AS ({insert._sql(connection.alias, len(objs))})" for i, (insert, objs) in enumerate(groups)]
         qn = connection.ops.quote_name
+        parts = [f"t{i} AS ({insert._sql(connection.alias, len(objs))})" for i, (insert, objs) in enumerate(groups)]
         selects = " UNION ALL ".join(f"SELECT {i}, {qn(insert.model._meta.pk.column)} FROM t{i}"
                                      for i, (insert, _objs) in enumerate(groups))
         sql = _TOGETHER_SQL[key] = f"WITH {', '.join(parts)} {selects}"
