@@ -11,6 +11,7 @@ page of `values_list()` rows (GET /api/listings; docs/benchmarks.md, "Per-reques
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -155,6 +156,33 @@ class CompiledRows(_Compiled):
         return _Plan(sql=f"{sql} LIMIT %s OFFSET %s" if windowed else sql, params=params, positions=positions,
                      converters=compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]]))
 
+    def fragment(self, alias: str, *exprs: str) -> tuple[str, list]:
+        """(sql, params) of the query for `len(exprs)` values with each value's placeholder replaced
+        by the SQL expression of the same position in `exprs` (e.g. a column of the caller's own
+        statement, to join the query LATERAL), and its other parameters; built once per alias and
+        expressions. Its rows are converted by the caller (`converters(alias, arity)`)."""
+        key = (alias, len(exprs), ("fragment", *exprs))
+        plan = self.plans.get(key)
+        if plan is None:
+            base = self._plan(alias, len(exprs))
+            by_param = dict(zip(base.positions, exprs))
+            pieces, param = [], 0
+            for piece in re.split(r"(%%|%s)", base.sql):
+                if piece == "%s":
+                    piece = by_param.get(param, piece)
+                    param += 1
+                pieces.append(piece)
+            params = tuple(p for i, p in enumerate(base.params) if i not in by_param)
+            plan = self.plans[key] = base._replace(sql="".join(pieces), params=params, positions=())
+        return plan.sql, list(plan.params)
+
+    def converters(self, alias: str, arity: int) -> dict:
+        """Django's converters of the query's columns for `arity` values (see `converted`)."""
+        key = (alias, arity, False)
+        if key not in self.plans:
+            self.plans[key] = self._plan(alias, arity)
+        return self.plans[key].converters
+
     def rows(self, *values: Any, limit: int | None = None, offset: int = 0) -> list[tuple]:
         """The rows for `values` (one SQL statement), or rows `offset` to `offset + limit`
         (exclusive) of them when `limit` is given."""
@@ -240,9 +268,10 @@ def inserts_together(using: str = "default") -> Iterator[None]:
     so their keys ascend in that order), then the primary keys are set on the objects. Until the
     block ends a queued object has no primary key: use it only for rows whose keys the block does
     not read (outbox, follow-up and audit rows; docs/benchmarks.md). An exception leaving the block
-    writes none of them (the caller's transaction rolls back with it). A nested block joins the
-    outer one. Other databases (SQLite) write each insert at once, as outside the block. Raises
-    what the INSERTs raise (IntegrityError) when the block ends."""
+    writes none of them (the caller's transaction rolls back with it); do not catch one from a
+    nested `atomic` inside the block: rows queued in that rolled-back savepoint would still be
+    written. A nested block joins the outer one. Other databases (SQLite) write each insert at once,
+    as outside the block. Raises what the INSERTs raise (IntegrityError) when the block ends."""
     connection = connections[using]
     if connection.vendor != "postgresql" or getattr(connection, "_dgt_inserts", None) is not None:
         yield

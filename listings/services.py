@@ -135,7 +135,8 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
                "expires_at": now + timedelta(days=expiry_days), "reminder_sent_3d": False, "reminder_sent_1d": False,
                "expired_at": None, "updated_at": now}
     # One guarded UPDATE .. RETURNING instead of SELECT .. FOR UPDATE then UPDATE (docs/benchmarks.md).
-    listing = listing_decide_if_free(listing_id=listing_id, actor_id=actor.pk, now=now, changes=changes)
+    decided = listing_decide_if_free(listing_id=listing_id, actor_id=actor.pk, now=now, changes=changes)
+    listing, channels = decided if decided is not None else (None, None)
     if listing is None:  # missing, the actor's own, claimed by another or not pending: say which, under the lock
         listing = moderation_lock(listing_id=listing_id, actor=actor, now=now)
         check_pending(listing, "approved")
@@ -146,7 +147,7 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
     with inserts_together():
         audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor,
                      reason=reason, metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
-        _decision_effects(listing, "listing_approved")
+        _decision_effects(listing, "listing_approved", channels=channels)
     return listing
 
 
@@ -171,12 +172,13 @@ def listing_reject(*, listing_id: int, actor, reason: str = "", reason_id: int |
     return listing
 
 
-def _decision_effects(listing: Listing, template_key: str) -> None:
+def _decision_effects(listing: Listing, template_key: str, *, channels: list[str] | None = None) -> None:
     """After an approval or a rejection: `listings.update` to the owner and `admin`, the owner's
     `template_key` notification and the search update, whose two follow-ups are written with one
-    INSERT (outbox.followups.followups_together; docs/benchmarks.md)."""
+    INSERT (outbox.followups.followups_together; docs/benchmarks.md). `channels`: the owner's
+    notification channels when the decision's statement read them (listings.lock_objects)."""
     publish_listing_update(listing)
     with followups_together():
-        notification_record(user_id=listing.owner_id, template_key=template_key,
-                            payload=listing_payload(listing), dedupe_key=f"{template_key}:{listing.pk}")
+        notification_record(user_id=listing.owner_id, template_key=template_key, payload=listing_payload(listing),
+                            dedupe_key=f"{template_key}:{listing.pk}", channels=channels)
         search_sync_on_commit(listing_id=listing.pk)
