@@ -11,7 +11,9 @@ page of `values_list()` rows (GET /api/listings; docs/benchmarks.md, "Per-reques
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from django.db import connections, router
@@ -76,7 +78,20 @@ class _Compiled:
         return plan, connection, rows
 
 
-def _converted(row: tuple, converters: dict, connection) -> list:
+def row_converters(fields: Sequence, table: str, connection) -> dict:
+    """Django's converters (the backend's, then the field's) for a row of `fields` (concrete fields
+    of the model whose table is `table`, in that order) read by hand-written SQL, keyed by position
+    as `converted` takes them; empty when no column needs one (most on PostgreSQL)."""
+    converters = {}
+    for pos, field in enumerate(fields):
+        col = field.get_col(table)
+        convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if convs:
+            converters[pos] = (convs, col)
+    return converters
+
+
+def converted(row: tuple, converters: dict, connection) -> list:
     """`row` with Django's field converters applied (as SQLCompiler.apply_converters)."""
     row = list(row)
     for pos, (convs, expression) in converters.items():
@@ -110,7 +125,7 @@ class CompiledGet(_Compiled):
         plan, connection, rows = self._run(values)
         if not rows:
             raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
-        row = _converted(rows[0], plan.converters, connection) if plan.converters else rows[0]
+        row = converted(rows[0], plan.converters, connection) if plan.converters else rows[0]
         obj = self.model.from_db(connection.alias, plan.init_list, row[plan.start:plan.end])
         for populator in plan.populators:
             populator.populate(row, obj)
@@ -141,6 +156,33 @@ class CompiledRows(_Compiled):
         return _Plan(sql=f"{sql} LIMIT %s OFFSET %s" if windowed else sql, params=params, positions=positions,
                      converters=compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]]))
 
+    def fragment(self, alias: str, *exprs: str) -> tuple[str, list]:
+        """(sql, params) of the query for `len(exprs)` values with each value's placeholder replaced
+        by the SQL expression of the same position in `exprs` (e.g. a column of the caller's own
+        statement, to join the query LATERAL), and its other parameters; built once per alias and
+        expressions. Its rows are converted by the caller (`converters(alias, arity)`)."""
+        key = (alias, len(exprs), ("fragment", *exprs))
+        plan = self.plans.get(key)
+        if plan is None:
+            base = self._plan(alias, len(exprs))
+            by_param = dict(zip(base.positions, exprs))
+            pieces, param = [], 0
+            for piece in re.split(r"(%%|%s)", base.sql):
+                if piece == "%s":
+                    piece = by_param.get(param, piece)
+                    param += 1
+                pieces.append(piece)
+            params = tuple(p for i, p in enumerate(base.params) if i not in by_param)
+            plan = self.plans[key] = base._replace(sql="".join(pieces), params=params, positions=())
+        return plan.sql, list(plan.params)
+
+    def converters(self, alias: str, arity: int) -> dict:
+        """Django's converters of the query's columns for `arity` values (see `converted`)."""
+        key = (alias, arity, False)
+        if key not in self.plans:
+            self.plans[key] = self._plan(alias, arity)
+        return self.plans[key].converters
+
     def rows(self, *values: Any, limit: int | None = None, offset: int = 0) -> list[tuple]:
         """The rows for `values` (one SQL statement), or rows `offset` to `offset + limit`
         (exclusive) of them when `limit` is given."""
@@ -150,7 +192,7 @@ class CompiledRows(_Compiled):
         windowed = limit is not None
         plan, connection, rows = self._run(values, (int(limit), int(offset)) if windowed else (), windowed=windowed)
         if plan.converters:
-            return [tuple(_converted(row, plan.converters, connection)) for row in rows]
+            return [tuple(converted(row, plan.converters, connection)) for row in rows]
         return rows
 
 
@@ -177,25 +219,97 @@ class CompiledInsert:
         return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {', '.join([one] * rows)} "
                 f"RETURNING {qn(self.model._meta.pk.column)}")
 
-    def insert(self, objs: list) -> list:
-        """Write `objs` (a list of unsaved instances) and return them with their primary keys."""
+    def insert(self, objs: list, *, at_once: bool = False) -> list:
+        """Write `objs` (a list of unsaved instances) and return them with their primary keys.
+        Inside `inserts_together` on PostgreSQL the rows are queued instead and have no primary
+        key until that block ends, unless `at_once` (the caller reads the keys now)."""
         if not objs:
             return objs
         if len(objs) > self.max_rows:
             return self.model._base_manager.bulk_create(objs)
         alias = router.db_for_write(self.model)
+        connection = connections[alias]
+        queued = getattr(connection, "_dgt_inserts", None)
+        if queued is not None and not at_once:
+            queued.setdefault(self, []).extend(objs)
+            return objs
         key = (alias, len(objs))
         sql = self.sql.get(key)
         if sql is None:
             sql = self.sql[key] = self._sql(alias, len(objs))
-        connection = connections[alias]
-        fields = self.fields
-        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, self._params(objs, connection))
             pks = cursor.fetchall()
-        for obj, (pk,) in zip(objs, pks):
-            obj.pk = pk
-            obj._state.adding = False
-            obj._state.db = alias
+        _keys_set(objs, [pk for (pk,) in pks], alias)
         return objs
+
+    def _params(self, objs: list, connection) -> list:
+        fields = self.fields
+        return [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+
+
+def _keys_set(objs: list, pks: list, alias: str) -> None:
+    for obj, pk in zip(objs, pks):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = alias
+
+
+# The SQL of `inserts_together`'s statement, per database alias and (table's CompiledInsert, rows) sequence.
+_TOGETHER_SQL: dict[tuple, str] = {}
+
+
+@contextmanager
+def inserts_together(using: str = "default") -> Iterator[None]:
+    """Write every `CompiledInsert.insert` made inside the block on database `using` -- by the
+    caller or by the services it calls -- with ONE statement when the block ends, still inside the
+    caller's transaction (use it within `transaction.atomic`): on PostgreSQL a `WITH` of one
+    `INSERT .. VALUES .. RETURNING <pk>` per table (a table's rows in the order they were queued,
+    so their keys ascend in that order), then the primary keys are set on the objects. Until the
+    block ends a queued object has no primary key: use it only for rows whose keys the block does
+    not read (outbox, follow-up and audit rows; docs/benchmarks.md). An exception leaving the block
+    writes none of them (the caller's transaction rolls back with it); do not catch one from a
+    nested `atomic` inside the block: rows queued in that rolled-back savepoint would still be
+    written. A nested block joins the outer one. Other databases (SQLite) write each insert at once,
+    as outside the block. Raises what the INSERTs raise (IntegrityError) when the block ends."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or getattr(connection, "_dgt_inserts", None) is not None:
+        yield
+        return
+    queued: dict[CompiledInsert, list] = {}
+    connection._dgt_inserts = queued
+    try:
+        yield
+    finally:
+        connection._dgt_inserts = None
+    _write_together(connection, queued)
+
+
+def _write_together(connection, queued: dict[CompiledInsert, list]) -> None:
+    groups = []
+    for insert, objs in queued.items():
+        if len(objs) > insert.max_rows:  # a job's many rows: bulk_create
+            insert.insert(objs)
+        elif objs:
+            groups.append((insert, objs))
+    if len(groups) <= 1:
+        for insert, objs in groups:
+            insert.insert(objs)
+        return
+    key = (connection.alias, tuple((insert, len(objs)) for insert, objs in groups))
+    sql = _TOGETHER_SQL.get(key)
+    if sql is None:
+        qn = connection.ops.quote_name
+        parts = [f"t{i} AS ({insert._sql(connection.alias, len(objs))})" for i, (insert, objs) in enumerate(groups)]
+        selects = " UNION ALL ".join(f"SELECT {i}, {qn(insert.model._meta.pk.column)} FROM t{i}"
+                                     for i, (insert, _objs) in enumerate(groups))
+        sql = _TOGETHER_SQL[key] = f"WITH {', '.join(parts)} {selects}"
+    params = [p for insert, objs in groups for p in insert._params(objs, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    keys: list[list] = [[] for _ in groups]
+    for i, pk in returned:
+        keys[i].append(pk)
+    for (_insert, objs), pks in zip(groups, keys):
+        _keys_set(objs, sorted(pks), connection.alias)  # one INSERT's keys ascend in its rows' order

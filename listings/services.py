@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.compiled import inserts_together
 from core.errors import NotFound, ValidationFailed
 from notifications.recording import notification_record
 from outbox.alerts import admin_alert
@@ -134,16 +135,19 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
                "expires_at": now + timedelta(days=expiry_days), "reminder_sent_3d": False, "reminder_sent_1d": False,
                "expired_at": None, "updated_at": now}
     # One guarded UPDATE .. RETURNING instead of SELECT .. FOR UPDATE then UPDATE (docs/benchmarks.md).
-    listing = listing_decide_if_free(listing_id=listing_id, actor_id=actor.pk, now=now, changes=changes)
+    decided = listing_decide_if_free(listing_id=listing_id, actor_id=actor.pk, now=now, changes=changes)
+    listing, channels = decided if decided is not None else (None, None)
     if listing is None:  # missing, the actor's own, claimed by another or not pending: say which, under the lock
         listing = moderation_lock(listing_id=listing_id, actor=actor, now=now)
         check_pending(listing, "approved")
         for field, value in changes.items():  # the row changed back between the two statements
             setattr(listing, field, value)
         listing.save(update_fields=[*changes, *claim_clear(listing)])
-    audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor, reason=reason,
-                 metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
-    _decision_effects(listing, "listing_approved")
+    # The audit row, the outbox rows and the follow-ups: one INSERT statement on PostgreSQL (docs/benchmarks.md).
+    with inserts_together():
+        audit_record(action="listing.approve", entity_type="listing", entity_id=listing.pk, user=actor,
+                     reason=reason, metadata={"expiryDays": expiry_days, "expiresAt": listing.expires_at.isoformat()})
+        _decision_effects(listing, "listing_approved", channels=channels)
     return listing
 
 
@@ -168,12 +172,13 @@ def listing_reject(*, listing_id: int, actor, reason: str = "", reason_id: int |
     return listing
 
 
-def _decision_effects(listing: Listing, template_key: str) -> None:
+def _decision_effects(listing: Listing, template_key: str, *, channels: list[str] | None = None) -> None:
     """After an approval or a rejection: `listings.update` to the owner and `admin`, the owner's
     `template_key` notification and the search update, whose two follow-ups are written with one
-    INSERT (outbox.followups.followups_together; docs/benchmarks.md)."""
+    INSERT (outbox.followups.followups_together; docs/benchmarks.md). `channels`: the owner's
+    notification channels when the decision's statement read them (listings.lock_objects)."""
     publish_listing_update(listing)
     with followups_together():
-        notification_record(user_id=listing.owner_id, template_key=template_key,
-                            payload=listing_payload(listing), dedupe_key=f"{template_key}:{listing.pk}")
+        notification_record(user_id=listing.owner_id, template_key=template_key, payload=listing_payload(listing),
+                            dedupe_key=f"{template_key}:{listing.pk}", channels=channels)
         search_sync_on_commit(listing_id=listing.pk)

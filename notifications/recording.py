@@ -47,13 +47,17 @@ class NotificationRequest:
     dedupe_key: str
 
 
-def notification_record(*, user_id: int, template_key: str, payload: dict, dedupe_key: str) -> list[int]:
+def notification_record(*, user_id: int, template_key: str, payload: dict, dedupe_key: str,
+                        channels: list[str] | None = None) -> list[int]:
     """`notifications_record` for one event. Returns the ids of the rows created now ([] when the
-    key was recorded before or the user can receive nothing)."""
-    return notifications_record(requests=[NotificationRequest(user_id, template_key, payload, dedupe_key)])
+    key was recorded before or the user can receive nothing). `channels`: the user's channels when
+    the caller has read them in a statement of its own (notifications.selectors.channels_sql)."""
+    return notifications_record(requests=[NotificationRequest(user_id, template_key, payload, dedupe_key)],
+                                channels=None if channels is None else {user_id: channels})
 
 
-def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int]:
+def notifications_record(*, requests: Sequence[NotificationRequest],
+                         channels: dict[int, list[str]] | None = None) -> list[int]:
     """Record the notifications of `requests` in the current transaction and schedule their sends
     for after its commit. Without a transaction the rows commit on their own and the sends are
     dispatched at once.
@@ -65,13 +69,15 @@ def notifications_record(*, requests: Sequence[NotificationRequest]) -> list[int
     send. A template key without text in notifications.catalog is logged and sent with the generic
     text. Returns the ids of the rows created now, ascending.
 
-    Statements, whatever the number of requests: one SELECT of channels, one INSERT per 1,000 rows,
-    then, when rows are new, one outbox INSERT and the follow-ups' INSERT.
+    Statements, whatever the number of requests: one SELECT of channels (none when `channels`, the
+    channels of every requested user by id, is given), one INSERT per 1,000 rows, then, when rows
+    are new, one outbox INSERT and the follow-ups' INSERT.
     """
     for template_key in sorted({r.template_key for r in requests} - set(TEMPLATES)):
         log.warning("notification template %r has no text in notifications.catalog; the generic text is sent",
                     template_key)
-    channels = channels_for_users(user_ids=[r.user_id for r in requests])
+    if channels is None:
+        channels = channels_for_users(user_ids=[r.user_id for r in requests])
     now = timezone.now()
     candidates: dict[str, dict] = {}
     for r in requests:

@@ -7,10 +7,11 @@ from datetime import timedelta
 from django.conf import settings
 
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from core.compiled import CompiledRows
+from core.compiled import CompiledRows, converted
 
 from .models import Device, Notification, NotificationChannel, NotificationPreference, NotificationStatus
 
@@ -47,20 +48,34 @@ def channels_for_users(*, user_ids: Iterable[int]) -> dict[int, list[str]]:
     push: an active device; sms: a phone number that is still active; email: `User.email`
     (and the account is active). A user without a NotificationPreference row has every channel on.
     """
-    rows = _CHANNELS.rows(*sorted(set(user_ids)))
-    channels: dict[int, list[str]] = {}
-    for user_id, email, device, push_on, sms_on, email_on, phone, phone_active in rows:
-        if push_on is None:  # no preference row: every channel on, no phone
-            push_on, sms_on, email_on, phone, phone_active = True, True, True, "", True
-        wanted = []
-        if push_on and device:
-            wanted.append(NotificationChannel.PUSH.value)
-        if sms_on and phone and phone_active:
-            wanted.append(NotificationChannel.SMS.value)
-        if email_on and email:
-            wanted.append(NotificationChannel.EMAIL.value)
-        channels[user_id] = wanted
-    return channels
+    return {row[0]: channels_of_row(row) for row in _CHANNELS.rows(*sorted(set(user_ids)))}
+
+
+def channels_sql(*, alias: str, user_expr: str) -> tuple[str, list]:
+    """(sql, params) of `channels_for_users`' query for ONE user whose id is the SQL expression
+    `user_expr` (a column of the caller's statement, which joins it LATERAL: listings.lock_objects),
+    built once; each row it yields goes through `channels_of_row(row, alias)`. PostgreSQL."""
+    return _CHANNELS.fragment(alias, user_expr)
+
+
+def channels_of_row(row: tuple, alias: str | None = None) -> list[str]:
+    """The channels of one row of the channels query (`channels_for_users`' rule); `alias`: the
+    database the row was read from by hand-written SQL (`channels_sql`), whose converters are applied."""
+    if alias is not None:
+        converters = _CHANNELS.converters(alias, 1)
+        if converters:
+            row = converted(row, converters, connections[alias])
+    _user_id, email, device, push_on, sms_on, email_on, phone, phone_active = row
+    if push_on is None:  # no preference row: every channel on, no phone
+        push_on, sms_on, email_on, phone, phone_active = True, True, True, "", True
+    wanted = []
+    if push_on and device:
+        wanted.append(NotificationChannel.PUSH.value)
+    if sms_on and phone and phone_active:
+        wanted.append(NotificationChannel.SMS.value)
+    if email_on and email:
+        wanted.append(NotificationChannel.EMAIL.value)
+    return wanted
 
 
 def device_list_for_user(*, user) -> QuerySet[Device]:

@@ -54,12 +54,13 @@ class _Batch:
     """The follow-ups of one transaction; called once by its on-commit hook."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[int, str, dict]] = []  # (row id, task, kwargs)
+        # (row, task, kwargs): the row's id is read at commit (core.compiled.inserts_together sets it late)
+        self.items: list[tuple[FollowUp, str, dict]] = []
         self.sent = False
 
     def __call__(self) -> None:
         self.sent = True
-        followups_send(items=self.items)
+        followups_send(items=[(row.id, task, kwargs) for row, task, kwargs in self.items])
 
 
 def _batch_of_transaction() -> _Batch | None:
@@ -110,15 +111,16 @@ def request_connection_reset() -> None:
 def followup_enqueue(*, task: str, kwargs: dict) -> int | None:
     """Record that Celery task `task` (its registered name) must run with `kwargs` (JSON-safe)
     after the current transaction commits. Returns the FollowUp id (None inside `followups_together`,
-    which writes the row when its block ends). Outside a transaction the row is written and
+    which writes the row when its block ends, or inside core.compiled.inserts_together). Outside a transaction the row is written and
     dispatched at once."""
     ids = followups_enqueue(items=[(task, kwargs)])
     return ids[0] if ids else None
 
 
-def followups_enqueue(*, items: Iterable[tuple[str, dict]]) -> list[int]:
+def followups_enqueue(*, items: Iterable[tuple[str, dict]]) -> list[int | None]:
     """`followup_enqueue` for several `(task, kwargs)` at once: one INSERT, one message after commit.
-    Inside `followups_together` the items join its block's INSERT and `[]` is returned."""
+    Inside `followups_together` the items join its block's INSERT and `[]` is returned; inside
+    core.compiled.inserts_together the ids are None (the rows are written when that block ends)."""
     collected = getattr(transaction.get_connection(), "_dgt_followups_collected", None)
     if collected is not None:
         collected.extend(items)
@@ -147,8 +149,9 @@ def followups_together() -> Iterator[None]:
         _insert(collected)
 
 
-def _insert(items: list[tuple[str, dict]]) -> list[int]:
-    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit).
+def _insert(items: list[tuple[str, dict]]) -> list[int | None]:
+    """The FollowUp rows of `items` in one INSERT, sent after commit (at once in autocommit); their
+    ids are None inside core.compiled.inserts_together (written when that block ends).
     Where OUTBOX_SEND_AFTER_COMMIT is off (the Procfile's `web` line) nothing is sent: the rows are
     written due at once and the relay loop (outbox.due) dispatches them within OUTBOX_RELAY_POLL_SECONDS."""
     now = timezone.now()
@@ -157,15 +160,13 @@ def _insert(items: list[tuple[str, dict]]) -> list[int]:
     request_id = current().request_id
     rows = _INSERT.insert([FollowUp(task=task, kwargs=kwargs, request_id=request_id, next_attempt_at=due,
                                     created_at=now) for task, kwargs in items])
-    sent = [(row.id, task, kwargs) for row, (task, kwargs) in zip(rows, items)]
-    if not sends:
-        return [row_id for row_id, _, _ in sent]
-    batch = _batch_of_transaction()
-    if batch is None:
-        followups_send(items=sent)
-    else:
-        batch.items.extend(sent)
-    return [row_id for row_id, _, _ in sent]
+    if sends:
+        batch = _batch_of_transaction()
+        if batch is None:
+            followups_send(items=[(row.id, task, kwargs) for row, (task, kwargs) in zip(rows, items)])
+        else:
+            batch.items.extend((row, task, kwargs) for row, (task, kwargs) in zip(rows, items))
+    return [row.id for row in rows]
 
 
 def followups_send(*, items: list[tuple[int, str, dict]]) -> bool:

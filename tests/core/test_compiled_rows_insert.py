@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
 from audit.models import AuditLog
-from core.compiled import CompiledInsert, CompiledRows
+from core.compiled import CompiledInsert, CompiledRows, inserts_together
 from notifications.models import NotificationPreference
 from outbox.models import EventOutbox
 
@@ -72,3 +73,47 @@ def test_rows_take_a_text_value_and_an_aggregate_with_its_converter(make_user):
     assert dict(_REF_TOTALS.rows(seller.pk, "fee-1")) == dict(_ref_totals_query(seller.pk, "fee-1")) == {
         "charge": Decimal("-25.50")}
     assert _REF_TOTALS.rows(seller.pk, "none") == []
+
+
+@pytest.mark.django_db
+def test_inserts_together_write_every_table_with_one_statement_and_set_the_keys(make_user, django_assert_num_queries):
+    actor = make_user(Role.ADMIN, username="tog")
+    now = timezone.now()
+    outbox = [EventOutbox(channel="c", group=f"user.{i}", payload={"n": i, "at": now}, next_attempt_at=now)
+              for i in range(30)]  # past the default max_rows of 16: this insert allows 40
+    audit = AuditLog(action="a.b", entity_type="t", entity_id="1", user=actor, metadata={"k": "v"}, ip_address=None)
+    outbox_insert, audit_insert = CompiledInsert(EventOutbox, max_rows=40), CompiledInsert(AuditLog)
+    postgres = connection.vendor == "postgresql"
+    # SQLite: each insert at once, as outside the block
+    with django_assert_num_queries(1 if postgres else 3):
+        with inserts_together():
+            outbox_insert.insert(outbox[:20])
+            audit_insert.insert([audit])
+            outbox_insert.insert(outbox[20:])
+            assert (audit.pk is None) == postgres  # queued until the block ends on PostgreSQL
+    assert [r.pk for r in outbox] == sorted(r.pk for r in outbox) and all(not r._state.adding for r in outbox)
+    stored = list(EventOutbox.objects.filter(pk__in=[r.pk for r in outbox]).order_by("pk"))
+    assert [(r.group, r.payload["n"], r.status, r.attempts, r.sent_at) for r in stored] == [
+        (f"user.{i}", i, "pending", 0, None) for i in range(30)]
+    assert AuditLog.objects.get(pk=audit.pk).metadata == {"k": "v"}
+    assert AuditLog.objects.get(pk=audit.pk).ip_address is None
+
+
+@pytest.mark.django_db
+def test_inserts_together_write_nothing_when_the_block_fails():
+    now = timezone.now()
+    with pytest.raises(RuntimeError), transaction.atomic(), inserts_together():
+        CompiledInsert(EventOutbox).insert([EventOutbox(channel="c", group="g", payload={}, next_attempt_at=now)])
+        raise RuntimeError("the block fails")
+    assert EventOutbox.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_inserts_together_refuse_a_value_longer_than_its_column(make_user):
+    now = timezone.now()
+    actor = make_user(Role.ADMIN, username="long")
+    with pytest.raises(DataError), transaction.atomic(), inserts_together():  # varchar(64): not cut short
+        CompiledInsert(AuditLog).insert([AuditLog(action="x" * 65, entity_type="t", entity_id="1", user=actor)])
+        CompiledInsert(EventOutbox).insert([EventOutbox(channel="c", group="g", payload={}, next_attempt_at=now)])
+    assert AuditLog.objects.count() == 0 and EventOutbox.objects.count() == 0

@@ -126,3 +126,33 @@ def test_other_users_socket_gets_nothing(api_for, seller, buyer, moderator, list
 
     assert async_to_sync(scenario)() == []
     assert Listing.objects.get(pk=listing.pk).status == ListingStatus.APPROVED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("owner_setup,expected", [
+    ("device, phone, email off", ["push", "sms"]),
+    ("no preference row", ["email"]),
+    ("inactive account", []),
+])
+def test_approval_notifies_the_owner_on_the_channels_of_the_notification_rule(
+        api_for, moderator, make_user, owner_setup, expected):
+    # The approval's statement reads the owner's channels on PostgreSQL (listings.lock_objects):
+    # the same rule as notifications.selectors.channels_for_users.
+    from accounts.models import Role
+    from notifications.models import Device, NotificationPreference
+    from notifications.selectors import channels_for_users
+    from tests.listings.factories import ListingFactory
+
+    owner = make_user(Role.USER, username="chan-owner", email="owner@example.com")
+    if owner_setup == "device, phone, email off":
+        Device.objects.create(user=owner, token="tok-1")
+        NotificationPreference.objects.create(user=owner, phone="+15550100", email_enabled=False)
+    elif owner_setup == "inactive account":
+        type(owner).objects.filter(pk=owner.pk).update(is_active=False)
+    listing = ListingFactory(owner=owner)
+    assert channels_for_users(user_ids=[owner.pk]).get(owner.pk, []) == expected
+    response = api_for(moderator).post(f"/api/listings/{listing.pk}/approve", {}, format="json")
+    assert response.status_code == 200
+    rows = Notification.objects.filter(user=owner, template_key="listing_approved").order_by("id")
+    assert [n.channel for n in rows] == expected
+    assert EventOutbox.objects.filter(channel="notifications.new").count() == (1 if expected else 0)

@@ -97,14 +97,16 @@ def entry_post(*, kind: str, user_id: int | None, wallet_delta: Decimal, counter
     With `user_id=None` the entry moves `wallet_delta` from `counter_account` into the first
     `extra_postings` account (platform to platform). Must run inside a transaction. The journal
     rows are inserted before the wallet row is locked, so the lock is held for as few statements
-    as possible. Raises InsufficientFunds, NotFound, IntegrityError on a duplicate unique_key or
+    as possible; inside core.compiled.inserts_together the postings (and what `before_lock`
+    inserts) wait for that block's one statement instead, the entry is written at once (its key is
+    read here). Raises InsufficientFunds, NotFound, IntegrityError on a duplicate unique_key or
     idempotency_key (the caller decides whether that is a replay).
     """
     if wallet_delta == 0 or wallet_delta.as_tuple().exponent < -2:
         raise ValidationFailed("Amount must be non-zero with at most 2 decimal places.", fields={"amount": "Invalid."})
     tx = _TX_INSERT.insert([Transaction(kind=kind, wallet_id=user_id, amount=wallet_delta, ref_id=ref_id, reason=reason,
                                         created_by=created_by, idempotency_key=idempotency_key, unique_key=unique_key,
-                                        request_id=current().request_id)])[0]
+                                        request_id=current().request_id)], at_once=True)[0]
     if user_id is not None:
         postings = [Posting(transaction=tx, account=Account.WALLET, wallet_id=user_id, amount=wallet_delta),
                     Posting(transaction=tx, account=counter_account, amount=-wallet_delta)]

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from audit.services import audit_record
-from core.compiled import CompiledRows
+from core.compiled import CompiledRows, inserts_together
 from core.errors import ErrorCode, Unprocessable, ValidationFailed
 from notifications.recording import notification_record
 
@@ -79,9 +79,18 @@ def _refund_check(*, amount: Decimal, reason: str, ref_id: str) -> None:
 def _refund_write(*, user_id: int, amount: Decimal, reason: str, ref_id: str, actor,
                   idempotency_key: str) -> RefundResult:
     """The refund's writes, in the caller's transaction (no block of its own). Raises IntegrityError
-    when the journal already holds `idempotency_key` for `actor` (the caller's transaction is then broken)."""
-    # The audit row does not need the new balance: it is written before the wallet row is locked
-    # (inside entry_post's UPDATE), so concurrent refunds to one wallet wait for as little as possible.
+    when the journal already holds `idempotency_key` for `actor` (the caller's transaction is then broken).
+    On PostgreSQL the postings, the audit row, the outbox rows and the follow-up are written with
+    ONE statement at the end (core.compiled.inserts_together; docs/benchmarks.md)."""
+    with inserts_together():
+        return _refund_rows(user_id=user_id, amount=amount, reason=reason, ref_id=ref_id, actor=actor,
+                            idempotency_key=idempotency_key)
+
+
+def _refund_rows(*, user_id: int, amount: Decimal, reason: str, ref_id: str, actor,
+                 idempotency_key: str) -> RefundResult:
+    # The audit row does not need the new balance: it is queued before the wallet row is locked
+    # (inside entry_post's UPDATE); SQLite writes it then, PostgreSQL with the block's one statement.
     def before_lock(tx: Transaction) -> None:
         audit_record(action="wallet.refund", entity_type="wallet", entity_id=user_id, user=actor, reason=reason,
                      metadata={"amount": str(amount), "refId": ref_id, "transactionId": tx.pk})
