@@ -256,21 +256,28 @@ def body(args) -> dict:
             return [Proc(h.command(cmd), env=env, log=wd / f"ws-{run}-{k}.log", shell=True, pass_fds=(h.sock.fileno(),))
                     for k, h in enumerate(held)]
 
-        def serving(procs: list[Proc]) -> None:
-            for proc in procs:
-                wait_log(proc, "Application startup complete") if held else wait_port(WS_PORT, proc=proc, timeout=120)
+        def serving(started: list[Proc]) -> None:
+            for proc in started:
+                if held:
+                    wait_log(proc, "Application startup complete")
+                else:
+                    wait_port(WS_PORT, proc=proc, timeout=120)
 
-        ws = {"procs": start_ws(1)}
+        procs = start_ws(1)  # the ws processes serving now (replaced in place at the restart)
+
+        def ws_pids() -> list[int]:
+            return [proc.pid for proc in procs]
+
         clients = None
         try:
-            serving(ws["procs"])
+            serving(procs)
             time.sleep(1)
-            rss0 = ProcsStats([p_.pid for p_ in ws["procs"]]).rss_mb()
-            with PgConnections(lambda: [p_.pid for p_ in ws["procs"]]) as pg:
+            rss0 = ProcsStats(ws_pids()).rss_mb()
+            with PgConnections(ws_pids) as pg:
                 clients = WsClients(mode="dgt", url=f"ws://127.0.0.1:{WS_PORT}/ws/events/", users_file=users_file,
                                     workdir=wd, reconnect=True, processes=args.client_processes)
                 open_, failed, connect_s = clients.connect(n)
-                rss_ready = ProcsStats([p_.pid for p_ in ws["procs"]]).rss_mb()
+                rss_ready = ProcsStats(ws_pids()).rss_mb()
                 print(f"    dgt: {open_} ready, {failed} failed in {connect_s:.1f} s = {open_ / connect_s:.0f}/s; "
                       f"RSS {rss_ready:.0f} MB", flush=True)
                 out = wd / "sent.json"
@@ -288,7 +295,7 @@ def body(args) -> dict:
                     new = start_ws(2)
                     serving(new)
                     t_listening = time.time() * 1000
-                    old, ws["procs"] = ws["procs"], new
+                    old, procs[:] = list(procs), new
                     server_stats = ProcsStats([p_.pid for p_ in new])
                     cpu0 = server_stats.cpu_seconds()
                     t_stop = time.time() * 1000
@@ -299,12 +306,12 @@ def body(args) -> dict:
                     t_stopped = time.time() * 1000
                 else:
                     t_stop = time.time() * 1000
-                    ws["procs"][0].stop()
+                    procs[0].stop()
                     t_stopped = t_started = time.time() * 1000
-                    ws["procs"] = start_ws(2)
-                    serving(ws["procs"])
+                    procs[:] = start_ws(2)
+                    serving(procs)
                     t_listening = time.time() * 1000
-                    server_stats = ProcsStats([ws["procs"][0].pid])
+                    server_stats = ProcsStats(ws_pids())
                     cpu0 = server_stats.cpu_seconds()
                 deadline = time.monotonic() + 300
                 storm = clients.storm()
@@ -326,11 +333,11 @@ def body(args) -> dict:
                 clients.drain(len(sent))
                 received = clients.dump()
                 storm = clients.storm()
-                rss_end = ProcsStats([p_.pid for p_ in ws["procs"]]).rss_mb()
+                rss_end = ProcsStats(ws_pids()).rss_mb()
         finally:
             if clients:
                 clients.close()
-            for proc in ws["procs"]:
+            for proc in procs:
                 proc.stop()
             for h in held:
                 h.close()

@@ -136,8 +136,10 @@ def listing_approve(*, listing_id: int, actor, reason: str = "", expiry_days: in
                "expired_at": None, "updated_at": now}
     # One guarded UPDATE .. RETURNING instead of SELECT .. FOR UPDATE then UPDATE (docs/benchmarks.md).
     decided = listing_decide_if_free(listing_id=listing_id, actor_id=actor.pk, now=now, changes=changes)
-    listing, channels = decided if decided is not None else (None, None)
-    if listing is None:  # missing, the actor's own, claimed by another or not pending: say which, under the lock
+    if decided is not None:
+        listing, channels = decided
+    else:  # missing, the actor's own, claimed by another or not pending: say which, under the lock
+        channels = None
         listing = moderation_lock(listing_id=listing_id, actor=actor, now=now)
         check_pending(listing, "approved")
         for field, value in changes.items():  # the row changed back between the two statements
